@@ -1,0 +1,76 @@
+"""The drop-in functional API: the arguments, semantics and errors of torch.nn.functional's
+conv2d, max_pool2d, avg_pool2d and adaptive_avg_pool2d, computed by cnnops kernels.
+
+Each function checks its arguments once (cnnops/_args.py), handles unbatched 3-D input and
+autocast, and applies the autograd Function of cnnops/autograd.py.
+"""
+from typing import Optional
+
+import torch
+
+from . import _args
+from ._ext import require_backend
+from .autograd import AdaptiveAvgPool2dFunction, AvgPool2dFunction, Conv2dFunction, MaxPool2dFunction
+
+
+def _batched(input: torch.Tensor):
+    """(4-D view, whether the caller passed an unbatched 3-D tensor)."""
+    return (input.unsqueeze(0), True) if input.dim() == 3 else (input, False)
+
+
+def _autocast(device_type: str, *tensors):
+    """Casts the floating tensors to the autocast dtype when autocast is on for this device:
+    convolution is on autocast's lower-precision list (the user's chosen dtype, fp16 or bf16)."""
+    if not torch.is_autocast_enabled(device_type):
+        return tensors
+    dtype = torch.get_autocast_dtype(device_type)
+    return tuple(t.to(dtype) if t is not None and t.is_floating_point() else t for t in tensors)
+
+
+def conv2d(input: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> torch.Tensor:
+    """2-D cross-correlation, as torch.nn.functional.conv2d (padding may be 'valid' or 'same')."""
+    if isinstance(input, torch.Tensor) and isinstance(weight, torch.Tensor):
+        input, weight, bias = _autocast(input.device.type, input, weight, bias)
+    stride, padding, dilation, groups = _args.conv2d(input, weight, bias, stride, padding, dilation, groups)
+    require_backend("conv2d_forward", "conv2d", input)
+    x, unbatched = _batched(input)
+    y = Conv2dFunction.apply(x, weight, bias, stride, padding, dilation, groups)
+    return y.squeeze(0) if unbatched else y
+
+
+def max_pool2d(input: torch.Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False):
+    """Max pooling, as torch.nn.functional.max_pool2d (indices as torch: h * W + w per plane)."""
+    kernel, stride, padding, dilation = _args.pool2d("max_pool2d", input, kernel_size, stride, padding, dilation,
+                                                     ceil_mode)
+    require_backend("max_pool2d_forward", "max_pool2d", input)
+    x, unbatched = _batched(input)
+    y, indices = MaxPool2dFunction.apply(x, kernel, stride, padding, dilation, bool(ceil_mode))
+    if unbatched:
+        y, indices = y.squeeze(0), indices.squeeze(0)
+    return (y, indices) if return_indices else y
+
+
+def avg_pool2d(input: torch.Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: Optional[int] = None) -> torch.Tensor:
+    """Average pooling, as torch.nn.functional.avg_pool2d."""
+    kernel, stride, padding, _ = _args.pool2d("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode)
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError("divisor must be not zero")
+    require_backend("avg_pool2d_forward", "avg_pool2d", input)
+    x, unbatched = _batched(input)
+    y = AvgPool2dFunction.apply(x, kernel, stride, padding, bool(ceil_mode), bool(count_include_pad), divisor_override)
+    return y.squeeze(0) if unbatched else y
+
+
+def adaptive_avg_pool2d(input: torch.Tensor, output_size) -> torch.Tensor:
+    """Adaptive average pooling, as torch.nn.functional.adaptive_avg_pool2d (None keeps a size)."""
+    size = _args.adaptive_avg_pool2d(input, output_size)
+    require_backend("adaptive_avg_pool2d_forward", "adaptive_avg_pool2d", input)
+    x, unbatched = _batched(input)
+    y = AdaptiveAvgPool2dFunction.apply(x, size)
+    return y.squeeze(0) if unbatched else y
+
+
+__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]

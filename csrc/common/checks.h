@@ -1,0 +1,61 @@
+// Argument checks at the op boundary, shared by every backend. The Python layer checks first
+// with torch's own messages; these guard direct torch.ops.cnnops calls so that bad input is an
+// exception, never a crash or an out-of-bounds access.
+#pragma once
+#include <ATen/ATen.h>
+
+#include "conv_params.h"
+#include "pool_params.h"
+
+namespace cnnops {
+
+inline void check_pair(at::IntArrayRef v, size_t n, const char* what, int64_t min_value) {
+  TORCH_CHECK(v.size() == n, "cnnops: ", what, " must have ", n, " elements, got ", v.size());
+  for (auto e : v) TORCH_CHECK(e >= min_value, "cnnops: ", what, " must be >= ", min_value, ", got ", v);
+}
+
+inline void check_conv2d_args(const at::Tensor& x, const at::Tensor& w,
+                              const c10::optional<at::Tensor>& bias, at::IntArrayRef stride,
+                              at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups) {
+  TORCH_CHECK(x.dim() == 4, "cnnops.conv2d: expected a 4-D input, got ", x.dim(), "-D");
+  TORCH_CHECK(w.dim() == 4, "cnnops.conv2d: expected a 4-D weight, got ", w.dim(), "-D");
+  TORCH_CHECK(x.scalar_type() == w.scalar_type(), "cnnops.conv2d: input dtype ", x.scalar_type(),
+              " and weight dtype ", w.scalar_type(), " should be the same");
+  TORCH_CHECK(x.device() == w.device(), "cnnops.conv2d: input and weight are on different devices");
+  check_pair(stride, 2, "stride", 1);
+  check_pair(padding, 4, "padding", 0);
+  check_pair(dilation, 2, "dilation", 1);
+  TORCH_CHECK(groups >= 1, "cnnops.conv2d: groups must be positive, got ", groups);
+  TORCH_CHECK(w.size(0) % groups == 0, "cnnops.conv2d: out_channels ", w.size(0),
+              " not divisible by groups ", groups);
+  TORCH_CHECK(x.size(1) == w.size(1) * groups, "cnnops.conv2d: input has ", x.size(1),
+              " channels, weight expects ", w.size(1) * groups, " (groups=", groups, ")");
+  TORCH_CHECK(w.size(2) > 0 && w.size(3) > 0, "cnnops.conv2d: empty kernel");
+  if (bias.has_value() && bias->defined()) {
+    TORCH_CHECK(bias->dim() == 1 && bias->size(0) == w.size(0),
+                "cnnops.conv2d: bias must have shape [", w.size(0), "]");
+    TORCH_CHECK(bias->scalar_type() == x.scalar_type(), "cnnops.conv2d: bias dtype ",
+                bias->scalar_type(), " should match input dtype ", x.scalar_type());
+    TORCH_CHECK(bias->device() == x.device(), "cnnops.conv2d: bias is on a different device");
+  }
+  const int64_t P = conv_out_size(x.size(2), padding[0] + padding[2], w.size(2), stride[0], dilation[0]);
+  const int64_t Q = conv_out_size(x.size(3), padding[1] + padding[3], w.size(3), stride[1], dilation[1]);
+  TORCH_CHECK(P > 0 && Q > 0, "cnnops.conv2d: kernel (dilated) larger than the padded input");
+}
+
+inline void check_pool2d_args(const at::Tensor& x, at::IntArrayRef kernel, at::IntArrayRef stride,
+                              at::IntArrayRef padding, at::IntArrayRef dilation, bool ceil_mode) {
+  TORCH_CHECK(x.dim() == 4, "cnnops pooling: expected a 4-D input, got ", x.dim(), "-D");
+  check_pair(kernel, 2, "kernel_size", 1);
+  check_pair(stride, 2, "stride", 1);
+  check_pair(padding, 2, "padding", 0);
+  check_pair(dilation, 2, "dilation", 1);
+  for (int i = 0; i < 2; ++i)
+    TORCH_CHECK(padding[i] * 2 <= dilation[i] * (kernel[i] - 1) + 1,
+                "cnnops pooling: pad should be at most half of effective kernel size");
+  const int64_t P = pool_out_size(x.size(2), padding[0], kernel[0], stride[0], dilation[0], ceil_mode);
+  const int64_t Q = pool_out_size(x.size(3), padding[1], kernel[1], stride[1], dilation[1], ceil_mode);
+  TORCH_CHECK(P > 0 && Q > 0, "cnnops pooling: output size is too small");
+}
+
+}  // namespace cnnops

@@ -1,0 +1,228 @@
+// CPU convolution backward, three GEMMs on the shared driver:
+//   grad_input : per group and image, cols[C/g*R*S, P*Q] = W^T * dY, scattered back by col2im.
+//                Tasks are (group, image, channel range): a channel range owns its rows of
+//                grad_input, so no two tasks write the same element and no atomics are needed.
+//   grad_weight: per group, dW[K/g, C/g*R*S] = dY * im2col(X)^T, tasks over column chunks and,
+//                when there are few chunks, a split of the N*P*Q reduction whose partial sums
+//                are added in a fixed order afterwards.
+//   grad_bias  : per channel sums in double.
+// Every blocking decision depends on the shape only, never on the thread count, so results are
+// bit-identical from run to run and across thread counts.
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+
+#include <numeric>
+
+#include "../common/checks.h"
+#include "../common/params_from_tensors.h"
+#include "conv2d_cpu.h"
+#include "conv2d_packing.h"
+#include "gemm/gemm_driver.h"
+
+namespace cnnops {
+namespace cpu {
+namespace {
+
+// grad_input accumulates in acc_t at `gx` with strides `gs` (the tensor itself for float and
+// double, a float buffer for reduced precision).
+template <typename scalar_t, typename acc_t>
+void grad_input_kernel(const Conv2dParams& p, const scalar_t* go, const scalar_t* w, acc_t* gx,
+                       const Strides4& gs) {
+  const Microkernel<acc_t>& uk = microkernel<acc_t>();
+  const int64_t G = p.groups, Cg = p.channels_per_group(), Kg = p.filters_per_group();
+  const int64_t RS = p.R * p.S, M = Cg * RS, PQ = p.P * p.Q;
+
+  // A = W^T per group: row (c, r, s), reduction index k.
+  const int64_t a_size = packed_a_size(M, Kg, uk.mr);
+  Scratch<acc_t> a_packed(G * a_size);
+  for (int64_t g = 0; g < G; ++g) {
+    pack_a_panels<acc_t>(M, Kg, uk.mr, a_packed.get() + g * a_size,
+                         [&](int64_t i, acc_t* out, int64_t stride) {
+                           const int64_t c = i / RS, r = (i % RS) / p.S, s = i % p.S;
+                           const scalar_t* wi = w + (g * Kg) * p.w.n + c * p.w.c + r * p.w.h + s * p.w.w;
+                           for (int64_t k = 0; k < Kg; ++k) out[k * stride] = static_cast<acc_t>(wi[k * p.w.n]);
+                         });
+  }
+
+  // Channel ranges: whole mr-row panels (c_block * RS is a multiple of mr), about 8 tasks at
+  // least in all, fixed by the shape alone.
+  const int64_t c_align = uk.mr / std::gcd<int64_t>(RS, uk.mr);
+  const int64_t want_ranges = std::max<int64_t>(1, ceil_div(8, G * p.N));
+  const int64_t c_block = round_up(std::max<int64_t>(1, ceil_div(Cg, want_ranges)), c_align);
+  const int64_t ranges = ceil_div(Cg, c_block);
+  const int64_t nc = GemmBlocking::nc;
+
+  at::parallel_for(0, G * p.N * ranges, 1, [&](int64_t begin, int64_t end) {
+    Scratch<acc_t> bbuf(GemmBlocking::kc * round_up(nc, uk.nr));
+    Scratch<acc_t> cbuf(std::min(M, c_block * RS) * nc);
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t g = task / (p.N * ranges), n = (task / ranges) % p.N, cr = task % ranges;
+      const int64_t c0 = cr * c_block, c1 = std::min(Cg, c0 + c_block);
+      const int64_t m0 = c0 * RS, m1 = c1 * RS;
+      const GradOutColumns<scalar_t, acc_t> pack_b{go + n * p.y.n + g * Kg * p.y.c, p};
+      acc_t* gxn = gx + n * gs.n + g * Cg * gs.c;
+      for (int64_t j0 = 0; j0 < PQ; j0 += nc) {
+        const int64_t ncur = std::min(nc, PQ - j0);
+        // cbuf row 0 is matrix row m0: shift the pointer so gemm_block can index by matrix row.
+        acc_t* rows = cbuf.get() - m0 * nc;
+        std::fill(cbuf.get(), cbuf.get() + (m1 - m0) * nc, acc_t(0));
+        gemm_block<acc_t>(uk, a_packed.get() + g * a_size, Kg, m0, m1, j0, ncur, 0, Kg,
+                          [&](int64_t j, int64_t ncols, int64_t k0, int64_t kc, acc_t* dst) {
+                            pack_b(j, ncols, k0, kc, uk.nr, dst);
+                          },
+                          bbuf.get(), rows, nc);
+        // col2im: row (c, r, s), column (oh, ow) adds into grad_input[c, ih, iw].
+        for (int64_t i = m0; i < m1; ++i) {
+          const int64_t c = i / RS, r = (i % RS) / p.S, s = i % p.S;
+          const acc_t* row = rows + i * nc;
+          acc_t* gc = gxn + c * gs.c;
+          for (int64_t j = 0; j < ncur; ++j) {
+            const int64_t oh = (j0 + j) / p.Q, ow = (j0 + j) % p.Q;
+            const int64_t ih = oh * p.stride_h - p.pad_top + r * p.dil_h;
+            const int64_t iw = ow * p.stride_w - p.pad_left + s * p.dil_w;
+            if (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) gc[ih * gs.h + iw * gs.w] += row[j];
+          }
+        }
+      }
+    }
+  });
+}
+
+template <typename scalar_t, typename acc_t>
+void grad_weight_kernel(const Conv2dParams& p, const scalar_t* go, const scalar_t* x, scalar_t* gw,
+                        const Strides4& gws) {
+  const Microkernel<acc_t>& uk = microkernel<acc_t>();
+  const int64_t G = p.groups, Cg = p.channels_per_group(), Kg = p.filters_per_group();
+  const int64_t Ncols = p.crs(), Kd = p.npq(), RS = p.R * p.S, PQ = p.P * p.Q;
+
+  const int64_t nc = std::min<int64_t>(GemmBlocking::nc, round_up(Ncols, uk.nr));
+  const int64_t chunks = ceil_div(Ncols, nc);
+  // Split the reduction only when there are few column chunks (small C*R*S, e.g. the stem).
+  const int64_t splits =
+      std::max<int64_t>(1, std::min(ceil_div(8, G * chunks), ceil_div(Kd, 4 * GemmBlocking::kc)));
+  const int64_t split_len = round_up(ceil_div(Kd, splits), GemmBlocking::kc);
+
+  const int64_t a_size = packed_a_size(Kg, Kd, uk.mr);
+  Scratch<acc_t> a_packed(a_size);
+  Scratch<acc_t> partial(splits > 1 ? G * splits * Kg * Ncols : 0);
+
+  for (int64_t g = 0; g < G; ++g) {
+    // A = dY per group: row k, reduction index = output position (n, oh, ow).
+    pack_a_panels<acc_t>(Kg, Kd, uk.mr, a_packed.get(), [&](int64_t k, acc_t* out, int64_t stride) {
+      const scalar_t* gk = go + (g * Kg + k) * p.y.c;
+      int64_t q = 0;
+      for (int64_t n = 0; n < p.N; ++n)
+        for (int64_t oh = 0; oh < p.P; ++oh)
+          for (int64_t ow = 0; ow < p.Q; ++ow, ++q)
+            out[q * stride] = static_cast<acc_t>(gk[n * p.y.n + oh * p.y.h + ow * p.y.w]);
+    });
+    const ImageRows<scalar_t, acc_t> pack_b{x + g * Cg * p.x.c, p};
+    at::parallel_for(0, chunks * splits, 1, [&](int64_t begin, int64_t end) {
+      Scratch<acc_t> bbuf(GemmBlocking::kc * round_up(nc, uk.nr));
+      Scratch<acc_t> cbuf(Kg * nc);
+      for (int64_t task = begin; task < end; ++task) {
+        const int64_t j0 = (task / splits) * nc, sp = task % splits;
+        const int64_t ncur = std::min(nc, Ncols - j0);
+        const int64_t q0 = sp * split_len, q1 = std::min(Kd, q0 + split_len);
+        std::fill(cbuf.get(), cbuf.get() + Kg * nc, acc_t(0));
+        if (q0 < q1)
+          gemm_block<acc_t>(uk, a_packed.get(), Kd, 0, Kg, j0, ncur, q0, q1,
+                            [&](int64_t j, int64_t ncols, int64_t p0, int64_t kc, acc_t* dst) {
+                              pack_b(j, ncols, p0, kc, uk.nr, dst);
+                            },
+                            bbuf.get(), cbuf.get(), nc);
+        for (int64_t k = 0; k < Kg; ++k) {
+          for (int64_t j = 0; j < ncur; ++j) {
+            const acc_t v = cbuf.get()[k * nc + j];
+            const int64_t col = j0 + j;
+            if (splits > 1) {
+              partial.get()[((g * splits + sp) * Kg + k) * Ncols + col] = v;
+            } else {
+              const int64_t c = col / RS, r = (col % RS) / p.S, s = col % p.S;
+              gw[(g * Kg + k) * gws.n + c * gws.c + r * gws.h + s * gws.w] = static_cast<scalar_t>(v);
+            }
+          }
+        }
+      }
+    });
+    if (splits > 1) {
+      at::parallel_for(0, Kg, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t k = begin; k < end; ++k)
+          for (int64_t col = 0; col < Ncols; ++col) {
+            acc_t v = 0;
+            for (int64_t sp = 0; sp < splits; ++sp) v += partial.get()[((g * splits + sp) * Kg + k) * Ncols + col];
+            const int64_t c = col / RS, r = (col % RS) / p.S, s = col % p.S;
+            gw[(g * Kg + k) * gws.n + c * gws.c + r * gws.h + s * gws.w] = static_cast<scalar_t>(v);
+          }
+      });
+    }
+  }
+}
+
+template <typename scalar_t>
+void grad_bias_kernel(const Conv2dParams& p, const scalar_t* go, scalar_t* gb) {
+  at::parallel_for(0, p.K, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) {
+      double sum = 0;
+      for (int64_t n = 0; n < p.N; ++n)
+        for (int64_t oh = 0; oh < p.P; ++oh) {
+          const scalar_t* row = go + n * p.y.n + k * p.y.c + oh * p.y.h;
+          for (int64_t ow = 0; ow < p.Q; ++ow) sum += static_cast<double>(row[ow * p.y.w]);
+        }
+      gb[k] = static_cast<scalar_t>(sum);
+    }
+  });
+}
+
+template <typename scalar_t, typename acc_t>
+void grad_input(const Conv2dParams& p, const scalar_t* go, const at::Tensor& weight, at::Tensor& gi) {
+  if constexpr (std::is_same_v<scalar_t, acc_t>) {
+    grad_input_kernel<scalar_t, acc_t>(p, go, weight.const_data_ptr<scalar_t>(), gi.mutable_data_ptr<scalar_t>(),
+                                       strides4(gi));
+  } else {
+    // Reduced precision: accumulate in a float copy of the layout, convert once at the end.
+    at::Tensor acc = at::zeros_like(gi, gi.options().dtype(c10::CppTypeToScalarType<acc_t>::value));
+    grad_input_kernel<scalar_t, acc_t>(p, go, weight.const_data_ptr<scalar_t>(), acc.mutable_data_ptr<acc_t>(),
+                                       strides4(acc));
+    gi.copy_(acc);
+  }
+}
+
+}  // namespace
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward(
+    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight,
+    at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
+    std::array<bool, 3> output_mask) {
+  check_conv2d_args(input, weight, c10::nullopt, stride, padding, dilation, groups);
+  Conv2dParams p = make_conv2d_params(input, weight, grad_output, stride, padding, dilation, groups);
+  TORCH_CHECK(grad_output.dim() == 4 && grad_output.size(0) == p.N && grad_output.size(1) == p.K &&
+                  grad_output.size(2) == p.P && grad_output.size(3) == p.Q,
+              "cnnops.conv2d backward: grad_output has shape ", grad_output.sizes(), ", expected [",
+              p.N, ", ", p.K, ", ", p.P, ", ", p.Q, "]");
+  TORCH_CHECK(grad_output.scalar_type() == input.scalar_type(),
+              "cnnops.conv2d backward: grad_output dtype ", grad_output.scalar_type(),
+              " should match input dtype ", input.scalar_type());
+  const auto fmt = output_memory_format(input, weight);
+  at::Tensor gi, gw, gb;
+  if (output_mask[0]) gi = at::zeros(input.sizes(), input.options().memory_format(fmt));
+  if (output_mask[1]) gw = at::zeros(weight.sizes(), weight.options().memory_format(weight.suggest_memory_format()));
+  if (output_mask[2]) gb = at::zeros({p.K}, weight.options());
+  const bool empty = grad_output.numel() == 0 || input.numel() == 0 || weight.numel() == 0;
+
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_conv2d_backward_cpu", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    const scalar_t* go = grad_output.const_data_ptr<scalar_t>();
+    if (gi.defined() && !empty) grad_input<scalar_t, acc_t>(p, go, weight, gi);
+    if (gw.defined() && !empty)
+      grad_weight_kernel<scalar_t, acc_t>(p, go, input.const_data_ptr<scalar_t>(),
+                                          gw.mutable_data_ptr<scalar_t>(), strides4(gw));
+    if (gb.defined() && grad_output.numel() > 0) grad_bias_kernel<scalar_t>(p, go, gb.mutable_data_ptr<scalar_t>());
+  });
+  auto none = [&](const at::Tensor& t) { return t.defined() ? t : at::empty({0}, input.options()); };
+  return {none(gi), none(gw), none(gb)};
+}
+
+}  // namespace cpu
+}  // namespace cnnops

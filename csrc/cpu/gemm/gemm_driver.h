@@ -1,0 +1,102 @@
+// The blocked GEMM loop nest shared by the CPU convolution kernels (forward, dgrad, wgrad).
+//
+// Each convolution pass is a GEMM whose operands are never materialised: the left operand is
+// packed once into mr-row panels (pack_a_panels), the right operand is packed block by block
+// (kc x nc) by an op-specific packer that gathers straight from the input tensor -- im2col fused
+// into the packing -- and the product accumulates into a small row-major buffer owned by the
+// calling task. Loop order follows BLIS: a kc x nr panel of B stays in L1 across the mr-row
+// panels of an mc x kc block of A that stays in L2.
+#pragma once
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <new>
+
+#include "microkernel.h"
+
+namespace cnnops {
+namespace cpu {
+
+// Cache blocking in elements. kc * nr * sizeof(float) = 16 KiB: one B panel in L1.
+struct GemmBlocking {
+  static constexpr int64_t kc = 256;
+  static constexpr int64_t mc = 96;   // a multiple of every micro-kernel's mr (6)
+  static constexpr int64_t nc = 192;  // a multiple of every micro-kernel's nr (8, 16)
+};
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// Size of a packed A (M x Kd) in elements: whole mr-row panels, the last one zero-padded.
+inline int64_t packed_a_size(int64_t M, int64_t Kd, int mr) { return round_up(M, mr) * Kd; }
+
+// Packs the M x Kd left operand into mr-row panels: element (i, p) lands at
+//   dst[(i / mr) * Kd * mr + p * mr + i % mr].
+// `row(i, out, stride)` writes the Kd values of row i to out[p * stride]. Rows past M are zero.
+template <typename T, typename RowFn>
+void pack_a_panels(int64_t M, int64_t Kd, int mr, T* dst, const RowFn& row) {
+  const int64_t panels = ceil_div(M, mr);
+  at::parallel_for(0, panels, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t ip = begin; ip < end; ++ip) {
+      T* panel = dst + ip * Kd * mr;
+      for (int r = 0; r < mr; ++r) {
+        const int64_t i = ip * mr + r;
+        if (i < M) {
+          row(i, panel + r, int64_t(mr));
+        } else {
+          for (int64_t p = 0; p < Kd; ++p) panel[p * mr + r] = T(0);
+        }
+      }
+    }
+  });
+}
+
+// C[m_begin:m_end, 0:nc] += A[m_begin:m_end, p_begin:p_end] * B[p_begin:p_end, j0:j0+nc].
+// A is packed by pack_a_panels (m_begin must be a multiple of mr). `pack_b(j0, nc, p0, kc, dst)`
+// writes the kc x nc block of B as nr-column panels: (p, j) at dst[(j / nr) * kc * nr + p * nr +
+// j % nr], zero past column nc. `bbuf` holds GemmBlocking::kc * round_up(nc, nr) elements; C is
+// row-major with leading dimension ldc and row 0 = matrix row 0.
+template <typename T, typename PackB>
+void gemm_block(const Microkernel<T>& uk, const T* A, int64_t Kd, int64_t m_begin, int64_t m_end,
+                int64_t j0, int64_t nc, int64_t p_begin, int64_t p_end, const PackB& pack_b,
+                T* bbuf, T* C, int64_t ldc) {
+  const int mr = uk.mr, nr = uk.nr;
+  for (int64_t pc = p_begin; pc < p_end; pc += GemmBlocking::kc) {
+    const int64_t kc = std::min<int64_t>(GemmBlocking::kc, p_end - pc);
+    pack_b(j0, nc, pc, kc, bbuf);
+    for (int64_t ic = m_begin; ic < m_end; ic += GemmBlocking::mc) {
+      const int64_t ic_end = std::min<int64_t>(ic + GemmBlocking::mc, m_end);
+      for (int64_t jr = 0; jr < nc; jr += nr) {
+        const T* bpanel = bbuf + (jr / nr) * kc * nr;
+        const int n = int(std::min<int64_t>(nr, nc - jr));
+        for (int64_t ir = ic; ir < ic_end; ir += mr) {
+          const T* apanel = A + (ir / mr) * Kd * mr + pc * mr;
+          const int m = int(std::min<int64_t>(mr, ic_end - ir));
+          uk.fn(kc, apanel, bpanel, C + ir * ldc + jr, ldc, m, n);
+        }
+      }
+    }
+  }
+}
+
+// 64-byte aligned scratch that is not zeroed on allocation (the kernels write before reading).
+template <typename T>
+class Scratch {
+ public:
+  explicit Scratch(int64_t n)
+      : data_(static_cast<T*>(std::aligned_alloc(64, round_up(std::max<int64_t>(n, 1) * sizeof(T), 64)))) {
+    if (data_ == nullptr) throw std::bad_alloc();
+  }
+  ~Scratch() { std::free(data_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  T* get() const { return data_; }
+
+ private:
+  T* data_;
+};
+
+}  // namespace cpu
+}  // namespace cnnops

@@ -1,0 +1,50 @@
+// Register-blocked GEMM micro-kernels for the CPU convolution kernels.
+//
+// A micro-kernel computes C[0:m, 0:n] += A_panel * B_panel, where
+//   A_panel is kc x mr, stored p-major: A[p * mr + i]   (a packed "row panel" of the left matrix)
+//   B_panel is kc x nr, stored p-major: B[p * nr + j]   (a packed "column panel" of the right one)
+//   C is row-major with leading dimension ldc; m <= mr and n <= nr cover the ragged edges.
+// The packers zero-fill panel rows/columns past the matrix edge, so the kernel always computes
+// a full mr x nr tile and only the store is clipped.
+//
+// Which kernel runs is chosen once, at first use, from the CPU's features (AVX2+FMA or the
+// portable fallback), so one binary built with Python's default flags runs fast where it can.
+#pragma once
+#include <cstdint>
+
+namespace cnnops {
+namespace cpu {
+
+template <typename T>
+struct Microkernel {
+  int mr;
+  int nr;
+  void (*fn)(int64_t kc, const T* A, const T* B, T* C, int64_t ldc, int m, int n);
+  const char* name;
+};
+
+const Microkernel<float>& microkernel_f32();
+const Microkernel<double>& microkernel_f64();
+
+template <typename T>
+const Microkernel<T>& microkernel();
+template <>
+inline const Microkernel<float>& microkernel<float>() { return microkernel_f32(); }
+template <>
+inline const Microkernel<double>& microkernel<double>() { return microkernel_f64(); }
+
+// The individual kernels, for the dispatcher (microkernel_select.cpp) and for tests.
+extern const Microkernel<float> kMicrokernelF32Avx2;
+extern const Microkernel<double> kMicrokernelF64Avx2;
+extern const Microkernel<float> kMicrokernelF32Generic;
+extern const Microkernel<double> kMicrokernelF64Generic;
+
+// Adds the mr x nr tile `tile` (row-major, leading dimension nr) into C, clipped to m x n.
+template <typename T>
+inline void add_tile_clipped(const T* tile, int nr, T* C, int64_t ldc, int m, int n) {
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) C[i * ldc + j] += tile[i * nr + j];
+}
+
+}  // namespace cpu
+}  // namespace cnnops

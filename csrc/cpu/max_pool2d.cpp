@@ -1,0 +1,125 @@
+// CPU max pooling. Forward scans each window in (row, column) order keeping the first maximum,
+// and lets NaN win (the last NaN seen), exactly as torch does, so values and int64 indices
+// (flattened h * W + w within the input plane) match torch bit for bit. Backward scatters each
+// output gradient to its saved index, one (n, c) plane per task: overlapping windows add in a
+// fixed order, so the result is deterministic without atomics.
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+
+#include <cmath>
+#include <limits>
+
+#include "../common/checks.h"
+#include "../common/params_from_tensors.h"
+#include "pool2d_cpu.h"
+
+namespace cnnops {
+namespace cpu {
+namespace {
+
+template <typename scalar_t>
+void max_forward_kernel(const Pool2dParams& p, const scalar_t* x, scalar_t* y, int64_t* ind) {
+  using acc_t = at::opmath_type<scalar_t>;
+  at::parallel_for(0, p.N * p.C, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t plane = begin; plane < end; ++plane) {
+      const int64_t n = plane / p.C, c = plane % p.C;
+      const scalar_t* xp = x + n * p.x.n + c * p.x.c;
+      const int64_t ybase = n * p.y.n + c * p.y.c;
+      for (int64_t oh = 0; oh < p.P; ++oh) {
+        int64_t ih0 = oh * p.stride_h - p.pad_h;
+        const int64_t ih1 = std::min(ih0 + (p.kernel_h - 1) * p.dil_h + 1, p.H);
+        while (ih0 < 0) ih0 += p.dil_h;
+        for (int64_t ow = 0; ow < p.Q; ++ow) {
+          int64_t iw0 = ow * p.stride_w - p.pad_w;
+          const int64_t iw1 = std::min(iw0 + (p.kernel_w - 1) * p.dil_w + 1, p.W);
+          while (iw0 < 0) iw0 += p.dil_w;
+          int64_t best = ih0 * p.W + iw0;
+          acc_t maxval = -std::numeric_limits<acc_t>::infinity();
+          for (int64_t ih = ih0; ih < ih1; ih += p.dil_h)
+            for (int64_t iw = iw0; iw < iw1; iw += p.dil_w) {
+              const acc_t v = static_cast<acc_t>(xp[ih * p.x.h + iw * p.x.w]);
+              if (v > maxval || std::isnan(v)) {
+                maxval = v;
+                best = ih * p.W + iw;
+              }
+            }
+          const int64_t o = ybase + oh * p.y.h + ow * p.y.w;
+          y[o] = static_cast<scalar_t>(maxval);
+          ind[o] = best;
+        }
+      }
+    }
+  });
+}
+
+template <typename scalar_t>
+void max_backward_kernel(const Pool2dParams& p, const scalar_t* go, const int64_t* ind,
+                         const Strides4& is, scalar_t* gi) {
+  using acc_t = at::opmath_type<scalar_t>;
+  at::parallel_for(0, p.N * p.C, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t plane = begin; plane < end; ++plane) {
+      const int64_t n = plane / p.C, c = plane % p.C;
+      scalar_t* gp = gi + n * p.x.n + c * p.x.c;
+      for (int64_t oh = 0; oh < p.P; ++oh)
+        for (int64_t ow = 0; ow < p.Q; ++ow) {
+          const int64_t idx = ind[n * is.n + c * is.c + oh * is.h + ow * is.w];
+          TORCH_CHECK(idx >= 0 && idx < p.H * p.W, "cnnops.max_pool2d backward: index ", idx,
+                      " out of range for an input plane of ", p.H, "x", p.W);
+          scalar_t& dst = gp[(idx / p.W) * p.x.h + (idx % p.W) * p.x.w];
+          dst = static_cast<scalar_t>(static_cast<acc_t>(dst) +
+                                      static_cast<acc_t>(go[n * p.y.n + c * p.y.c + oh * p.y.h + ow * p.y.w]));
+        }
+    }
+  });
+}
+
+}  // namespace
+
+std::tuple<at::Tensor, at::Tensor> max_pool2d_forward(const at::Tensor& input, at::IntArrayRef kernel,
+                                                      at::IntArrayRef stride, at::IntArrayRef padding,
+                                                      at::IntArrayRef dilation, bool ceil_mode) {
+  check_pool2d_args(input, kernel, stride, padding, dilation, ceil_mode);
+  Pool2dParams p = make_pool2d_params(input, kernel, stride, padding, dilation, ceil_mode);
+  const auto fmt = output_memory_format(input);
+  at::Tensor y = at::empty({p.N, p.C, p.P, p.Q}, input.options().memory_format(fmt));
+  at::Tensor ind = at::empty({p.N, p.C, p.P, p.Q}, input.options().dtype(at::kLong).memory_format(fmt));
+  if (y.numel() == 0) return {y, ind};
+  p.y = strides4(y);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_max_pool2d_cpu", [&] {
+    max_forward_kernel<scalar_t>(p, input.const_data_ptr<scalar_t>(), y.mutable_data_ptr<scalar_t>(),
+                                 ind.mutable_data_ptr<int64_t>());
+  });
+  return {y, ind};
+}
+
+at::Tensor max_pool2d_backward(const at::Tensor& grad_output, const at::Tensor& input,
+                               const at::Tensor& indices) {
+  TORCH_CHECK(input.dim() == 4 && grad_output.dim() == 4, "cnnops.max_pool2d backward: expected 4-D tensors");
+  TORCH_CHECK(indices.scalar_type() == at::kLong, "cnnops.max_pool2d backward: indices must be int64");
+  TORCH_CHECK(indices.sizes() == grad_output.sizes(), "cnnops.max_pool2d backward: indices shape ",
+              indices.sizes(), " differs from grad_output shape ", grad_output.sizes());
+  TORCH_CHECK(grad_output.size(0) == input.size(0) && grad_output.size(1) == input.size(1),
+              "cnnops.max_pool2d backward: grad_output and input disagree on N or C");
+  TORCH_CHECK(grad_output.scalar_type() == input.scalar_type(),
+              "cnnops.max_pool2d backward: grad_output and input dtypes differ");
+  at::Tensor gi = at::zeros(input.sizes(), input.options().memory_format(output_memory_format(input)));
+  if (grad_output.numel() == 0) return gi;
+  Pool2dParams p{};
+  p.N = input.size(0);
+  p.C = input.size(1);
+  p.H = input.size(2);
+  p.W = input.size(3);
+  p.P = grad_output.size(2);
+  p.Q = grad_output.size(3);
+  p.x = strides4(gi);
+  p.y = strides4(grad_output);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_max_pool2d_backward_cpu", [&] {
+    max_backward_kernel<scalar_t>(p, grad_output.const_data_ptr<scalar_t>(), indices.const_data_ptr<int64_t>(),
+                                  strides4(indices), gi.mutable_data_ptr<scalar_t>());
+  });
+  return gi;
+}
+
+}  // namespace cpu
+}  // namespace cnnops

@@ -1,0 +1,38 @@
+// The cnnops._C Python module: importing it runs the op registrations (TORCH_LIBRARY blocks in
+// the other translation units); it also reports how the extension was built.
+#include <pybind11/pybind11.h>
+
+#include "cpu/gemm/microkernel.h"
+
+#ifndef CNNOPS_CUDA_ARCHS
+#define CNNOPS_CUDA_ARCHS ""
+#endif
+
+#ifdef CNNOPS_WITH_CUDA
+namespace cnnops {
+namespace cuda {
+// Defined in cuda/shape_selftest_host.cpp.
+pybind11::dict shape_selftest();
+}  // namespace cuda
+}  // namespace cnnops
+#endif
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "cnnops kernels (ops are registered under torch.ops.cnnops)";
+  m.def("build_info", [] {
+    pybind11::dict info;
+#ifdef CNNOPS_WITH_CUDA
+    info["cuda"] = true;
+#else
+    info["cuda"] = false;
+#endif
+    info["cuda_archs"] = CNNOPS_CUDA_ARCHS;
+    info["cpu_microkernel_f32"] = cnnops::cpu::microkernel_f32().name;
+    info["cpu_microkernel_f64"] = cnnops::cpu::microkernel_f64().name;
+    return info;
+  });
+#ifdef CNNOPS_WITH_CUDA
+  m.def("cuda_shape_selftest", &cnnops::cuda::shape_selftest,
+        "Evaluates the shared shape math on the GPU and on the host; returns both (needs a GPU).");
+#endif
+}

@@ -1,0 +1,18 @@
+// Schemas of the pooling op family (max with int64 indices, average, adaptive average), forward
+// and backward as separate ops. See conv2d_schema.cpp for where the rest is registered.
+#include <torch/library.h>
+
+TORCH_LIBRARY_FRAGMENT(cnnops, m) {
+  m.def(
+      "max_pool2d_forward(Tensor input, int[2] kernel_size, int[2] stride, int[2] padding, "
+      "int[2] dilation, bool ceil_mode) -> (Tensor, Tensor)");
+  m.def("max_pool2d_backward(Tensor grad_output, Tensor input, Tensor indices) -> Tensor");
+  m.def(
+      "avg_pool2d_forward(Tensor input, int[2] kernel_size, int[2] stride, int[2] padding, "
+      "bool ceil_mode, bool count_include_pad, int? divisor_override) -> Tensor");
+  m.def(
+      "avg_pool2d_backward(Tensor grad_output, Tensor input, int[2] kernel_size, int[2] stride, "
+      "int[2] padding, bool ceil_mode, bool count_include_pad, int? divisor_override) -> Tensor");
+  m.def("adaptive_avg_pool2d_forward(Tensor input, int[2] output_size) -> Tensor");
+  m.def("adaptive_avg_pool2d_backward(Tensor grad_output, Tensor input) -> Tensor");
+}

@@ -1,0 +1,183 @@
+"""Builds cnnops and its extension module cnnops._C.
+
+The CUDA sources are compiled whenever nvcc and a CUDA build of torch are present -- with or
+without a GPU on the machine. Environment:
+  CNNOPS_CUDA=0/1          force the CUDA part off / on (on fails loudly when it cannot build)
+  TORCH_CUDA_ARCH_LIST     archs to build (default: the visible GPU's, else "8.0;9.0+PTX")
+  MAX_JOBS                 parallel compile jobs (ninja)
+  CUDA_HOME                the CUDA toolkit; found from nvcc on PATH when unset (a wrapper
+                           script that execs the real nvcc is followed to its toolkit)
+
+Incremental builds: `python setup.py build_ext --inplace` keeps its objects under
+build/temp-<config>/ and ninja recompiles only what changed; with nothing changed it does
+nothing. Users may also `pip install --no-build-isolation -e .`.
+"""
+import glob
+import os
+import re
+import shutil
+import sys
+
+from setuptools import find_packages, setup
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+
+def _read_version():
+    with open(os.path.join(ROOT, "cnnops", "_version.py")) as f:
+        return re.search(r'__version__ = "([^"]+)"', f.read()).group(1)
+
+
+def _toolkit_from_nvcc(nvcc):
+    """The toolkit folder of an nvcc binary, following a shell wrapper that execs another nvcc."""
+    nvcc = os.path.realpath(nvcc)
+    try:
+        with open(nvcc, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return None
+    if head.startswith(b"#!"):
+        m = re.search(rb"(/\S+)/bin/nvcc\b", head)
+        if m:
+            return m.group(1).decode()
+        return None
+    return os.path.dirname(os.path.dirname(nvcc))
+
+
+def _find_cuda_home():
+    if os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH"):
+        return os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH")
+    nvcc = shutil.which("nvcc")
+    if nvcc:
+        home = _toolkit_from_nvcc(nvcc)
+        if home and os.path.exists(os.path.join(home, "bin", "nvcc")):
+            return home
+    if os.path.exists("/usr/local/cuda/bin/nvcc"):
+        return "/usr/local/cuda"
+    return None
+
+
+# torch.utils.cpp_extension reads CUDA_HOME when it is imported: settle it first.
+_cuda_home = _find_cuda_home()
+if _cuda_home:
+    os.environ["CUDA_HOME"] = _cuda_home
+
+import torch  # noqa: E402
+from torch.utils.cpp_extension import BuildExtension, CppExtension, CUDAExtension  # noqa: E402
+
+
+def _nvcc_version(home):
+    import subprocess
+
+    out = subprocess.run([os.path.join(home, "bin", "nvcc"), "--version"], capture_output=True, text=True).stdout
+    m = re.search(r"release (\d+)\.(\d+)", out)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def _want_cuda():
+    forced = os.environ.get("CNNOPS_CUDA")
+    reasons = []
+    if torch.version.cuda is None:
+        reasons.append("torch %s is a CPU-only build" % torch.__version__)
+    if not _cuda_home:
+        reasons.append("no nvcc found (set CUDA_HOME or put nvcc on PATH)")
+    if not reasons:
+        have = _nvcc_version(_cuda_home)
+        want = tuple(int(x) for x in torch.version.cuda.split(".")[:2])
+        if have is None:
+            reasons.append("could not read the version of %s/bin/nvcc" % _cuda_home)
+        elif have[0] != want[0]:
+            reasons.append(
+                "nvcc %d.%d at %s does not match torch's CUDA %s: install the matching toolkit or torch build"
+                % (have[0], have[1], _cuda_home, torch.version.cuda)
+            )
+    if forced == "0":
+        return False
+    if reasons:
+        if forced == "1":
+            sys.exit("cnnops: CNNOPS_CUDA=1 but the CUDA part cannot be built: " + "; ".join(reasons))
+        print("cnnops: building without CUDA: " + "; ".join(reasons), file=sys.stderr)
+        return False
+    return True
+
+
+def _nvidia_wheel_includes():
+    """Header folders of torch's nvidia-* wheels (cusparse.h, cublas_v2.h, cudnn.h live there)."""
+    dirs = []
+    for site in sys.path:
+        base = os.path.join(site, "nvidia")
+        if not os.path.isdir(base):
+            continue
+        for inc in sorted(glob.glob(os.path.join(base, "*", "include"))):
+            if inc not in dirs:
+                dirs.append(inc)
+    # cu13/include (cusparse.h) must come first: the toolkit's own include dir lacks it.
+    dirs.sort(key=lambda d: 0 if os.path.exists(os.path.join(d, "cusparse.h")) else 1)
+    return dirs
+
+
+def _arch_list():
+    if os.environ.get("TORCH_CUDA_ARCH_LIST"):
+        return os.environ["TORCH_CUDA_ARCH_LIST"]
+    if torch.cuda.is_available():
+        major, minor = torch.cuda.get_device_capability()
+        return "%d.%d" % (major, minor)
+    return "8.0;9.0+PTX"
+
+
+def _extension():
+    with_cuda = _want_cuda()
+    csrc = os.path.join(ROOT, "csrc")
+    rel = lambda paths: sorted(os.path.relpath(p, ROOT) for p in paths)  # noqa: E731
+    cpu_sources = rel(
+        glob.glob(os.path.join(csrc, "*.cpp"))
+        + glob.glob(os.path.join(csrc, "ops", "*.cpp"))
+        + glob.glob(os.path.join(csrc, "cpu", "**", "*.cpp"), recursive=True)
+    )
+    cuda_sources = rel(glob.glob(os.path.join(csrc, "cuda", "*.cu")) + glob.glob(os.path.join(csrc, "cuda", "*.cpp")))
+    headers = rel(glob.glob(os.path.join(csrc, "**", "*.h"), recursive=True) + glob.glob(os.path.join(csrc, "**", "*.cuh"), recursive=True))
+    cxx = ["-O3", "-fopenmp", "-Wall", "-Wno-unknown-pragmas", "-Wno-sign-compare"]
+    kwargs = dict(
+        name="cnnops._C",
+        include_dirs=[csrc],
+        extra_link_args=["-fopenmp"],
+        depends=headers,
+    )
+    if not with_cuda:
+        return CppExtension(sources=cpu_sources, extra_compile_args={"cxx": cxx}, **kwargs), False
+    archs = _arch_list()
+    os.environ["TORCH_CUDA_ARCH_LIST"] = archs
+    defines = ["-DCNNOPS_WITH_CUDA", '-DCNNOPS_CUDA_ARCHS="%s"' % archs]
+    nvcc = ["-O3", "--expt-relaxed-constexpr", "-lineinfo"] + defines
+    ext = CUDAExtension(
+        sources=cpu_sources + cuda_sources,
+        extra_compile_args={"cxx": cxx + defines, "nvcc": nvcc},
+        **kwargs,
+    )
+    ext.include_dirs += _nvidia_wheel_includes()
+    return ext, True
+
+
+class _Build(BuildExtension):
+    """Keeps a separate, persistent object folder per configuration so that switching between
+    the CPU-only and the CUDA build, or back, does not recompile everything."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        tag = "cuda" if _WITH_CUDA else "cpu"
+        self.build_temp = os.path.join(ROOT, "build", "temp-" + tag)
+
+
+_EXT, _WITH_CUDA = _extension()
+
+setup(
+    name="cnnops",
+    version=_read_version(),
+    description="Hand-written CPU and CUDA kernels for 2-D convolution and pooling as PyTorch custom ops",
+    packages=find_packages(include=["cnnops", "cnnops.*", "benchmarks", "benchmarks.*"]),
+    ext_modules=[_EXT],
+    cmdclass={"build_ext": _Build.with_options(use_ninja=True)},
+    python_requires=">=3.10",
+    install_requires=["torch>=2.11", "numpy"],
+    entry_points={"console_scripts": ["cnnops-bench=benchmarks.__main__:main"]},
+)
