@@ -131,6 +131,7 @@ def _extension():
     rel = lambda paths: sorted(os.path.relpath(p, ROOT) for p in paths)  # noqa: E731
     cpu_sources = rel(
         glob.glob(os.path.join(csrc, "*.cpp"))
+        + glob.glob(os.path.join(csrc, "common", "*.cpp"))
         + glob.glob(os.path.join(csrc, "ops", "*.cpp"))
         + glob.glob(os.path.join(csrc, "cpu", "**", "*.cpp"), recursive=True)
     )

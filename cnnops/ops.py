@@ -51,7 +51,7 @@ def _conv2d_forward_fake(input, weight, bias, stride, padding, dilation, groups)
 @torch.library.register_fake("cnnops::conv2d_backward")
 def _conv2d_backward_fake(grad_output, input, weight, stride, padding, dilation, groups, output_mask):
     gi = _empty(input.shape, input, output_memory_format(input, weight)) if output_mask[0] else _nothing(input)
-    gw = _empty(weight.shape, weight, suggest_memory_format(weight)) if output_mask[1] else _nothing(input)
+    gw = _empty(weight.shape, weight, output_memory_format(input, weight)) if output_mask[1] else _nothing(input)
     gb = weight.new_empty((weight.shape[0],)) if output_mask[2] else _nothing(input)
     return gi, gw, gb
 

@@ -2,6 +2,7 @@
 // the other translation units); it also reports how the extension was built.
 #include <pybind11/pybind11.h>
 
+#include "common/poison.h"
 #include "cpu/gemm/microkernel.h"
 
 #ifndef CNNOPS_CUDA_ARCHS
@@ -31,6 +32,9 @@ PYBIND11_MODULE(_C, m) {
     info["cpu_microkernel_f64"] = cnnops::cpu::microkernel_f64().name;
     return info;
   });
+  m.def("set_poison_outputs", &cnnops::set_poison_outputs,
+        "Fill kernel outputs with NaN (int64: -1) before the kernels write them (for tests).");
+  m.def("poison_outputs_enabled", &cnnops::poison_outputs_enabled);
 #ifdef CNNOPS_WITH_CUDA
   m.def("cuda_shape_selftest", &cnnops::cuda::shape_selftest,
         "Evaluates the shared shape math on the GPU and on the host; returns both (needs a GPU).");

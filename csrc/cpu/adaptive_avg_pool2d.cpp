@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../common/params_from_tensors.h"
+#include "../common/poison.h"
 #include "pool2d_cpu.h"
 
 namespace cnnops {
@@ -82,7 +83,7 @@ at::Tensor adaptive_avg_pool2d_forward(const at::Tensor& input, at::IntArrayRef 
   TORCH_CHECK(input.size(2) > 0 && input.size(3) > 0 || input.numel() == 0,
               "cnnops.adaptive_avg_pool2d: input spatial size must be non-zero");
   Pool2dParams p = adaptive_params(input, output_size[0], output_size[1]);
-  at::Tensor y = at::empty({p.N, p.C, p.P, p.Q}, input.options().memory_format(output_memory_format(input)));
+  at::Tensor y = empty_output({p.N, p.C, p.P, p.Q}, input.options().memory_format(output_memory_format(input)));
   if (y.numel() == 0) return y;
   p.y = strides4(y);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_adaptive_avg_pool2d_cpu", [&] {
@@ -97,7 +98,7 @@ at::Tensor adaptive_avg_pool2d_backward(const at::Tensor& grad_output, const at:
               "cnnops.adaptive_avg_pool2d backward: grad_output and input disagree on N or C");
   TORCH_CHECK(grad_output.scalar_type() == input.scalar_type(),
               "cnnops.adaptive_avg_pool2d backward: grad_output and input dtypes differ");
-  at::Tensor gi = at::empty(input.sizes(), input.options().memory_format(output_memory_format(input)));
+  at::Tensor gi = empty_output(input.sizes(), input.options().memory_format(output_memory_format(input)));
   if (gi.numel() == 0) return gi;
   if (grad_output.numel() == 0) return gi.zero_();
   Pool2dParams p = adaptive_params(gi, grad_output.size(2), grad_output.size(3));

@@ -11,6 +11,7 @@
 
 #include "../common/checks.h"
 #include "../common/params_from_tensors.h"
+#include "../common/poison.h"
 #include "pool2d_cpu.h"
 
 namespace cnnops {
@@ -103,7 +104,7 @@ at::Tensor avg_pool2d_forward(const at::Tensor& input, at::IntArrayRef kernel, a
                               at::IntArrayRef padding, bool ceil_mode, bool count_include_pad,
                               c10::optional<int64_t> divisor_override) {
   Pool2dParams p = avg_params(input, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override);
-  at::Tensor y = at::empty({p.N, p.C, p.P, p.Q}, input.options().memory_format(output_memory_format(input)));
+  at::Tensor y = empty_output({p.N, p.C, p.P, p.Q}, input.options().memory_format(output_memory_format(input)));
   if (y.numel() == 0) return y;
   p.y = strides4(y);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_avg_pool2d_cpu", [&] {
@@ -123,7 +124,7 @@ at::Tensor avg_pool2d_backward(const at::Tensor& grad_output, const at::Tensor& 
               p.N, ", ", p.C, ", ", p.P, ", ", p.Q, "]");
   TORCH_CHECK(grad_output.scalar_type() == input.scalar_type(),
               "cnnops.avg_pool2d backward: grad_output and input dtypes differ");
-  at::Tensor gi = at::empty(input.sizes(), input.options().memory_format(output_memory_format(input)));
+  at::Tensor gi = empty_output(input.sizes(), input.options().memory_format(output_memory_format(input)));
   if (gi.numel() == 0) return gi;
   if (grad_output.numel() == 0) return gi.zero_();
   p.x = strides4(gi);

@@ -16,6 +16,7 @@
 
 #include "../common/checks.h"
 #include "../common/params_from_tensors.h"
+#include "../common/poison.h"
 #include "conv2d_cpu.h"
 #include "conv2d_packing.h"
 #include "gemm/gemm_driver.h"
@@ -206,10 +207,14 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward(
               " should match input dtype ", input.scalar_type());
   const auto fmt = output_memory_format(input, weight);
   at::Tensor gi, gw, gb;
-  if (output_mask[0]) gi = at::zeros(input.sizes(), input.options().memory_format(fmt));
-  if (output_mask[1]) gw = at::zeros(weight.sizes(), weight.options().memory_format(weight.suggest_memory_format()));
-  if (output_mask[2]) gb = at::zeros({p.K}, weight.options());
+  if (output_mask[0]) gi = zeros_output(input.sizes(), input.options().memory_format(fmt));
   const bool empty = grad_output.numel() == 0 || input.numel() == 0 || weight.numel() == 0;
+  // Gradients take the layout torch gives them (channels_last when input or weight is).
+  // grad_weight and grad_bias are written element by element (poisoned in tests to prove it);
+  // with nothing to reduce over they are zero.
+  const auto wopts = weight.options().memory_format(fmt);
+  if (output_mask[1]) gw = empty ? zeros_output(weight.sizes(), wopts) : empty_output(weight.sizes(), wopts);
+  if (output_mask[2]) gb = grad_output.numel() == 0 ? at::zeros({p.K}, weight.options()) : empty_output({p.K}, weight.options());
 
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_conv2d_backward_cpu", [&] {
     using acc_t = at::opmath_type<scalar_t>;

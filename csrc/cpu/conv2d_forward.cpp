@@ -8,6 +8,7 @@
 
 #include "../common/checks.h"
 #include "../common/params_from_tensors.h"
+#include "../common/poison.h"
 #include "conv2d_cpu.h"
 #include "conv2d_packing.h"
 #include "gemm/gemm_driver.h"
@@ -78,7 +79,7 @@ at::Tensor conv2d_forward(const at::Tensor& input, const at::Tensor& weight,
                           at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups) {
   check_conv2d_args(input, weight, bias, stride, padding, dilation, groups);
   Conv2dParams p = make_conv2d_params(input, weight, at::Tensor(), stride, padding, dilation, groups);
-  at::Tensor y = at::empty({p.N, p.K, p.P, p.Q},
+  at::Tensor y = empty_output({p.N, p.K, p.P, p.Q},
                            input.options().memory_format(output_memory_format(input, weight)));
   if (y.numel() == 0) return y;
   if (p.crs() == 0) return bias.has_value() && bias->defined() ? y.copy_(bias->view({1, -1, 1, 1})) : y.zero_();

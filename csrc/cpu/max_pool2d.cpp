@@ -12,6 +12,7 @@
 
 #include "../common/checks.h"
 #include "../common/params_from_tensors.h"
+#include "../common/poison.h"
 #include "pool2d_cpu.h"
 
 namespace cnnops {
@@ -82,8 +83,8 @@ std::tuple<at::Tensor, at::Tensor> max_pool2d_forward(const at::Tensor& input, a
   check_pool2d_args(input, kernel, stride, padding, dilation, ceil_mode);
   Pool2dParams p = make_pool2d_params(input, kernel, stride, padding, dilation, ceil_mode);
   const auto fmt = output_memory_format(input);
-  at::Tensor y = at::empty({p.N, p.C, p.P, p.Q}, input.options().memory_format(fmt));
-  at::Tensor ind = at::empty({p.N, p.C, p.P, p.Q}, input.options().dtype(at::kLong).memory_format(fmt));
+  at::Tensor y = empty_output({p.N, p.C, p.P, p.Q}, input.options().memory_format(fmt));
+  at::Tensor ind = empty_output({p.N, p.C, p.P, p.Q}, input.options().dtype(at::kLong).memory_format(fmt));
   if (y.numel() == 0) return {y, ind};
   p.y = strides4(y);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_max_pool2d_cpu", [&] {
@@ -103,7 +104,7 @@ at::Tensor max_pool2d_backward(const at::Tensor& grad_output, const at::Tensor& 
               "cnnops.max_pool2d backward: grad_output and input disagree on N or C");
   TORCH_CHECK(grad_output.scalar_type() == input.scalar_type(),
               "cnnops.max_pool2d backward: grad_output and input dtypes differ");
-  at::Tensor gi = at::zeros(input.sizes(), input.options().memory_format(output_memory_format(input)));
+  at::Tensor gi = zeros_output(input.sizes(), input.options().memory_format(output_memory_format(input)));
   if (grad_output.numel() == 0) return gi;
   Pool2dParams p{};
   p.N = input.size(0);

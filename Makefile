@@ -1,0 +1,47 @@
+# cnnops: `make test` and `make bench` do all the set-up on a fresh machine.
+#
+#   make test                  create .venv (once), install requirements-dev.txt, build, run tests
+#   make bench                 same set-up, then the benchmark suite
+#   make build                 incremental in-place build (ninja; nothing to do -> seconds)
+#   make test VENV=0 PYTHON=python3   use an existing environment (e.g. the GPU machines)
+#   make dev-build             fast inner loop: CPU kernels only, no CUDA compile
+#   make mutants               (simulator issue) mutation testing of the CUDA kernels
+#
+# Knobs: CNNOPS_CUDA=0/1, TORCH_CUDA_ARCH_LIST (default: the GPU's arch, else "8.0;9.0+PTX";
+# CI uses 9.0), MAX_JOBS, PYTEST_ARGS.
+
+PYTHON ?= python3
+VENV ?= 1
+PYTEST_ARGS ?=
+
+ifeq ($(VENV),1)
+PY := .venv/bin/python
+SETUP := .venv/.installed
+else
+PY := $(PYTHON)
+SETUP :=
+endif
+
+.PHONY: test bench build dev-build clean venv
+
+.venv/.installed: requirements-dev.txt
+	@test -x .venv/bin/python || $(PYTHON) -m venv .venv
+	.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+venv: $(SETUP)
+
+build: $(SETUP)
+	$(PY) setup.py --quiet build_ext --inplace
+
+dev-build: $(SETUP)
+	CNNOPS_CUDA=0 $(PY) setup.py --quiet build_ext --inplace
+
+test: build
+	$(PY) -m pytest -q tests $(PYTEST_ARGS)
+
+bench: build
+	$(PY) -m benchmarks $(BENCH_ARGS)
+
+clean:
+	rm -rf build cnnops/*.so

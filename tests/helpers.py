@@ -1,0 +1,56 @@
+"""Reference computations and tolerances for comparing cnnops with torch.
+
+The reference is torch in float64 on the same (float64-converted) inputs. Tolerances scale with
+the magnitude of the terms summed (torch's result on |x| and |w|), so they bound the rounding
+error of a length-K dot product instead of guessing a relative error: err <= tol * (|x| * |w|).
+"""
+import torch
+
+# Per-dtype unit tolerance, relative to the sum of |terms| of each output element.
+UNIT_TOL = {
+    torch.float64: 1e-12,
+    torch.float32: 1e-5,
+    torch.bfloat16: 1.6e-2,
+    torch.float16: 2e-3,
+}
+
+
+def rand(*shape, dtype=torch.float64, device="cpu", requires_grad=False, layout="contiguous"):
+    """Seeded random normal data (never zeros) in the requested memory layout:
+    'contiguous', 'channels_last' or 'strided' (a non-contiguous view of a larger tensor)."""
+    if layout == "strided" and len(shape) == 4:
+        big = torch.randn(shape[0], shape[1] * 2, shape[2] + 1, shape[3] * 2, dtype=torch.float64).to(dtype)
+        t = big[:, ::2, 1:, ::2]
+        assert not t.is_contiguous() or t.numel() <= 1
+    else:
+        t = torch.randn(*shape, dtype=torch.float64).to(dtype)
+        if layout == "channels_last" and len(shape) == 4:
+            t = t.contiguous(memory_format=torch.channels_last)
+    t = t.to(device)
+    return t.requires_grad_(requires_grad)
+
+
+def assert_close_scaled(actual, expected, scale, dtype, what=""):
+    """|actual - expected| <= UNIT_TOL[dtype] * (scale + 1e-3 * max(scale)) elementwise, all finite."""
+    assert actual.shape == expected.shape, f"{what}: shape {tuple(actual.shape)} != {tuple(expected.shape)}"
+    actual = actual.detach().to(torch.float64).cpu()
+    expected = expected.detach().to(torch.float64).cpu()
+    scale = scale.detach().to(torch.float64).cpu().abs()
+    assert torch.isfinite(actual).all(), f"{what}: non-finite values (a poisoned element was never written?)"
+    bound = UNIT_TOL[dtype] * (scale + 1e-3 * scale.max().clamp_min(1e-30)) + 1e-300
+    err = (actual - expected).abs()
+    bad = err > bound
+    if bad.any():
+        i = bad.nonzero()[0].tolist()
+        raise AssertionError(f"{what}: {int(bad.sum())} of {err.numel()} elements off; first at {i}: "
+                             f"got {actual[tuple(i)].item()!r}, expected {expected[tuple(i)].item()!r}, "
+                             f"bound {bound[tuple(i)].item():.3g}")
+
+
+def assert_layout_like(actual, expected, what=""):
+    """Same shape and, for non-empty results, the same memory format as torch's result."""
+    assert actual.shape == expected.shape, what
+    for fmt in (torch.contiguous_format, torch.channels_last):
+        if actual.dim() == 4:
+            assert actual.is_contiguous(memory_format=fmt) == expected.is_contiguous(memory_format=fmt), (
+                f"{what}: layout differs from torch's: strides {actual.stride()} vs {expected.stride()}")

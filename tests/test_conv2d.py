@@ -1,0 +1,184 @@
+"""cnnops.conv2d forward and backward against torch in float64, over shapes that exercise every
+edge of the CPU GEMM (ragged micro-tiles, several kc/mc/nc blocks, split-K weight gradients),
+every argument (stride, padding incl. 'same'/'valid', dilation, groups, bias), every layout and
+every dtype."""
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
+
+import cnnops
+from helpers import assert_close_scaled, assert_layout_like, rand
+
+# (N, C, H, W, K, R, S, stride, padding, dilation, groups)
+CASES = [
+    (2, 3, 9, 11, 4, 3, 3, 1, 1, 1, 1),          # small, ragged everything
+    (1, 1, 5, 5, 1, 3, 3, 1, 0, 1, 1),           # C = K = 1
+    (2, 3, 17, 15, 8, 7, 7, 2, 3, 1, 1),         # 7x7/2 stem-like, C = 3
+    (1, 3, 35, 35, 5, 11, 11, 4, 2, 1, 1),       # 11x11/4 AlexNet-like
+    (2, 16, 9, 9, 20, 1, 1, 1, 0, 1, 1),         # 1x1 bottleneck
+    (2, 16, 9, 9, 20, 1, 1, 2, 0, 1, 1),         # 1x1 stride 2
+    (1, 40, 7, 7, 100, 3, 3, 1, 1, 1, 1),        # K > mc (96): two row blocks; C*R*S = 360 > kc
+    (3, 8, 12, 10, 6, 2, 4, (2, 1), (1, 2), (2, 1), 1),  # even/non-square kernel, mixed args
+    (2, 8, 10, 10, 12, 3, 3, 1, 2, 2, 1),        # dilation 2
+    (2, 8, 9, 7, 12, 3, 3, 1, 1, 1, 4),          # groups
+    (2, 6, 9, 9, 6, 3, 3, 1, 1, 1, 6),           # depthwise
+    (2, 6, 9, 9, 12, 5, 5, 2, 2, 1, 6),          # depthwise multiplier 2, 5x5/2
+    (1, 4, 8, 9, 5, 3, 3, 1, "same", 1, 1),
+    (1, 4, 8, 9, 5, 4, 2, 1, "same", 1, 1),      # even kernel: asymmetric 'same' padding
+    (1, 4, 8, 9, 5, 2, 3, 1, "same", (3, 2), 1),  # even kernel with dilation
+    (2, 4, 8, 9, 5, 3, 3, 1, "valid", 1, 1),
+    (4, 5, 24, 23, 7, 3, 3, 1, 1, 1, 1),         # N*P*Q > nc: several column chunks
+    (2, 2, 40, 40, 3, 3, 3, 1, 0, 1, 1),         # long N*P*Q reduction: split-K wgrad
+    (1, 3, 4, 4, 2, 4, 4, 1, 0, 1, 1),           # kernel = input: 1x1 output
+    (2, 3, 3, 3, 2, 3, 3, 3, 1, 1, 1),           # stride > kernel span hits padding only rows
+]
+
+
+def _ids(c):
+    return "N{}C{}H{}W{}K{}R{}S{}s{}p{}d{}g{}".format(*c).replace(" ", "")
+
+
+def _abs_scale(x, w, b, stride, padding, dilation, groups, go):
+    """Sums of |terms| of every output and gradient element: the error bound's scale."""
+    xa = x.detach().abs().double().requires_grad_()
+    wa = w.detach().abs().double().requires_grad_()
+    ba = None if b is None else b.detach().abs().double().requires_grad_()
+    ya = F.conv2d(xa, wa, ba, stride, padding, dilation, groups)
+    grads = torch.autograd.grad(ya, [t for t in (xa, wa, ba) if t is not None], go.detach().abs().double())
+    return ya, grads
+
+
+def check_conv(case, dtype=torch.float64, layout="contiguous", wlayout="contiguous", bias=True, batched=True):
+    N, C, H, W, K, R, S, stride, padding, dilation, groups = case
+    x = rand(N, C, H, W, dtype=dtype, layout=layout, requires_grad=True)
+    w = rand(K, C // groups, R, S, dtype=dtype, layout=wlayout, requires_grad=True)
+    b = rand(K, dtype=dtype, requires_grad=True) if bias else None
+    xin = x if batched else x[0]
+    y = cnnops.conv2d(xin, w, b, stride, padding, dilation, groups)
+    # Reference: torch in float64 on the same (rounded) inputs.
+    x64, w64 = x.detach().double().requires_grad_(), w.detach().double().requires_grad_()
+    b64 = None if b is None else b.detach().double().requires_grad_()
+    ref = F.conv2d(x64 if batched else x64[0], w64, b64, stride, padding, dilation, groups)
+    go = torch.randn(ref.shape, dtype=torch.float64)
+    ya, gscale = _abs_scale(x64 if batched else x64[0], w64, b64, stride, padding, dilation, groups, go)
+    assert y.dtype == dtype
+    assert_close_scaled(y, ref, ya, dtype, "output")
+    assert_layout_like(y, F.conv2d(xin.detach(), w.detach(), None if b is None else b.detach(), stride, padding,
+                                   dilation, groups), "output")
+    inputs = [x, w] + ([b] if bias else [])
+    grads = torch.autograd.grad(y, inputs, go.to(dtype))
+    ref_grads = torch.autograd.grad(ref, [x64, w64] + ([b64] if bias else []), go)
+    for name, g, r, s, t in zip(("grad_input", "grad_weight", "grad_bias"), grads, ref_grads, gscale, inputs):
+        assert g.dtype == dtype and g.shape == t.shape, name
+        assert_close_scaled(g, r, s, dtype, name)
+        assert_layout_like(g, r, name)
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_float64(case):
+    check_conv(case)
+
+
+@pytest.mark.parametrize("case", CASES[:6] + CASES[9:14], ids=_ids)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16], ids=str)
+def test_reduced_dtypes(case, dtype):
+    check_conv(case, dtype=dtype)
+
+
+@pytest.mark.parametrize("case", [CASES[0], CASES[2], CASES[4], CASES[7], CASES[10], CASES[16]], ids=_ids)
+@pytest.mark.parametrize("layout,wlayout", [("channels_last", "contiguous"), ("strided", "contiguous"),
+                                            ("contiguous", "channels_last"), ("channels_last", "channels_last")])
+def test_layouts(case, layout, wlayout):
+    check_conv(case, dtype=torch.float32, layout=layout, wlayout=wlayout)
+
+
+@pytest.mark.parametrize("case", [CASES[0], CASES[9]], ids=_ids)
+def test_no_bias_and_unbatched(case):
+    check_conv(case, bias=False)
+    check_conv(case, batched=False)
+
+
+def test_empty_batch():
+    x = torch.randn(0, 3, 8, 8, requires_grad=True)
+    w = torch.randn(4, 3, 3, 3, requires_grad=True)
+    b = torch.randn(4, requires_grad=True)
+    y = cnnops.conv2d(x, w, b, padding=1)
+    assert y.shape == (0, 4, 8, 8)
+    gx, gw, gb = torch.autograd.grad(y, (x, w, b), torch.randn(y.shape))
+    assert gx.shape == x.shape and torch.equal(gw, torch.zeros_like(w)) and torch.equal(gb, torch.zeros_like(b))
+
+
+def test_only_requested_gradients():
+    x = torch.randn(2, 3, 8, 8, requires_grad=True)
+    w = torch.randn(4, 3, 3, 3)
+    y = cnnops.conv2d(x, w, padding=1)
+    (gx,) = torch.autograd.grad(y.sum(), (x,))
+    assert torch.allclose(gx, torch.autograd.grad(F.conv2d(x, w, padding=1).sum(), (x,))[0], atol=1e-5)
+    gi, gw, gb = torch.ops.cnnops.conv2d_backward(torch.randn(2, 4, 8, 8), x.detach(), w, [1, 1], [1, 1, 1, 1], [1, 1], 1,
+                                                  [False, True, False])
+    assert gi.numel() == 0 and gb.numel() == 0 and gw.shape == w.shape
+
+
+@pytest.mark.parametrize("case", [CASES[0], CASES[7], CASES[9], CASES[13]], ids=_ids)
+def test_gradcheck(case):
+    N, C, H, W, K, R, S, stride, padding, dilation, groups = case
+    x = rand(1, C, min(H, 7), min(W, 7), requires_grad=True)
+    w = rand(K, C // groups, R, S, requires_grad=True)
+    b = rand(K, requires_grad=True)
+    fn = lambda x, w, b: cnnops.conv2d(x, w, b, stride, padding, dilation, groups)  # noqa: E731
+    assert torch.autograd.gradcheck(fn, (x, w, b))
+    assert torch.autograd.gradgradcheck(fn, (x, w, b))
+
+
+def test_deterministic_across_runs_and_threads():
+    x = torch.randn(4, 16, 20, 20)
+    w = torch.randn(24, 16, 3, 3)
+    go = torch.randn(4, 24, 20, 20)
+
+    def run():
+        xx, ww = x.clone().requires_grad_(), w.clone().requires_grad_()
+        y = cnnops.conv2d(xx, ww, padding=1)
+        return (y,) + torch.autograd.grad(y, (xx, ww), go)
+
+    first = run()
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        single = run()
+    finally:
+        torch.set_num_threads(threads)
+    for a, b, c in zip(first, run(), single):
+        assert torch.equal(a, b) and torch.equal(a, c)
+
+
+def test_generic_microkernel_subprocess():
+    """The portable micro-kernel (chosen on CPUs without AVX2/FMA) gives the same answers."""
+    code = (
+        "import torch, cnnops, torch.nn.functional as F\n"
+        "assert cnnops.build_info()['cpu_microkernel_f32'].startswith('generic')\n"
+        "torch.manual_seed(0)\n"
+        "for dt in (torch.float32, torch.float64):\n"
+        "    x = torch.randn(2, 5, 11, 9, dtype=dt); w = torch.randn(13, 5, 3, 3, dtype=dt)\n"
+        "    assert torch.allclose(cnnops.conv2d(x, w, padding=1), F.conv2d(x, w, padding=1), atol=1e-4)\n"
+    )
+    env = dict(__import__("os").environ, CNNOPS_CPU_KERNEL="generic")
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+@given(
+    n=st.integers(1, 2), c=st.integers(1, 6), k=st.integers(1, 7), h=st.integers(1, 12), w=st.integers(1, 12),
+    r=st.integers(1, 4), s=st.integers(1, 4), sh=st.integers(1, 3), sw=st.integers(1, 3),
+    ph=st.integers(0, 2), pw=st.integers(0, 2), dh=st.integers(1, 2), dw=st.integers(1, 2),
+    groups=st.sampled_from([1, 2, 3]), bias=st.booleans(),
+    layout=st.sampled_from(["contiguous", "channels_last", "strided"]),
+)
+def test_hypothesis_shapes(n, c, k, h, w, r, s, sh, sw, ph, pw, dh, dw, groups, bias, layout):
+    c, k = c * groups, k * groups
+    if h + 2 * ph < dh * (r - 1) + 1 or w + 2 * pw < dw * (s - 1) + 1:
+        return
+    check_conv((n, c, h, w, k, r, s, (sh, sw), (ph, pw), (dh, dw), groups), bias=bias, layout=layout)

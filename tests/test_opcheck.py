@@ -1,0 +1,85 @@
+"""torch.library.opcheck on every cnnops op (schema, fake kernel strides, autograd registration,
+AOT dispatch), plus autocast and torch.compile of the functional API."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+import cnnops
+
+ops = torch.ops.cnnops
+
+
+def _x(*shape, cl=False, grad=True):
+    t = torch.randn(*shape, dtype=torch.float64)
+    if cl:
+        t = t.contiguous(memory_format=torch.channels_last)
+    return t.requires_grad_(grad)
+
+
+def _samples():
+    for cl in (False, True):
+        x, w, b = _x(2, 4, 7, 6, cl=cl), _x(6, 2, 3, 2, cl=cl), _x(6)
+        yield "conv2d_forward", (x, w, b, [2, 1], [1, 0, 1, 1], [1, 2], 2)
+        yield "conv2d_forward", (x, w, None, [1, 1], [0, 0, 0, 0], [1, 1], 2)
+        go = _x(2, 6, 4, 5, cl=cl)
+        yield "conv2d_backward", (go, x, w, [2, 1], [1, 0, 1, 1], [1, 2], 2, [True, True, True])
+        yield "conv2d_backward", (go, x, w, [2, 1], [1, 0, 1, 1], [1, 2], 2, [False, True, False])
+        x = _x(2, 3, 9, 8, cl=cl)
+        yield "max_pool2d_forward", (x, [3, 2], [2, 1], [1, 1], [1, 2], True)
+        y, ind = ops.max_pool2d_forward(x.detach(), [3, 2], [2, 1], [1, 1], [1, 2], True)
+        yield "max_pool2d_backward", (_x(*y.shape, cl=cl), x, ind)
+        yield "avg_pool2d_forward", (x, [3, 3], [2, 2], [1, 1], True, False, None)
+        yield "avg_pool2d_forward", (x, [2, 3], [1, 2], [0, 1], False, True, -3)
+        yield "avg_pool2d_backward", (_x(2, 3, 5, 5, cl=cl), x, [3, 3], [2, 2], [1, 1], True, False, None)
+        yield "adaptive_avg_pool2d_forward", (x, [4, 3])
+        yield "adaptive_avg_pool2d_backward", (_x(2, 3, 4, 3, cl=cl), x)
+
+
+SAMPLES = list(_samples())
+
+
+@pytest.mark.parametrize("i", range(len(SAMPLES)), ids=[f"{n}-{i}" for i, (n, _) in enumerate(SAMPLES)])
+def test_opcheck(i):
+    name, args = SAMPLES[i]
+    torch.library.opcheck(getattr(ops, name), args)
+
+
+def test_every_op_is_checked():
+    assert {name for name, _ in SAMPLES} == set(cnnops.ops.ALL_OPS)
+
+
+def test_autocast_cpu_bf16():
+    x, w = torch.randn(2, 3, 8, 8), torch.randn(4, 3, 3, 3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = cnnops.conv2d(x, w, padding=1)
+        ref = F.conv2d(x, w, padding=1)
+    assert y.dtype == ref.dtype == torch.bfloat16
+    assert torch.allclose(y.float(), ref.float(), rtol=3e-2, atol=3e-2)
+
+
+def _model():
+    return torch.nn.Sequential(
+        cnnops.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), cnnops.nn.MaxPool2d(2),
+        cnnops.nn.Conv2d(8, 8, 3, padding="same", groups=2), cnnops.nn.AvgPool2d(3, 1, 1, count_include_pad=False),
+        cnnops.nn.Conv1x1(8, 16, stride=2), cnnops.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(16, 5),
+    )
+
+
+def test_compile_fullgraph_matches_eager():
+    torch._dynamo.reset()
+    model = _model()
+    x = torch.randn(2, 3, 16, 16, requires_grad=True)
+    eager = model(x)
+    (g_eager,) = torch.autograd.grad(eager.sum(), x)
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    out = compiled(x)
+    (g_comp,) = torch.autograd.grad(out.sum(), x)
+    assert torch.allclose(out, eager, atol=1e-6) and torch.allclose(g_comp, g_eager, atol=1e-6)
+
+
+def test_compile_inductor_fullgraph():
+    torch._dynamo.reset()
+    model = _model().eval()
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(torch.compile(model, fullgraph=True)(x), model(x), atol=1e-5)
