@@ -40,7 +40,7 @@ def _expand(value, name: str, where: str) -> List[int]:
 
 def check_dtype(public_name: str, t: torch.Tensor) -> None:
     if t.dtype not in SUPPORTED_DTYPES:
-        raise RuntimeError(
+        raise NotImplementedError(
             "cnnops.%s: unsupported dtype %s; cnnops supports float32, float64, float16 and "
             "bfloat16" % (public_name, t.dtype)
         )
@@ -99,7 +99,7 @@ def conv2d(input: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tenso
     if groups <= 0:
         raise RuntimeError("non-positive groups is not supported")
     if weight.shape[0] == 0 or weight.shape[0] % groups != 0:
-        what = "at least 1" if weight.shape[0] == 0 else "divisible by %d" % groups
+        what = "at least %d" % groups if weight.shape[0] < groups else "divisible by %d" % groups
         raise RuntimeError("Given groups=%d, expected weight to be %s at dimension 0, but got weight of size %s instead"
                            % (groups, what, list(weight.shape)))
     channels = input.shape[0] if input.dim() == 3 else input.shape[1]
@@ -130,10 +130,15 @@ def _pool_param(value, name: str, op: str, allow_none: bool = False) -> List[int
         return []
     if isinstance(value, int) and not isinstance(value, bool):
         return [value, value]
-    if isinstance(value, (list, tuple, torch.Size)) and all(isinstance(v, int) for v in value) and len(value) in (1, 2):
-        return [value[0], value[-1]]
-    omitted = "be omitted, " if allow_none else ""
-    raise RuntimeError("%s: %s must either %sa single int, or a tuple of two ints" % (op, name, omitted))
+    if isinstance(value, (list, tuple, torch.Size)):
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise TypeError("%s(): argument '%s' must be a tuple of ints, but found element of type %s"
+                            % (op, name, type(next(v for v in value if not isinstance(v, int))).__name__))
+        if len(value) in (1, 2):
+            return [value[0], value[-1]]
+        omitted = "be omitted, " if allow_none else ""
+        raise RuntimeError("%s: %s must either %sbe a single int, or a tuple of two ints" % (op, name, omitted))
+    raise TypeError("%s(): argument '%s' must be an int or a tuple of ints, not %s" % (op, name, type(value).__name__))
 
 
 def pool_out_size(in_size: int, kernel: int, pad: int, stride: int, dilation: int, ceil_mode: bool) -> int:
@@ -154,12 +159,13 @@ def pool2d(op: str, input: torch.Tensor, kernel_size, stride, padding, dilation,
     stride_ = _pool_param(stride, "stride", op, allow_none=True) or list(kernel)
     pad = _pool_param(padding, "padding", op)
     dil = _pool_param(dilation, "dilation", op)
-    if input.dim() not in (3, 4) or any(s == 0 for s in input.shape[-3:]):
-        if op == "avg_pool2d" and input.dim() < 3:
-            raise IndexError("Dimension out of range (expected to be in range of [-%d, %d], but got -3)"
-                             % (max(input.dim(), 1), max(input.dim(), 1) - 1))
+    # torch's order: avg_pool2d reads input.size(-3) first; max_pool2d checks the rank first;
+    # both check the window parameters before the input is required to be non-empty.
+    if op == "avg_pool2d" and input.dim() < 3:
+        raise IndexError("Dimension out of range (expected to be in range of [-%d, %d], but got -3)"
+                         % (max(input.dim(), 1), max(input.dim(), 1) - 1))
+    if input.dim() not in (3, 4):
         raise RuntimeError("non-empty 3D or 4D (batch mode) tensor expected for input")
-    check_dtype(op, input)
     if any(s == 0 for s in stride_):
         raise RuntimeError("stride should not be zero")
     if any(p < 0 for p in pad):
@@ -174,6 +180,15 @@ def pool2d(op: str, input: torch.Tensor, kernel_size, stride, padding, dilation,
         if p > ((k - 1) * d + 1) // 2:
             raise RuntimeError("pad should be at most half of effective kernel size, but got pad=%d, kernel_size=%d and "
                                "dilation=%d" % (p, k, d))
+    if pad[0] > kernel[0] // 2 or pad[1] > kernel[1] // 2:
+        raise RuntimeError("pad should be smaller than or equal to half of kernel size, but got padW = %d, padH = %d, "
+                           "kW = %d, kH = %d" % (pad[1], pad[0], kernel[1], kernel[0]))
+    if any(s == 0 for s in input.shape[-3:]):
+        if op == "max_pool2d":
+            raise RuntimeError("Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but got: "
+                               "%s" % list(input.shape))
+        raise RuntimeError("non-empty 3D or 4D (batch mode) tensor expected for input")
+    check_dtype(op, input)
     H, W = input.shape[-2:]
     C = input.shape[-3]
     P = pool_out_size(H, kernel[0], pad[0], stride_[0], dil[0], ceil_mode)
@@ -188,6 +203,8 @@ def adaptive_avg_pool2d(input: torch.Tensor, output_size) -> List[int]:
     """Checks adaptive_avg_pool2d's arguments; returns the output size as 2 ints (None -> input size)."""
     if not isinstance(input, torch.Tensor):
         raise TypeError("adaptive_avg_pool2d(): argument 'input' must be Tensor, not %s" % type(input).__name__)
+    if isinstance(output_size, (list, tuple, torch.Size)) and input.dim() < 3:
+        raise ValueError("Input dimension should be at least 3")  # torch's Python wrapper checks this first
     if input.dim() not in (3, 4):
         raise RuntimeError("adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got %s" % list(input.shape))
     if isinstance(output_size, int) and not isinstance(output_size, bool):
@@ -195,6 +212,8 @@ def adaptive_avg_pool2d(input: torch.Tensor, output_size) -> List[int]:
     elif isinstance(output_size, (list, tuple, torch.Size)):
         if len(output_size) != 2:
             raise RuntimeError("adaptive_avg_pool2d: output_size must be 2")
+        if not all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in output_size):
+            raise TypeError("adaptive_avg_pool2d(): argument 'output_size' must be a tuple of ints (or None)")
         size = [input.shape[-2 + i] if v is None else v for i, v in enumerate(output_size)]
     else:
         raise TypeError("adaptive_avg_pool2d(): argument 'output_size' must be an int or a tuple, not %s"
@@ -202,7 +221,7 @@ def adaptive_avg_pool2d(input: torch.Tensor, output_size) -> List[int]:
     if any(s < 0 for s in size):
         raise RuntimeError("adaptive_avg_pool2d: elements of output_size must be greater than or equal to 0 but "
                            "received {%d, %d}" % tuple(size))
-    for d in range(1, input.dim()) if input.dim() == 4 else range(input.dim()):
+    for d in (input.dim() - 2, input.dim() - 1):
         if input.shape[d] == 0:
             raise RuntimeError("adaptive_avg_pool2d(): Expected input to have non-zero size for non-batch dimensions, "
                                "but input has sizes %s with dimension %d being empty" % (list(input.shape), d))

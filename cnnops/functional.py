@@ -56,6 +56,8 @@ def avg_pool2d(input: torch.Tensor, kernel_size, stride=None, padding=0, ceil_mo
                count_include_pad: bool = True, divisor_override: Optional[int] = None) -> torch.Tensor:
     """Average pooling, as torch.nn.functional.avg_pool2d."""
     kernel, stride, padding, _ = _args.pool2d("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode)
+    if divisor_override is not None and (not isinstance(divisor_override, int) or isinstance(divisor_override, bool)):
+        raise TypeError("avg_pool2d(): argument 'divisor_override' must be int, not %s" % type(divisor_override).__name__)
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
     require_backend("avg_pool2d_forward", "avg_pool2d", input)

@@ -51,7 +51,7 @@ inline void check_pool2d_args(const at::Tensor& x, at::IntArrayRef kernel, at::I
   check_pair(padding, 2, "padding", 0);
   check_pair(dilation, 2, "dilation", 1);
   for (int i = 0; i < 2; ++i)
-    TORCH_CHECK(padding[i] * 2 <= dilation[i] * (kernel[i] - 1) + 1,
+    TORCH_CHECK(padding[i] <= kernel[i] / 2 && padding[i] * 2 <= dilation[i] * (kernel[i] - 1) + 1,
                 "cnnops pooling: pad should be at most half of effective kernel size");
   const int64_t P = pool_out_size(x.size(2), padding[0], kernel[0], stride[0], dilation[0], ceil_mode);
   const int64_t Q = pool_out_size(x.size(3), padding[1], kernel[1], stride[1], dilation[1], ceil_mode);

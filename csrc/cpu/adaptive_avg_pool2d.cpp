@@ -80,7 +80,7 @@ at::Tensor adaptive_avg_pool2d_forward(const at::Tensor& input, at::IntArrayRef 
   TORCH_CHECK(input.dim() == 4, "cnnops.adaptive_avg_pool2d: expected a 4-D input, got ", input.dim(), "-D");
   TORCH_CHECK(output_size.size() == 2 && output_size[0] >= 0 && output_size[1] >= 0,
               "cnnops.adaptive_avg_pool2d: output_size must be two non-negative ints, got ", output_size);
-  TORCH_CHECK(input.size(2) > 0 && input.size(3) > 0 || input.numel() == 0,
+  TORCH_CHECK(input.size(2) > 0 && input.size(3) > 0,
               "cnnops.adaptive_avg_pool2d: input spatial size must be non-zero");
   Pool2dParams p = adaptive_params(input, output_size[0], output_size[1]);
   at::Tensor y = empty_output({p.N, p.C, p.P, p.Q}, input.options().memory_format(output_memory_format(input)));

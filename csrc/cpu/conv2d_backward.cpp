@@ -13,6 +13,7 @@
 #include <ATen/Parallel.h>
 
 #include <numeric>
+#include <vector>
 
 #include "../common/checks.h"
 #include "../common/params_from_tensors.h"
@@ -57,6 +58,7 @@ void grad_input_kernel(const Conv2dParams& p, const scalar_t* go, const scalar_t
   at::parallel_for(0, G * p.N * ranges, 1, [&](int64_t begin, int64_t end) {
     Scratch<acc_t> bbuf(GemmBlocking::kc * round_up(nc, uk.nr));
     Scratch<acc_t> cbuf(std::min(M, c_block * RS) * nc);
+    std::vector<RowRun> runs;
     for (int64_t task = begin; task < end; ++task) {
       const int64_t g = task / (p.N * ranges), n = (task / ranges) % p.N, cr = task % ranges;
       const int64_t c0 = cr * c_block, c1 = std::min(Cg, c0 + c_block);
@@ -68,21 +70,30 @@ void grad_input_kernel(const Conv2dParams& p, const scalar_t* go, const scalar_t
         // cbuf row 0 is matrix row m0: shift the pointer so gemm_block can index by matrix row.
         acc_t* rows = cbuf.get() - m0 * nc;
         std::fill(cbuf.get(), cbuf.get() + (m1 - m0) * nc, acc_t(0));
-        gemm_block<acc_t>(uk, a_packed.get() + g * a_size, Kg, m0, m1, j0, ncur, 0, Kg,
+        gemm_block<acc_t>(uk, AOperand<acc_t>{a_packed.get() + g * a_size, Kg, false}, m0, m1, j0, ncur, 0, Kg,
                           [&](int64_t j, int64_t ncols, int64_t k0, int64_t kc, acc_t* dst) {
                             pack_b(j, ncols, k0, kc, uk.nr, dst);
+                            return dst;
                           },
                           bbuf.get(), rows, nc);
-        // col2im: row (c, r, s), column (oh, ow) adds into grad_input[c, ih, iw].
+        // col2im: row (c, r, s), column (oh, ow) adds into grad_input[c, ih, iw], one output
+        // row run at a time with the padding clipped once per run.
+        runs.clear();
+        for_each_row_run(j0, ncur, p.P, p.Q, [&](const RowRun& r) { runs.push_back(r); });
         for (int64_t i = m0; i < m1; ++i) {
           const int64_t c = i / RS, r = (i % RS) / p.S, s = i % p.S;
           const acc_t* row = rows + i * nc;
           acc_t* gc = gxn + c * gs.c;
-          for (int64_t j = 0; j < ncur; ++j) {
-            const int64_t oh = (j0 + j) / p.Q, ow = (j0 + j) % p.Q;
-            const int64_t ih = oh * p.stride_h - p.pad_top + r * p.dil_h;
-            const int64_t iw = ow * p.stride_w - p.pad_left + s * p.dil_w;
-            if (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) gc[ih * gs.h + iw * gs.w] += row[j];
+          for (const RowRun& run : runs) {
+            const int64_t ih = run.oh * p.stride_h - p.pad_top + r * p.dil_h;
+            if (ih < 0 || ih >= p.H) continue;
+            const int64_t iw = run.ow * p.stride_w - p.pad_left + s * p.dil_w;
+            int64_t lo, hi;
+            clip_run(iw, p.stride_w, run.len, p.W, &lo, &hi);
+            acc_t* dst = gc + ih * gs.h + iw * gs.w;
+            const acc_t* src = row + run.j;
+            const int64_t step = p.stride_w * gs.w;
+            for (int64_t t = lo; t < hi; ++t) dst[t * step] += src[t];
           }
         }
       }
@@ -95,7 +106,7 @@ void grad_weight_kernel(const Conv2dParams& p, const scalar_t* go, const scalar_
                         const Strides4& gws) {
   const Microkernel<acc_t>& uk = microkernel<acc_t>();
   const int64_t G = p.groups, Cg = p.channels_per_group(), Kg = p.filters_per_group();
-  const int64_t Ncols = p.crs(), Kd = p.npq(), RS = p.R * p.S, PQ = p.P * p.Q;
+  const int64_t Ncols = p.crs(), Kd = p.npq(), RS = p.R * p.S;
 
   const int64_t nc = std::min<int64_t>(GemmBlocking::nc, round_up(Ncols, uk.nr));
   const int64_t chunks = ceil_div(Ncols, nc);
@@ -128,9 +139,10 @@ void grad_weight_kernel(const Conv2dParams& p, const scalar_t* go, const scalar_
         const int64_t q0 = sp * split_len, q1 = std::min(Kd, q0 + split_len);
         std::fill(cbuf.get(), cbuf.get() + Kg * nc, acc_t(0));
         if (q0 < q1)
-          gemm_block<acc_t>(uk, a_packed.get(), Kd, 0, Kg, j0, ncur, q0, q1,
+          gemm_block<acc_t>(uk, AOperand<acc_t>{a_packed.get(), Kd, false}, 0, Kg, j0, ncur, q0, q1,
                             [&](int64_t j, int64_t ncols, int64_t p0, int64_t kc, acc_t* dst) {
                               pack_b(j, ncols, p0, kc, uk.nr, dst);
+                              return dst;
                             },
                             bbuf.get(), cbuf.get(), nc);
         for (int64_t k = 0; k < Kg; ++k) {
@@ -197,8 +209,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward(
     at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
     std::array<bool, 3> output_mask) {
   check_conv2d_args(input, weight, c10::nullopt, stride, padding, dilation, groups);
+  TORCH_CHECK(grad_output.dim() == 4, "cnnops.conv2d backward: expected a 4-D grad_output, got ", grad_output.dim(), "-D");
   Conv2dParams p = make_conv2d_params(input, weight, grad_output, stride, padding, dilation, groups);
-  TORCH_CHECK(grad_output.dim() == 4 && grad_output.size(0) == p.N && grad_output.size(1) == p.K &&
+  TORCH_CHECK(grad_output.size(0) == p.N && grad_output.size(1) == p.K &&
                   grad_output.size(2) == p.P && grad_output.size(3) == p.Q,
               "cnnops.conv2d backward: grad_output has shape ", grad_output.sizes(), ", expected [",
               p.N, ", ", p.K, ", ", p.P, ", ", p.Q, "]");

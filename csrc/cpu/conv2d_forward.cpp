@@ -6,6 +6,9 @@
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
 
+#include <type_traits>
+#include <vector>
+
 #include "../common/checks.h"
 #include "../common/params_from_tensors.h"
 #include "../common/poison.h"
@@ -17,59 +20,99 @@ namespace cnnops {
 namespace cpu {
 namespace {
 
+// Task scratch: one packed B block, the accumulators of one (row block x column chunk) tile and
+// the output offsets of its columns.
+template <typename acc_t>
+struct ForwardScratch {
+  Scratch<acc_t> bbuf, cbuf;
+  std::vector<int64_t> col_off;
+  ForwardScratch(int64_t b, int64_t c, int64_t cols) : bbuf(b), cbuf(c), col_off(cols) {}
+};
+
 template <typename scalar_t, typename acc_t>
-void forward_kernel(const Conv2dParams& p, const scalar_t* x, const scalar_t* w,
-                    const scalar_t* bias, scalar_t* y) {
+void forward_kernel(const Conv2dParams& p, const scalar_t* x, const scalar_t* w, const scalar_t* bias, scalar_t* y) {
   const Microkernel<acc_t>& uk = microkernel<acc_t>();
   const int64_t G = p.groups, Cg = p.channels_per_group(), Kg = p.filters_per_group();
-  const int64_t Kd = p.crs(), cols = p.npq(), PQ = p.P * p.Q, RS = p.R * p.S;
+  const int64_t Kd = p.crs(), cols = p.npq(), PQ = p.P * p.Q;
 
-  // Weights of all groups, packed once: group g's panels start at g * packed_a_size(Kg, Kd).
-  const int64_t a_size = packed_a_size(Kg, Kd, uk.mr);
+  // The left operand is the weights. Contiguous [K, C/g, R, S] weights of the accumulation type
+  // already are a row-major K x (C/g*R*S) matrix: read them in place. Otherwise (reduced
+  // precision, other strides) pack them once into panels.
+  const bool in_place = std::is_same_v<scalar_t, acc_t> && p.w.w == 1 && p.w.h == p.S && p.w.c == p.R * p.S;
+  const int64_t a_size = in_place ? 0 : packed_a_size(Kg, Kd, uk.mr);
   Scratch<acc_t> a_packed(G * a_size);
-  for (int64_t g = 0; g < G; ++g) {
-    pack_a_panels<acc_t>(Kg, Kd, uk.mr, a_packed.get() + g * a_size,
-                         [&](int64_t k, acc_t* out, int64_t stride) {
-                           const scalar_t* wk = w + (g * Kg + k) * p.w.n;
-                           for (int64_t q = 0; q < Kd; ++q) {
-                             const int64_t c = q / RS, r = (q % RS) / p.S, s = q % p.S;
-                             out[q * stride] = static_cast<acc_t>(wk[c * p.w.c + r * p.w.h + s * p.w.w]);
-                           }
-                         });
+  for (int64_t g = 0; g < G && !in_place; ++g) {
+    pack_a_panels<acc_t>(Kg, Kd, uk.mr, a_packed.get() + g * a_size, [&](int64_t k, acc_t* out, int64_t stride) {
+      gather_filter(p, w + (g * Kg + k) * p.w.n, out, stride);
+    });
+  }
+  auto a_operand = [&](int64_t g) {
+    if constexpr (std::is_same_v<scalar_t, acc_t>) {
+      if (in_place) return AOperand<acc_t>{w + g * Kg * p.w.n, p.w.n, true};
+    }
+    return AOperand<acc_t>{a_packed.get() + g * a_size, Kd, false};
+  };
+
+  // Tasks are (group, column chunk, row block). Columns come in chunks of up to nc; when that
+  // leaves too few tasks for the threads (deep layers: few positions, many filters) the filters
+  // are split into row blocks too, each packing its own copy of the chunk's B. The blocking
+  // never changes the order of a sum (that is fixed by kc), so results do not depend on it.
+  const int64_t threads = at::get_num_threads();
+  const int64_t want_tasks = threads > 1 ? 4 * threads : 1;
+  const int64_t nc = std::min<int64_t>(GemmBlocking::nc, round_up(cols, uk.nr));
+  const int64_t chunks = ceil_div(cols, nc);
+  const int64_t m_split =
+      std::max<int64_t>(1, std::min(ceil_div(Kg, GemmBlocking::mc), ceil_div(want_tasks, chunks * G)));
+  const int64_t mb = round_up(ceil_div(Kg, m_split), uk.mr);
+  const int64_t m_blocks = ceil_div(Kg, mb);
+
+  // With row blocks, the row blocks of a chunk would each pack the same B: pack all of B once
+  // up front instead (in parallel, block by block) when it is small enough -- it is in exactly
+  // the deep layers that split rows, where B (C*R*S x few positions) is small.
+  const int64_t ncr = round_up(nc, uk.nr);
+  const bool prepack = m_blocks > 1 && G * chunks * Kd * ncr <= (int64_t(64) << 20) / int64_t(sizeof(acc_t));
+  Scratch<acc_t> b_packed(prepack ? G * chunks * Kd * ncr : 0);
+  const int64_t kblocks = ceil_div(Kd, GemmBlocking::kc);
+  auto b_block = [&](int64_t g, int64_t chunk, int64_t pc) { return b_packed.get() + ((g * chunks + chunk) * Kd + pc) * ncr; };
+  if (prepack) {
+    at::parallel_for(0, G * chunks * kblocks, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t g = t / (chunks * kblocks), chunk = (t / kblocks) % chunks, pc = (t % kblocks) * GemmBlocking::kc;
+        const ImageColumns<scalar_t, acc_t> pack_b{x + g * Cg * p.x.c, p};
+        pack_b(chunk * nc, std::min(nc, cols - chunk * nc), pc, std::min<int64_t>(GemmBlocking::kc, Kd - pc), uk.nr,
+               b_block(g, chunk, pc));
+      }
+    });
   }
 
-  // Enough chunks to keep every thread busy, never wider than the cache blocking allows.
-  const int64_t threads = at::get_num_threads();
-  const int64_t nc = std::min<int64_t>(
-      GemmBlocking::nc, round_up(std::max<int64_t>(1, ceil_div(cols * G, threads * 4)), uk.nr));
-  const int64_t chunks = ceil_div(cols, nc);
-
-  at::parallel_for(0, G * chunks, 1, [&](int64_t begin, int64_t end) {
-    Scratch<acc_t> bbuf(GemmBlocking::kc * round_up(nc, uk.nr));
-    Scratch<acc_t> cbuf(Kg * nc);
-    std::vector<int64_t> col_off(nc);
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t g = task / chunks, j0 = (task % chunks) * nc;
-      const int64_t ncur = std::min<int64_t>(nc, cols - j0);
-      std::fill(cbuf.get(), cbuf.get() + Kg * nc, acc_t(0));
-      const ImageColumns<scalar_t, acc_t> pack_b{x + g * Cg * p.x.c, p};
-      gemm_block<acc_t>(uk, a_packed.get() + g * a_size, Kd, 0, Kg, j0, ncur, 0, Kd,
-                        [&](int64_t j, int64_t n, int64_t p0, int64_t kc, acc_t* dst) {
-                          pack_b(j, n, p0, kc, uk.nr, dst);
-                        },
-                        bbuf.get(), cbuf.get(), nc);
-      for (int64_t j = 0; j < ncur; ++j) {
-        const int64_t col = j0 + j, n = col / PQ, pq = col % PQ;
-        col_off[j] = n * p.y.n + (pq / p.Q) * p.y.h + (pq % p.Q) * p.y.w;
-      }
-      for (int64_t k = 0; k < Kg; ++k) {
-        const acc_t b = bias != nullptr ? static_cast<acc_t>(bias[g * Kg + k]) : acc_t(0);
-        scalar_t* yk = y + (g * Kg + k) * p.y.c;
-        const acc_t* ck = cbuf.get() + k * nc;
-        for (int64_t j = 0; j < ncur; ++j) yk[col_off[j]] = static_cast<scalar_t>(ck[j] + b);
-      }
-    }
-  });
+  parallel_tasks(
+      G * chunks * m_blocks,
+      [&] { return ForwardScratch<acc_t>(prepack ? 0 : GemmBlocking::kc * ncr, mb * nc, nc); },
+      [&](int64_t task, ForwardScratch<acc_t>& st) {
+        const int64_t g = task / (chunks * m_blocks), chunk = (task / m_blocks) % chunks, j0 = chunk * nc;
+        const int64_t m0 = (task % m_blocks) * mb, m1 = std::min(Kg, m0 + mb);
+        const int64_t ncur = std::min<int64_t>(nc, cols - j0);
+        std::fill(st.cbuf.get(), st.cbuf.get() + mb * nc, acc_t(0));
+        const ImageColumns<scalar_t, acc_t> pack_b{x + g * Cg * p.x.c, p};
+        acc_t* rows = st.cbuf.get() - m0 * nc;  // gemm_block indexes C by matrix row
+        gemm_block<acc_t>(uk, a_operand(g), m0, m1, j0, ncur, 0, Kd,
+                          [&](int64_t j, int64_t n, int64_t p0, int64_t kc, acc_t* dst) -> const acc_t* {
+                            if (prepack) return b_block(g, chunk, p0);
+                            pack_b(j, n, p0, kc, uk.nr, dst);
+                            return dst;
+                          },
+                          st.bbuf.get(), rows, nc);
+        for (int64_t j = 0; j < ncur; ++j) {
+          const int64_t col = j0 + j, n = col / PQ, pq = col % PQ;
+          st.col_off[j] = n * p.y.n + (pq / p.Q) * p.y.h + (pq % p.Q) * p.y.w;
+        }
+        for (int64_t k = m0; k < m1; ++k) {
+          const acc_t b = bias != nullptr ? static_cast<acc_t>(bias[g * Kg + k]) : acc_t(0);
+          scalar_t* yk = y + (g * Kg + k) * p.y.c;
+          const acc_t* ck = rows + k * nc;
+          for (int64_t j = 0; j < ncur; ++j) yk[st.col_off[j]] = static_cast<scalar_t>(ck[j] + b);
+        }
+      });
 }
 
 }  // namespace

@@ -9,62 +9,137 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "../common/conv_params.h"
+#include "gemm/gemm_driver.h"
 
 namespace cnnops {
 namespace cpu {
 
 constexpr int kMaxNr = 16;
+// Row runs in one packed block: a block of at most GemmBlocking::nc columns spans at most
+// nc + 1 output rows (one per column when Q = 1).
+constexpr int64_t kMaxRuns = GemmBlocking::nc + 1;
+
+// A run of output positions inside one output row: columns [j, j + len) of a block are the
+// positions (n, oh, ow .. ow + len - 1). Splitting a block of columns into such runs turns the
+// im2col gather and the col2im scatter into strided copies with the padding clipped once per
+// run instead of tested per element.
+struct RowRun {
+  int64_t j, len, n, oh, ow;
+};
+
+// Calls f(RowRun) for the positions [first, first + count), ordered (n, oh, ow) over P x Q maps.
+template <typename F>
+inline void for_each_row_run(int64_t first, int64_t count, int64_t P, int64_t Q, const F& f) {
+  int64_t n = first / (P * Q), oh = (first / Q) % P, ow = first % Q;
+  for (int64_t j = 0; j < count;) {
+    const int64_t len = std::min(Q - ow, count - j);
+    f(RowRun{j, len, n, oh, ow});
+    j += len;
+    ow = 0;
+    if (++oh == P) {
+      oh = 0;
+      ++n;
+    }
+  }
+}
+
+// The indices t in [0, len) for which start + t * step lies in [0, size): [*lo, *hi).
+inline void clip_run(int64_t start, int64_t step, int64_t len, int64_t size, int64_t* lo, int64_t* hi) {
+  *lo = start >= 0 ? 0 : (-start + step - 1) / step;
+  *hi = start > size - 1 ? 0 : std::min(len, (size - 1 - start) / step + 1);
+  if (*hi < *lo) *hi = *lo;
+}
+
+// Writes one filter's (C/g) * R * S weights, in (c, r, s) order, to out[q * stride].
+template <typename src_t, typename T>
+inline void gather_filter(const Conv2dParams& p, const src_t* wk, T* out, int64_t stride) {
+  const int64_t Cg = p.channels_per_group();
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t r = 0; r < p.R; ++r) {
+      const src_t* in = wk + c * p.w.c + r * p.w.h;
+      for (int64_t s = 0; s < p.S; ++s, out += stride) *out = static_cast<T>(in[s * p.w.w]);
+    }
+}
+
+// Zero-fills the columns past nc of the last panel (they are computed, then never stored).
+template <typename T>
+inline void zero_tail_columns(T* dst, int64_t nc, int64_t kc, int nr) {
+  const int64_t tail = round_up(nc, nr) - nc;
+  if (tail == 0) return;
+  T* panel = dst + (nc / nr) * kc * nr;
+  for (int64_t k = 0; k < kc; ++k)
+    for (int64_t jj = nr - tail; jj < nr; ++jj) panel[k * nr + jj] = T(0);
+}
+
+// Copies one row of a block (nc contiguous values) into its nr-wide panels.
+template <typename T>
+inline void scatter_row_to_panels(const T* row, int64_t nc, int64_t kc, int nr, int64_t k, T* dst) {
+  for (int64_t j = 0, jp = 0; j < nc; j += nr, ++jp) {
+    T* o = dst + jp * kc * nr + k * nr;
+    const int64_t n = std::min<int64_t>(nr, nc - j);
+    for (int64_t jj = 0; jj < n; ++jj) o[jj] = row[j + jj];
+  }
+}
+
+// The row runs of a block of output positions with their clipping precomputed once per block:
+// for kernel column s, run i reads input columns [lo, hi) of its length (lohi[i * S + s]).
+struct BlockRuns {
+  RowRun runs[kMaxRuns];
+  int64_t count = 0;
+  std::vector<int64_t> lo, hi;
+
+  void build(const Conv2dParams& p, int64_t first, int64_t ncols) {
+    count = 0;
+    for_each_row_run(first, ncols, p.P, p.Q, [&](const RowRun& r) { runs[count++] = r; });
+    lo.resize(count * p.S);
+    hi.resize(count * p.S);
+    for (int64_t i = 0; i < count; ++i)
+      for (int64_t s = 0; s < p.S; ++s)
+        clip_run(runs[i].ow * p.stride_w - p.pad_left + s * p.dil_w, p.stride_w, runs[i].len, p.W, &lo[i * p.S + s],
+                 &hi[i * p.S + s]);
+  }
+};
 
 template <typename src_t, typename T>
 struct ImageColumns {
   const src_t* x;     // input, already offset to the first channel of the group
   const Conv2dParams& p;
 
-  // dst: the kc x nc block at rows [p0, p0 + kc) and columns [j0, j0 + nc).
+  // dst: the kc x nc block at rows [p0, p0 + kc) and columns [j0, j0 + nc). Each row (c, r, s)
+  // is gathered run by run into a contiguous row (reads stream along input rows), then copied
+  // into the panels.
   void operator()(int64_t j0, int64_t nc, int64_t p0, int64_t kc, int nr, T* dst) const {
-    const int64_t PQ = p.P * p.Q, RS = p.R * p.S;
-    for (int64_t jp = 0; jp * nr < nc; ++jp) {
-      T* panel = dst + jp * kc * nr;
-      int64_t base[kMaxNr], ih0[kMaxNr], iw0[kMaxNr];
-      const int ncols = int(std::min<int64_t>(nr, nc - jp * nr));
-      for (int jj = 0; jj < ncols; ++jj) {
-        const int64_t j = j0 + jp * nr + jj;
-        const int64_t n = j / PQ, pq = j % PQ, oh = pq / p.Q, ow = pq % p.Q;
-        ih0[jj] = oh * p.stride_h - p.pad_top;
-        iw0[jj] = ow * p.stride_w - p.pad_left;
-        base[jj] = n * p.x.n + ih0[jj] * p.x.h + iw0[jj] * p.x.w;
-      }
-      // A full panel of one output row, unit-stride along w: each (c, r, s) row of the panel is
-      // a contiguous run of the input whenever it lies inside the image.
-      bool run = ncols == nr;
-      for (int jj = 0; run && jj < nr; ++jj)
-        run = ih0[jj] == ih0[0] && iw0[jj] == iw0[0] + jj && base[jj] == base[0] + jj;
-      int64_t c = p0 / RS, rs = p0 % RS, r = rs / p.S, s = rs % p.S;
-      for (int64_t k = 0; k < kc; ++k) {
-        T* out = panel + k * nr;
-        const int64_t dh = r * p.dil_h, dw = s * p.dil_w;
-        const int64_t off = c * p.x.c + dh * p.x.h + dw * p.x.w;
-        if (run && ih0[0] + dh >= 0 && ih0[0] + dh < p.H && iw0[0] + dw >= 0 &&
-            iw0[nr - 1] + dw < p.W) {
-          const src_t* in = x + base[0] + off;
-          for (int jj = 0; jj < nr; ++jj) out[jj] = static_cast<T>(in[jj]);
+    thread_local BlockRuns br;
+    br.build(p, j0, nc);
+    zero_tail_columns(dst, nc, kc, nr);
+    T row[GemmBlocking::nc];
+    const int64_t RS = p.R * p.S, step = p.stride_w * p.x.w;
+    int64_t c = p0 / RS, rs = p0 % RS, r = rs / p.S, s = rs % p.S;
+    for (int64_t k = 0; k < kc; ++k) {
+      for (int64_t i = 0; i < br.count; ++i) {
+        const RowRun& run = br.runs[i];
+        T* o = row + run.j;
+        const int64_t ih = run.oh * p.stride_h - p.pad_top + r * p.dil_h;
+        const bool inside = ih >= 0 && ih < p.H;
+        const int64_t lo = inside ? br.lo[i * p.S + s] : run.len, hi = inside ? br.hi[i * p.S + s] : run.len;
+        for (int64_t t = 0; t < lo; ++t) o[t] = T(0);
+        const src_t* src = x + (run.n * p.x.n + c * p.x.c + ih * p.x.h + (run.ow * p.stride_w - p.pad_left + s * p.dil_w) * p.x.w);
+        if (step == 1) {
+          for (int64_t t = lo; t < hi; ++t) o[t] = static_cast<T>(src[t]);
         } else {
-          for (int jj = 0; jj < ncols; ++jj) {
-            const int64_t ih = ih0[jj] + dh, iw = iw0[jj] + dw;
-            out[jj] = (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W)
-                          ? static_cast<T>(x[base[jj] + off])
-                          : T(0);
-          }
-          for (int jj = ncols; jj < nr; ++jj) out[jj] = T(0);
+          for (int64_t t = lo; t < hi; ++t) o[t] = static_cast<T>(src[t * step]);
         }
-        if (++s == p.S) {
-          s = 0;
-          if (++r == p.R) {
-            r = 0;
-            ++c;
-          }
+        for (int64_t t = std::max(lo, hi); t < run.len; ++t) o[t] = T(0);
+      }
+      scatter_row_to_panels(row, nc, kc, nr, k, dst);
+      if (++s == p.S) {
+        s = 0;
+        if (++r == p.R) {
+          r = 0;
+          ++c;
         }
       }
     }
@@ -127,26 +202,23 @@ struct GradOutColumns {
 
   // dst: rows (output channels) [p0, p0 + kc), columns (positions of the image) [j0, j0 + nc).
   void operator()(int64_t j0, int64_t nc, int64_t p0, int64_t kc, int nr, T* dst) const {
-    for (int64_t jp = 0; jp * nr < nc; ++jp) {
-      T* panel = dst + jp * kc * nr;
-      int64_t off[kMaxNr];
-      const int ncols = int(std::min<int64_t>(nr, nc - jp * nr));
-      for (int jj = 0; jj < ncols; ++jj) {
-        const int64_t j = j0 + jp * nr + jj;
-        off[jj] = (j / p.Q) * p.y.h + (j % p.Q) * p.y.w;
-      }
-      bool run = ncols == nr;
-      for (int jj = 0; run && jj < nr; ++jj) run = off[jj] == off[0] + jj;
-      for (int64_t k = 0; k < kc; ++k) {
-        T* out = panel + k * nr;
-        const src_t* in = go + (p0 + k) * p.y.c;
-        if (run) {
-          for (int jj = 0; jj < nr; ++jj) out[jj] = static_cast<T>(in[off[0] + jj]);
+    RowRun runs[kMaxRuns];
+    int64_t nruns = 0;
+    for_each_row_run(j0, nc, p.P, p.Q, [&](const RowRun& r) { runs[nruns++] = r; });
+    zero_tail_columns(dst, nc, kc, nr);
+    T row[GemmBlocking::nc];
+    for (int64_t k = 0; k < kc; ++k) {
+      for (int64_t i = 0; i < nruns; ++i) {
+        const RowRun& run = runs[i];
+        const src_t* src = go + ((p0 + k) * p.y.c + run.oh * p.y.h + run.ow * p.y.w);
+        T* o = row + run.j;
+        if (p.y.w == 1) {
+          for (int64_t t = 0; t < run.len; ++t) o[t] = static_cast<T>(src[t]);
         } else {
-          for (int jj = 0; jj < ncols; ++jj) out[jj] = static_cast<T>(in[off[jj]]);
-          for (int jj = ncols; jj < nr; ++jj) out[jj] = T(0);
+          for (int64_t t = 0; t < run.len; ++t) o[t] = static_cast<T>(src[t * p.y.w]);
         }
       }
+      scatter_row_to_panels(row, nc, kc, nr, k, dst);
     }
   }
 };

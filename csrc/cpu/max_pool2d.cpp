@@ -65,8 +65,9 @@ void max_backward_kernel(const Pool2dParams& p, const scalar_t* go, const int64_
       for (int64_t oh = 0; oh < p.P; ++oh)
         for (int64_t ow = 0; ow < p.Q; ++ow) {
           const int64_t idx = ind[n * is.n + c * is.c + oh * is.h + ow * is.w];
-          TORCH_CHECK(idx >= 0 && idx < p.H * p.W, "cnnops.max_pool2d backward: index ", idx,
-                      " out of range for an input plane of ", p.H, "x", p.W);
+          // A window that covers only padding (possible with dilation) has output -inf and an
+          // index outside the plane: no input element receives its gradient.
+          if (idx < 0 || idx >= p.H * p.W) continue;
           scalar_t& dst = gp[(idx / p.W) * p.x.h + (idx % p.W) * p.x.w];
           dst = static_cast<scalar_t>(static_cast<acc_t>(dst) +
                                       static_cast<acc_t>(go[n * p.y.n + c * p.y.c + oh * p.y.h + ow * p.y.w]));

@@ -10,6 +10,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <new>
@@ -53,32 +54,60 @@ void pack_a_panels(int64_t M, int64_t Kd, int mr, T* dst, const RowFn& row) {
   });
 }
 
+// The left operand of a GEMM: packed mr-row panels (pack_a_panels, ld = Kd), or a row-major
+// matrix read in place (row i at data + i * ld), e.g. contiguous float conv weights.
+template <typename T>
+struct AOperand {
+  const T* data;
+  int64_t ld;
+  bool rows;
+};
+
 // C[m_begin:m_end, 0:nc] += A[m_begin:m_end, p_begin:p_end] * B[p_begin:p_end, j0:j0+nc].
-// A is packed by pack_a_panels (m_begin must be a multiple of mr). `pack_b(j0, nc, p0, kc, dst)`
-// writes the kc x nc block of B as nr-column panels: (p, j) at dst[(j / nr) * kc * nr + p * nr +
-// j % nr], zero past column nc. `bbuf` holds GemmBlocking::kc * round_up(nc, nr) elements; C is
-// row-major with leading dimension ldc and row 0 = matrix row 0.
+// m_begin must be a multiple of mr. `pack_b(j0, nc, p0, kc, dst)` provides the kc x nc block of B
+// as nr-column panels, (p, j) at [(j / nr) * kc * nr + p * nr + j % nr], zero past column nc: it
+// packs them into dst and returns dst, or returns where they were packed beforehand.
+// `bbuf` holds GemmBlocking::kc * round_up(nc, nr) elements; C is row-major with leading
+// dimension ldc and row 0 = matrix row 0.
 template <typename T, typename PackB>
-void gemm_block(const Microkernel<T>& uk, const T* A, int64_t Kd, int64_t m_begin, int64_t m_end,
-                int64_t j0, int64_t nc, int64_t p_begin, int64_t p_end, const PackB& pack_b,
-                T* bbuf, T* C, int64_t ldc) {
+void gemm_block(const Microkernel<T>& uk, const AOperand<T>& A, int64_t m_begin, int64_t m_end, int64_t j0,
+                int64_t nc, int64_t p_begin, int64_t p_end, const PackB& pack_b, T* bbuf, T* C, int64_t ldc) {
   const int mr = uk.mr, nr = uk.nr;
   for (int64_t pc = p_begin; pc < p_end; pc += GemmBlocking::kc) {
     const int64_t kc = std::min<int64_t>(GemmBlocking::kc, p_end - pc);
-    pack_b(j0, nc, pc, kc, bbuf);
+    const T* bblock = pack_b(j0, nc, pc, kc, bbuf);
     for (int64_t ic = m_begin; ic < m_end; ic += GemmBlocking::mc) {
       const int64_t ic_end = std::min<int64_t>(ic + GemmBlocking::mc, m_end);
       for (int64_t jr = 0; jr < nc; jr += nr) {
-        const T* bpanel = bbuf + (jr / nr) * kc * nr;
+        const T* bpanel = bblock + (jr / nr) * kc * nr;
         const int n = int(std::min<int64_t>(nr, nc - jr));
         for (int64_t ir = ic; ir < ic_end; ir += mr) {
-          const T* apanel = A + (ir / mr) * Kd * mr + pc * mr;
           const int m = int(std::min<int64_t>(mr, ic_end - ir));
-          uk.fn(kc, apanel, bpanel, C + ir * ldc + jr, ldc, m, n);
+          if (A.rows)
+            uk.fn_rows(kc, A.data + ir * A.ld + pc, A.ld, bpanel, C + ir * ldc + jr, ldc, m, n);
+          else
+            uk.fn(kc, A.data + (ir / mr) * A.ld * mr + pc * mr, bpanel, C + ir * ldc + jr, ldc, m, n);
         }
       }
     }
   }
+}
+
+// Runs fn(task, state) for every task in [0, n) on the intra-op threads. Threads take the next
+// task from a shared counter, so none idles while tasks remain (tasks differ in cost at the
+// ragged edges); `state = make_state()` is built once per thread (scratch buffers). Tasks own
+// their outputs, so which thread runs one never changes a result.
+template <typename MakeState, typename Fn>
+void parallel_tasks(int64_t n, const MakeState& make_state, const Fn& fn) {
+  if (n <= 0) return;
+  std::atomic<int64_t> next{0};
+  const int64_t workers = std::min<int64_t>(n, at::get_num_threads());
+  at::parallel_for(0, workers, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t w = begin; w < end; ++w) {
+      auto state = make_state();
+      for (int64_t task = next.fetch_add(1); task < n; task = next.fetch_add(1)) fn(task, state);
+    }
+  });
 }
 
 // 64-byte aligned scratch that is not zeroed on allocation (the kernels write before reading).

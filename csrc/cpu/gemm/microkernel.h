@@ -20,6 +20,9 @@ struct Microkernel {
   int mr;
   int nr;
   void (*fn)(int64_t kc, const T* A, const T* B, T* C, int64_t ldc, int m, int n);
+  // The same product with A read in place, row-major: row i at A + i * lda (rows >= m are not
+  // read). Saves packing A when it already is a row-major matrix (contiguous conv weights).
+  void (*fn_rows)(int64_t kc, const T* A, int64_t lda, const T* B, T* C, int64_t ldc, int m, int n);
   const char* name;
 };
 

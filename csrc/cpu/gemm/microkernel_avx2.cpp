@@ -13,37 +13,54 @@ namespace {
 
 #define CNNOPS_AVX2 __attribute__((target("avx2,fma")))
 
-CNNOPS_AVX2 void f32_6x16(int64_t kc, const float* A, const float* B, float* C, int64_t ldc,
-                          int m, int n) {
+// A accessors: packed panels (A[p * 6 + i]) or rows in place (row i at A + i * lda).
+struct PackedA {
+  static constexpr bool kRows = false;
+};
+struct RowsA {
+  static constexpr bool kRows = true;
+};
+
+template <typename Access>
+CNNOPS_AVX2 inline void f32_6x16_impl(int64_t kc, const float* A, int64_t lda, const float* B, float* C,
+                                      int64_t ldc, int m, int n) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
   __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
   __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
   __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  // Rows past m alias row 0 (computed, never stored) so that no row past the matrix is read.
+  const float* a0 = A;
+  const float* a1 = Access::kRows ? (m > 1 ? A + lda : A) : A + 1;
+  const float* a2 = Access::kRows ? (m > 2 ? A + 2 * lda : A) : A + 2;
+  const float* a3 = Access::kRows ? (m > 3 ? A + 3 * lda : A) : A + 3;
+  const float* a4 = Access::kRows ? (m > 4 ? A + 4 * lda : A) : A + 4;
+  const float* a5 = Access::kRows ? (m > 5 ? A + 5 * lda : A) : A + 5;
+  constexpr int64_t a_step = Access::kRows ? 1 : 6;
 #pragma GCC unroll 4
   for (int64_t p = 0; p < kc; ++p) {
     const __m256 b0 = _mm256_loadu_ps(B);
     const __m256 b1 = _mm256_loadu_ps(B + 8);
-    __m256 a = _mm256_broadcast_ss(A + 0);
+    const int64_t q = p * a_step;
+    __m256 a = _mm256_broadcast_ss(a0 + q);
     c00 = _mm256_fmadd_ps(a, b0, c00);
     c01 = _mm256_fmadd_ps(a, b1, c01);
-    a = _mm256_broadcast_ss(A + 1);
+    a = _mm256_broadcast_ss(a1 + q);
     c10 = _mm256_fmadd_ps(a, b0, c10);
     c11 = _mm256_fmadd_ps(a, b1, c11);
-    a = _mm256_broadcast_ss(A + 2);
+    a = _mm256_broadcast_ss(a2 + q);
     c20 = _mm256_fmadd_ps(a, b0, c20);
     c21 = _mm256_fmadd_ps(a, b1, c21);
-    a = _mm256_broadcast_ss(A + 3);
+    a = _mm256_broadcast_ss(a3 + q);
     c30 = _mm256_fmadd_ps(a, b0, c30);
     c31 = _mm256_fmadd_ps(a, b1, c31);
-    a = _mm256_broadcast_ss(A + 4);
+    a = _mm256_broadcast_ss(a4 + q);
     c40 = _mm256_fmadd_ps(a, b0, c40);
     c41 = _mm256_fmadd_ps(a, b1, c41);
-    a = _mm256_broadcast_ss(A + 5);
+    a = _mm256_broadcast_ss(a5 + q);
     c50 = _mm256_fmadd_ps(a, b0, c50);
     c51 = _mm256_fmadd_ps(a, b1, c51);
-    A += 6;
     B += 16;
   }
   const __m256 acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21},
@@ -64,37 +81,45 @@ CNNOPS_AVX2 void f32_6x16(int64_t kc, const float* A, const float* B, float* C, 
   }
 }
 
-CNNOPS_AVX2 void f64_6x8(int64_t kc, const double* A, const double* B, double* C, int64_t ldc,
-                         int m, int n) {
+template <typename Access>
+CNNOPS_AVX2 inline void f64_6x8_impl(int64_t kc, const double* A, int64_t lda, const double* B, double* C,
+                                     int64_t ldc, int m, int n) {
   __m256d c00 = _mm256_setzero_pd(), c01 = _mm256_setzero_pd();
   __m256d c10 = _mm256_setzero_pd(), c11 = _mm256_setzero_pd();
   __m256d c20 = _mm256_setzero_pd(), c21 = _mm256_setzero_pd();
   __m256d c30 = _mm256_setzero_pd(), c31 = _mm256_setzero_pd();
   __m256d c40 = _mm256_setzero_pd(), c41 = _mm256_setzero_pd();
   __m256d c50 = _mm256_setzero_pd(), c51 = _mm256_setzero_pd();
+  const double* a0 = A;
+  const double* a1 = Access::kRows ? (m > 1 ? A + lda : A) : A + 1;
+  const double* a2 = Access::kRows ? (m > 2 ? A + 2 * lda : A) : A + 2;
+  const double* a3 = Access::kRows ? (m > 3 ? A + 3 * lda : A) : A + 3;
+  const double* a4 = Access::kRows ? (m > 4 ? A + 4 * lda : A) : A + 4;
+  const double* a5 = Access::kRows ? (m > 5 ? A + 5 * lda : A) : A + 5;
+  constexpr int64_t a_step = Access::kRows ? 1 : 6;
 #pragma GCC unroll 4
   for (int64_t p = 0; p < kc; ++p) {
     const __m256d b0 = _mm256_loadu_pd(B);
     const __m256d b1 = _mm256_loadu_pd(B + 4);
-    __m256d a = _mm256_broadcast_sd(A + 0);
+    const int64_t q = p * a_step;
+    __m256d a = _mm256_broadcast_sd(a0 + q);
     c00 = _mm256_fmadd_pd(a, b0, c00);
     c01 = _mm256_fmadd_pd(a, b1, c01);
-    a = _mm256_broadcast_sd(A + 1);
+    a = _mm256_broadcast_sd(a1 + q);
     c10 = _mm256_fmadd_pd(a, b0, c10);
     c11 = _mm256_fmadd_pd(a, b1, c11);
-    a = _mm256_broadcast_sd(A + 2);
+    a = _mm256_broadcast_sd(a2 + q);
     c20 = _mm256_fmadd_pd(a, b0, c20);
     c21 = _mm256_fmadd_pd(a, b1, c21);
-    a = _mm256_broadcast_sd(A + 3);
+    a = _mm256_broadcast_sd(a3 + q);
     c30 = _mm256_fmadd_pd(a, b0, c30);
     c31 = _mm256_fmadd_pd(a, b1, c31);
-    a = _mm256_broadcast_sd(A + 4);
+    a = _mm256_broadcast_sd(a4 + q);
     c40 = _mm256_fmadd_pd(a, b0, c40);
     c41 = _mm256_fmadd_pd(a, b1, c41);
-    a = _mm256_broadcast_sd(A + 5);
+    a = _mm256_broadcast_sd(a5 + q);
     c50 = _mm256_fmadd_pd(a, b0, c50);
     c51 = _mm256_fmadd_pd(a, b1, c51);
-    A += 6;
     B += 8;
   }
   const __m256d acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21},
@@ -115,10 +140,25 @@ CNNOPS_AVX2 void f64_6x8(int64_t kc, const double* A, const double* B, double* C
   }
 }
 
+CNNOPS_AVX2 void f32_6x16(int64_t kc, const float* A, const float* B, float* C, int64_t ldc, int m, int n) {
+  f32_6x16_impl<PackedA>(kc, A, 0, B, C, ldc, m, n);
+}
+CNNOPS_AVX2 void f32_6x16_rows(int64_t kc, const float* A, int64_t lda, const float* B, float* C, int64_t ldc, int m,
+                               int n) {
+  f32_6x16_impl<RowsA>(kc, A, lda, B, C, ldc, m, n);
+}
+CNNOPS_AVX2 void f64_6x8(int64_t kc, const double* A, const double* B, double* C, int64_t ldc, int m, int n) {
+  f64_6x8_impl<PackedA>(kc, A, 0, B, C, ldc, m, n);
+}
+CNNOPS_AVX2 void f64_6x8_rows(int64_t kc, const double* A, int64_t lda, const double* B, double* C, int64_t ldc,
+                              int m, int n) {
+  f64_6x8_impl<RowsA>(kc, A, lda, B, C, ldc, m, n);
+}
+
 }  // namespace
 
-const Microkernel<float> kMicrokernelF32Avx2 = {6, 16, f32_6x16, "avx2_fma_f32_6x16"};
-const Microkernel<double> kMicrokernelF64Avx2 = {6, 8, f64_6x8, "avx2_fma_f64_6x8"};
+const Microkernel<float> kMicrokernelF32Avx2 = {6, 16, f32_6x16, f32_6x16_rows, "avx2_fma_f32_6x16"};
+const Microkernel<double> kMicrokernelF64Avx2 = {6, 8, f64_6x8, f64_6x8_rows, "avx2_fma_f64_6x8"};
 
 }  // namespace cpu
 }  // namespace cnnops

@@ -1,0 +1,1 @@
+"""cnnops benchmark suite: `python -m benchmarks` (or `make bench`, or `cnnops-bench`)."""

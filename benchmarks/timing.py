@@ -1,0 +1,56 @@
+"""Timing: both sides of a comparison are timed alternately in one process (this machine's
+throughput swings up to 2x between runs, so interleaving is what makes a ratio fair), after a
+warm-up, reporting the median and the spread of the repeats."""
+import statistics
+import time
+from typing import Callable, Dict, List
+
+import torch
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_once(fn: Callable[[], object], device: str) -> float:
+    _sync(device)
+    t0 = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - t0
+
+
+def time_alternating(fns: Dict[str, Callable[[], object]], device: str, repeats: int, warmup: int = 1,
+                     min_seconds: float = 0.0) -> Dict[str, Dict[str, float]]:
+    """Median and spread (min, max) seconds of each function, run in turn repeat after repeat.
+    Repeats continue past `repeats` until min_seconds of wall time passed (for tiny cases)."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    samples: Dict[str, List[float]] = {name: [] for name in fns}
+    start = time.perf_counter()
+    i = 0
+    while i < repeats or (time.perf_counter() - start < min_seconds and i < 50 * repeats):
+        for name, fn in fns.items():
+            samples[name].append(time_once(fn, device))
+        i += 1
+    return {name: {"median_s": statistics.median(s), "min_s": min(s), "max_s": max(s), "repeats": len(s)}
+            for name, s in samples.items()}
+
+
+def measure_cpu_matmul_gflops(n: int = 2048) -> float:
+    """The machine's float32 compute ceiling as torch's own large matmul sees it (oneDNN/BLAS)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = min(time_once(lambda: torch.mm(a, b), "cpu") for _ in range(5))
+    return 2 * n**3 / best / 1e9
+
+
+def measure_cpu_copy_gbs(mb: int = 256) -> float:
+    """Memory bandwidth ceiling: a large tensor copy, bytes read + written."""
+    src = torch.randn(mb * 1024 * 1024 // 4)
+    dst = torch.empty_like(src)
+    dst.copy_(src)
+    best = min(time_once(lambda: dst.copy_(src), "cpu") for _ in range(5))
+    return 2 * src.numel() * 4 / best / 1e9
