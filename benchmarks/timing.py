@@ -39,7 +39,7 @@ def time_alternating(fns: Dict[str, Callable[[], object]], device: str, repeats:
             for name, s in samples.items()}
 
 
-def measure_cpu_matmul_gflops(n: int = 2048) -> float:
+def measure_cpu_matmul_gflops(n: int = 3072) -> float:
     """The machine's float32 compute ceiling as torch's own large matmul sees it (oneDNN/BLAS)."""
     a, b = torch.randn(n, n), torch.randn(n, n)
     torch.mm(a, b)
