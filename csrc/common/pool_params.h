@@ -39,4 +39,42 @@ CNNOPS_HD_INLINE int64_t adaptive_end(int64_t o, int64_t in, int64_t out) {
   return ((o + 1) * in + out - 1) / out;
 }
 
+// The window of one average-pooling output, clipped to the input, and the divisor it is
+// averaged with. Shared by every backend so all follow torch's rules identically.
+struct AvgWindow {
+  int64_t ih0, ih1, iw0, iw1, divisor;
+};
+
+// avg_pool2d (torch's rules): the window is clipped to the padded input for the
+// count_include_pad divisor and to the input itself for the sum; divisor_override (non-zero,
+// negative allowed) replaces the divisor. Returns false for a window that holds no input element.
+CNNOPS_HD_INLINE bool avg_pool_window(const Pool2dParams& p, int64_t oh, int64_t ow, AvgWindow* win) {
+  int64_t ih0 = oh * p.stride_h - p.pad_h, iw0 = ow * p.stride_w - p.pad_w;
+  int64_t ih1 = ih0 + p.kernel_h < p.H + p.pad_h ? ih0 + p.kernel_h : p.H + p.pad_h;
+  int64_t iw1 = iw0 + p.kernel_w < p.W + p.pad_w ? iw0 + p.kernel_w : p.W + p.pad_w;
+  const int64_t pool_size = (ih1 - ih0) * (iw1 - iw0);
+  ih0 = ih0 > 0 ? ih0 : 0;
+  iw0 = iw0 > 0 ? iw0 : 0;
+  ih1 = ih1 < p.H ? ih1 : p.H;
+  iw1 = iw1 < p.W ? iw1 : p.W;
+  if (ih0 >= ih1 || iw0 >= iw1) return false;
+  win->ih0 = ih0;
+  win->ih1 = ih1;
+  win->iw0 = iw0;
+  win->iw1 = iw1;
+  win->divisor = p.divisor_override != 0 ? p.divisor_override
+                                         : (p.count_include_pad ? pool_size : (ih1 - ih0) * (iw1 - iw0));
+  return true;
+}
+
+// adaptive_avg_pool2d: rows [floor(oh*H/P), ceil((oh+1)*H/P)), likewise columns; never empty.
+CNNOPS_HD_INLINE bool adaptive_pool_window(const Pool2dParams& p, int64_t oh, int64_t ow, AvgWindow* win) {
+  win->ih0 = adaptive_start(oh, p.H, p.P);
+  win->ih1 = adaptive_end(oh, p.H, p.P);
+  win->iw0 = adaptive_start(ow, p.W, p.Q);
+  win->iw1 = adaptive_end(ow, p.W, p.Q);
+  win->divisor = (win->ih1 - win->ih0) * (win->iw1 - win->iw0);
+  return true;
+}
+
 }  // namespace cnnops

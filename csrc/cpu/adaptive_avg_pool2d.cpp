@@ -1,15 +1,11 @@
-// CPU adaptive average pooling: output (oh, ow) averages input rows
-// [floor(oh*H/P), ceil((oh+1)*H/P)) and the matching columns (adaptive_start / adaptive_end in
-// pool_params.h). Backward spreads each gradient over its window, one plane per task.
+// CPU adaptive average pooling: argument checks and dispatch; the window rule is
+// adaptive_pool_window (common/pool_params.h) and the loops window_average.h.
 #include <ATen/Dispatch.h>
-#include <ATen/OpMathType.h>
-#include <ATen/Parallel.h>
-
-#include <vector>
 
 #include "../common/params_from_tensors.h"
 #include "../common/poison.h"
 #include "pool2d_cpu.h"
+#include "window_average.h"
 
 namespace cnnops {
 namespace cpu {
@@ -27,53 +23,6 @@ Pool2dParams adaptive_params(const at::Tensor& input, int64_t P, int64_t Q) {
   return p;
 }
 
-template <typename scalar_t>
-void adaptive_forward_kernel(const Pool2dParams& p, const scalar_t* x, scalar_t* y) {
-  using acc_t = at::opmath_type<scalar_t>;
-  at::parallel_for(0, p.N * p.C, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t plane = begin; plane < end; ++plane) {
-      const int64_t n = plane / p.C, c = plane % p.C;
-      const scalar_t* xp = x + n * p.x.n + c * p.x.c;
-      for (int64_t oh = 0; oh < p.P; ++oh) {
-        const int64_t ih0 = adaptive_start(oh, p.H, p.P), ih1 = adaptive_end(oh, p.H, p.P);
-        for (int64_t ow = 0; ow < p.Q; ++ow) {
-          const int64_t iw0 = adaptive_start(ow, p.W, p.Q), iw1 = adaptive_end(ow, p.W, p.Q);
-          acc_t sum = 0;
-          for (int64_t ih = ih0; ih < ih1; ++ih)
-            for (int64_t iw = iw0; iw < iw1; ++iw) sum += static_cast<acc_t>(xp[ih * p.x.h + iw * p.x.w]);
-          y[n * p.y.n + c * p.y.c + oh * p.y.h + ow * p.y.w] =
-              static_cast<scalar_t>(sum / static_cast<acc_t>((ih1 - ih0) * (iw1 - iw0)));
-        }
-      }
-    }
-  });
-}
-
-template <typename scalar_t>
-void adaptive_backward_kernel(const Pool2dParams& p, const scalar_t* go, scalar_t* gi) {
-  using acc_t = at::opmath_type<scalar_t>;
-  at::parallel_for(0, p.N * p.C, 1, [&](int64_t begin, int64_t end) {
-    std::vector<acc_t> acc(p.H * p.W);
-    for (int64_t plane = begin; plane < end; ++plane) {
-      const int64_t n = plane / p.C, c = plane % p.C;
-      std::fill(acc.begin(), acc.end(), acc_t(0));
-      for (int64_t oh = 0; oh < p.P; ++oh) {
-        const int64_t ih0 = adaptive_start(oh, p.H, p.P), ih1 = adaptive_end(oh, p.H, p.P);
-        for (int64_t ow = 0; ow < p.Q; ++ow) {
-          const int64_t iw0 = adaptive_start(ow, p.W, p.Q), iw1 = adaptive_end(ow, p.W, p.Q);
-          const acc_t g = static_cast<acc_t>(go[n * p.y.n + c * p.y.c + oh * p.y.h + ow * p.y.w]) /
-                          static_cast<acc_t>((ih1 - ih0) * (iw1 - iw0));
-          for (int64_t ih = ih0; ih < ih1; ++ih)
-            for (int64_t iw = iw0; iw < iw1; ++iw) acc[ih * p.W + iw] += g;
-        }
-      }
-      scalar_t* gp = gi + n * p.x.n + c * p.x.c;
-      for (int64_t ih = 0; ih < p.H; ++ih)
-        for (int64_t iw = 0; iw < p.W; ++iw) gp[ih * p.x.h + iw * p.x.w] = static_cast<scalar_t>(acc[ih * p.W + iw]);
-    }
-  });
-}
-
 }  // namespace
 
 at::Tensor adaptive_avg_pool2d_forward(const at::Tensor& input, at::IntArrayRef output_size) {
@@ -87,7 +36,8 @@ at::Tensor adaptive_avg_pool2d_forward(const at::Tensor& input, at::IntArrayRef 
   if (y.numel() == 0) return y;
   p.y = strides4(y);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_adaptive_avg_pool2d_cpu", [&] {
-    adaptive_forward_kernel<scalar_t>(p, input.const_data_ptr<scalar_t>(), y.mutable_data_ptr<scalar_t>());
+    window_average_forward<scalar_t>(p, input.const_data_ptr<scalar_t>(), y.mutable_data_ptr<scalar_t>(),
+                                     adaptive_pool_window);
   });
   return y;
 }
@@ -104,7 +54,8 @@ at::Tensor adaptive_avg_pool2d_backward(const at::Tensor& grad_output, const at:
   Pool2dParams p = adaptive_params(gi, grad_output.size(2), grad_output.size(3));
   p.y = strides4(grad_output);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_adaptive_avg_pool2d_backward_cpu", [&] {
-    adaptive_backward_kernel<scalar_t>(p, grad_output.const_data_ptr<scalar_t>(), gi.mutable_data_ptr<scalar_t>());
+    window_average_backward<scalar_t>(p, grad_output.const_data_ptr<scalar_t>(), gi.mutable_data_ptr<scalar_t>(),
+                                      adaptive_pool_window);
   });
   return gi;
 }
