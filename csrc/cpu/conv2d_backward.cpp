@@ -1,13 +1,13 @@
 // CPU convolution backward, three GEMMs on the shared driver:
-//   grad_input : per group and image, cols[C/g*R*S, P*Q] = W^T * dY, scattered back by col2im.
-//                Tasks are (group, image, channel range): a channel range owns its rows of
+//   grad_input : per group, cols[C/g*R*S, N*P*Q] = W^T * dY, scattered back by col2im, chunk by
+//                chunk. Tasks are (group, image block, channel range) and own their rows of
 //                grad_input, so no two tasks write the same element and no atomics are needed.
-//   grad_weight: per group, dW[K/g, C/g*R*S] = dY * im2col(X)^T, tasks over column chunks and,
-//                when there are few chunks, a split of the N*P*Q reduction whose partial sums
-//                are added in a fixed order afterwards.
+//   grad_weight: per group, dW[K/g, C/g*R*S] = dY * im2col(X)^T, tasks over column chunks and
+//                filter blocks and, when there are few chunks, a split of the N*P*Q reduction
+//                whose partial sums are added in a fixed order afterwards.
 //   grad_bias  : per channel sums in double.
-// Every blocking decision depends on the shape only, never on the thread count, so results are
-// bit-identical from run to run and across thread counts.
+// Every decision that changes the order of a sum depends on the shape only, never on the thread
+// count, so results are bit-identical from run to run and across thread counts.
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
@@ -33,7 +33,7 @@ void grad_input_kernel(const Conv2dParams& p, const scalar_t* go, const scalar_t
                        const Strides4& gs) {
   const Microkernel<acc_t>& uk = microkernel<acc_t>();
   const int64_t G = p.groups, Cg = p.channels_per_group(), Kg = p.filters_per_group();
-  const int64_t RS = p.R * p.S, M = Cg * RS, PQ = p.P * p.Q;
+  const int64_t RS = p.R * p.S, M = Cg * RS;
 
   // A = W^T per group: row (c, r, s), reduction index k.
   const int64_t a_size = packed_a_size(M, Kg, uk.mr);
@@ -47,58 +47,69 @@ void grad_input_kernel(const Conv2dParams& p, const scalar_t* go, const scalar_t
                          });
   }
 
-  // Channel ranges: whole mr-row panels (c_block * RS is a multiple of mr), about 8 tasks at
-  // least in all, fixed by the shape alone.
+  // Tasks are (group, image block, channel range). A channel range owns rows c0*RS .. c1*RS of
+  // W^T and so channels [c0, c1) of grad_input; an image block owns its images: no two tasks
+  // write one element. Each task walks its output positions in chunks, in order. Image blocks
+  // (at least ~1024 positions each, so deep layers with small maps keep wide GEMMs) and channel
+  // ranges (at least ~96 rows of W^T each, so each packed block of dY feeds enough rows) are
+  // fixed by the shape alone: every element sums its terms in the same order on any machine.
+  // Ranges are whole mr-row panels (c_block * RS is a multiple of mr).
+  const int64_t PQ = p.P * p.Q;
+  const int64_t images = std::min<int64_t>(p.N, std::max<int64_t>(1, ceil_div(1024, PQ)));
+  const int64_t image_blocks = ceil_div(p.N, images);
+  const int64_t max_ranges = std::max<int64_t>(1, M / GemmBlocking::mc);
+  const int64_t want_ranges = std::min(max_ranges, std::max<int64_t>(1, ceil_div(8, G * image_blocks)));
   const int64_t c_align = uk.mr / std::gcd<int64_t>(RS, uk.mr);
-  const int64_t want_ranges = std::max<int64_t>(1, ceil_div(8, G * p.N));
-  const int64_t c_block = round_up(std::max<int64_t>(1, ceil_div(Cg, want_ranges)), c_align);
+  const int64_t c_block = round_up(ceil_div(Cg, want_ranges), c_align);
   const int64_t ranges = ceil_div(Cg, c_block);
-  const int64_t nc = GemmBlocking::nc;
+  const int64_t nc = std::min<int64_t>(GemmBlocking::nc, round_up(images * PQ, uk.nr));
 
-  at::parallel_for(0, G * p.N * ranges, 1, [&](int64_t begin, int64_t end) {
-    Scratch<acc_t> bbuf(GemmBlocking::kc * round_up(nc, uk.nr));
-    Scratch<acc_t> cbuf(std::min(M, c_block * RS) * nc);
-    std::vector<RowRun> runs;
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t g = task / (p.N * ranges), n = (task / ranges) % p.N, cr = task % ranges;
-      const int64_t c0 = cr * c_block, c1 = std::min(Cg, c0 + c_block);
-      const int64_t m0 = c0 * RS, m1 = c1 * RS;
-      const GradOutColumns<scalar_t, acc_t> pack_b{go + n * p.y.n + g * Kg * p.y.c, p};
-      acc_t* gxn = gx + n * gs.n + g * Cg * gs.c;
-      for (int64_t j0 = 0; j0 < PQ; j0 += nc) {
-        const int64_t ncur = std::min(nc, PQ - j0);
-        // cbuf row 0 is matrix row m0: shift the pointer so gemm_block can index by matrix row.
-        acc_t* rows = cbuf.get() - m0 * nc;
-        std::fill(cbuf.get(), cbuf.get() + (m1 - m0) * nc, acc_t(0));
-        gemm_block<acc_t>(uk, AOperand<acc_t>{a_packed.get() + g * a_size, Kg, false}, m0, m1, j0, ncur, 0, Kg,
-                          [&](int64_t j, int64_t ncols, int64_t k0, int64_t kc, acc_t* dst) {
-                            pack_b(j, ncols, k0, kc, uk.nr, dst);
-                            return dst;
-                          },
-                          bbuf.get(), rows, nc);
-        // col2im: row (c, r, s), column (oh, ow) adds into grad_input[c, ih, iw], one output
-        // row run at a time with the padding clipped once per run.
-        runs.clear();
-        for_each_row_run(j0, ncur, p.P, p.Q, [&](const RowRun& r) { runs.push_back(r); });
-        for (int64_t i = m0; i < m1; ++i) {
-          const int64_t c = i / RS, r = (i % RS) / p.S, s = i % p.S;
-          const acc_t* row = rows + i * nc;
-          acc_t* gc = gxn + c * gs.c;
-          for (const RowRun& run : runs) {
-            const int64_t ih = run.oh * p.stride_h - p.pad_top + r * p.dil_h;
-            if (ih < 0 || ih >= p.H) continue;
-            const int64_t iw = run.ow * p.stride_w - p.pad_left + s * p.dil_w;
-            int64_t lo, hi;
-            clip_run(iw, p.stride_w, run.len, p.W, &lo, &hi);
-            acc_t* dst = gc + ih * gs.h + iw * gs.w;
-            const acc_t* src = row + run.j;
-            const int64_t step = p.stride_w * gs.w;
-            for (int64_t t = lo; t < hi; ++t) dst[t * step] += src[t];
+  struct TaskScratch {
+    Scratch<acc_t> bbuf, cbuf;
+    BlockRuns runs;
+  };
+  parallel_tasks(
+      G * image_blocks * ranges,
+      [&] { return TaskScratch{Scratch<acc_t>(GemmBlocking::kc * round_up(nc, uk.nr)),
+                               Scratch<acc_t>(std::min(M, c_block * RS) * nc), BlockRuns()}; },
+      [&](int64_t task, TaskScratch& st) {
+        const int64_t g = task / (image_blocks * ranges), ib = (task / ranges) % image_blocks, cr = task % ranges;
+        const int64_t first = ib * images * PQ, last = std::min(p.N, (ib + 1) * images) * PQ;
+        const int64_t c0 = cr * c_block, c1 = std::min(Cg, c0 + c_block);
+        const int64_t m0 = c0 * RS, m1 = c1 * RS;
+        const GradOutColumns<scalar_t, acc_t> pack_b{go + g * Kg * p.y.c, p};
+        acc_t* gxg = gx + g * Cg * gs.c;
+        for (int64_t j0 = first; j0 < last; j0 += nc) {
+          const int64_t ncur = std::min(nc, last - j0);
+          // cbuf row 0 is matrix row m0: shift the pointer so gemm_block can index by matrix row.
+          acc_t* rows = st.cbuf.get() - m0 * nc;
+          std::fill(st.cbuf.get(), st.cbuf.get() + (m1 - m0) * nc, acc_t(0));
+          gemm_block<acc_t>(uk, AOperand<acc_t>{a_packed.get() + g * a_size, Kg, false}, m0, m1, j0, ncur, 0, Kg,
+                            [&](int64_t j, int64_t ncols, int64_t k0, int64_t kc, acc_t* dst) {
+                              pack_b(j, ncols, k0, kc, uk.nr, dst);
+                              return dst;
+                            },
+                            st.bbuf.get(), rows, nc);
+          // col2im: row (c, r, s), column (n, oh, ow) adds into grad_input[n, c, ih, iw], one
+          // output row run at a time with the padding clipped once per run.
+          st.runs.build(p, j0, ncur);
+          for (int64_t i = m0; i < m1; ++i) {
+            const int64_t c = i / RS, r = (i % RS) / p.S, s = i % p.S;
+            const acc_t* row = rows + i * nc;
+            for (int64_t ri = 0; ri < st.runs.count; ++ri) {
+              const RowRun& run = st.runs.runs[ri];
+              const int64_t ih = run.oh * p.stride_h - p.pad_top + r * p.dil_h;
+              if (ih < 0 || ih >= p.H) continue;
+              const int64_t iw = run.ow * p.stride_w - p.pad_left + s * p.dil_w;
+              const int64_t lo = st.runs.lo[ri * p.S + s], hi = st.runs.hi[ri * p.S + s];
+              acc_t* dst = gxg + run.n * gs.n + c * gs.c + ih * gs.h + iw * gs.w;
+              const acc_t* src = row + run.j;
+              const int64_t step = p.stride_w * gs.w;
+              for (int64_t t = lo; t < hi; ++t) dst[t * step] += src[t];
+            }
           }
         }
-      }
-    }
-  });
+      });
 }
 
 template <typename scalar_t, typename acc_t>
@@ -115,6 +126,11 @@ void grad_weight_kernel(const Conv2dParams& p, const scalar_t* go, const scalar_
       std::max<int64_t>(1, std::min(ceil_div(8, G * chunks), ceil_div(Kd, 4 * GemmBlocking::kc)));
   const int64_t split_len = round_up(ceil_div(Kd, splits), GemmBlocking::kc);
 
+  // Offset in grad_weight of reduction column (c, r, s) of a filter.
+  auto weight_offset = [&](int64_t col) {
+    const int64_t c = col / RS, r = (col % RS) / p.S, s = col % p.S;
+    return c * gws.c + r * gws.h + s * gws.w;
+  };
   const int64_t a_size = packed_a_size(Kg, Kd, uk.mr);
   Scratch<acc_t> a_packed(a_size);
   Scratch<acc_t> partial(splits > 1 ? G * splits * Kg * Ncols : 0);
@@ -130,43 +146,54 @@ void grad_weight_kernel(const Conv2dParams& p, const scalar_t* go, const scalar_
             out[q * stride] = static_cast<acc_t>(gk[n * p.y.n + oh * p.y.h + ow * p.y.w]);
     });
     const ImageRows<scalar_t, acc_t> pack_b{x + g * Cg * p.x.c, p};
-    at::parallel_for(0, chunks * splits, 1, [&](int64_t begin, int64_t end) {
-      Scratch<acc_t> bbuf(GemmBlocking::kc * round_up(nc, uk.nr));
-      Scratch<acc_t> cbuf(Kg * nc);
-      for (int64_t task = begin; task < end; ++task) {
-        const int64_t j0 = (task / splits) * nc, sp = task % splits;
-        const int64_t ncur = std::min(nc, Ncols - j0);
-        const int64_t q0 = sp * split_len, q1 = std::min(Kd, q0 + split_len);
-        std::fill(cbuf.get(), cbuf.get() + Kg * nc, acc_t(0));
-        if (q0 < q1)
-          gemm_block<acc_t>(uk, AOperand<acc_t>{a_packed.get(), Kd, false}, 0, Kg, j0, ncur, q0, q1,
-                            [&](int64_t j, int64_t ncols, int64_t p0, int64_t kc, acc_t* dst) {
-                              pack_b(j, ncols, p0, kc, uk.nr, dst);
-                              return dst;
-                            },
-                            bbuf.get(), cbuf.get(), nc);
-        for (int64_t k = 0; k < Kg; ++k) {
-          for (int64_t j = 0; j < ncur; ++j) {
-            const acc_t v = cbuf.get()[k * nc + j];
-            const int64_t col = j0 + j;
+    // Tasks: (column chunk, reduction split, filter block). Filter blocks only share out work
+    // (each element is still summed whole by one task); the split is fixed by the shape.
+    const int64_t threads = at::get_num_threads();
+    const int64_t m_split = threads > 1 ? std::max<int64_t>(1, std::min(ceil_div(Kg, GemmBlocking::mc),
+                                                                         ceil_div(4 * threads, chunks * splits)))
+                                        : 1;
+    const int64_t mb = round_up(ceil_div(Kg, m_split), uk.mr), m_blocks = ceil_div(Kg, mb);
+    struct TaskScratch {
+      Scratch<acc_t> bbuf, cbuf;
+      std::vector<int64_t> woff;
+    };
+    parallel_tasks(
+        chunks * splits * m_blocks,
+        [&] { return TaskScratch{Scratch<acc_t>(GemmBlocking::kc * round_up(nc, uk.nr)), Scratch<acc_t>(mb * nc),
+                                 std::vector<int64_t>(nc)}; },
+        [&](int64_t task, TaskScratch& st) {
+          const int64_t j0 = (task / (splits * m_blocks)) * nc, sp = (task / m_blocks) % splits;
+          const int64_t m0 = (task % m_blocks) * mb, m1 = std::min(Kg, m0 + mb);
+          const int64_t ncur = std::min(nc, Ncols - j0);
+          const int64_t q0 = sp * split_len, q1 = std::min(Kd, q0 + split_len);
+          acc_t* rows = st.cbuf.get() - m0 * nc;  // gemm_block indexes C by matrix row
+          std::fill(st.cbuf.get(), st.cbuf.get() + mb * nc, acc_t(0));
+          if (q0 < q1)
+            gemm_block<acc_t>(uk, AOperand<acc_t>{a_packed.get(), Kd, false}, m0, m1, j0, ncur, q0, q1,
+                              [&](int64_t j, int64_t ncols, int64_t p0, int64_t kc, acc_t* dst) {
+                                pack_b(j, ncols, p0, kc, uk.nr, dst);
+                                return dst;
+                              },
+                              st.bbuf.get(), rows, nc);
+          for (int64_t j = 0; j < ncur; ++j) st.woff[j] = weight_offset(j0 + j);
+          for (int64_t k = m0; k < m1; ++k) {
+            const acc_t* ck = rows + k * nc;
             if (splits > 1) {
-              partial.get()[((g * splits + sp) * Kg + k) * Ncols + col] = v;
+              acc_t* part = partial.get() + ((g * splits + sp) * Kg + k) * Ncols + j0;
+              std::copy(ck, ck + ncur, part);
             } else {
-              const int64_t c = col / RS, r = (col % RS) / p.S, s = col % p.S;
-              gw[(g * Kg + k) * gws.n + c * gws.c + r * gws.h + s * gws.w] = static_cast<scalar_t>(v);
+              scalar_t* gk = gw + (g * Kg + k) * gws.n;
+              for (int64_t j = 0; j < ncur; ++j) gk[st.woff[j]] = static_cast<scalar_t>(ck[j]);
             }
           }
-        }
-      }
-    });
+        });
     if (splits > 1) {
       at::parallel_for(0, Kg, 1, [&](int64_t begin, int64_t end) {
         for (int64_t k = begin; k < end; ++k)
           for (int64_t col = 0; col < Ncols; ++col) {
             acc_t v = 0;
             for (int64_t sp = 0; sp < splits; ++sp) v += partial.get()[((g * splits + sp) * Kg + k) * Ncols + col];
-            const int64_t c = col / RS, r = (col % RS) / p.S, s = col % p.S;
-            gw[(g * Kg + k) * gws.n + c * gws.c + r * gws.h + s * gws.w] = static_cast<scalar_t>(v);
+            gw[(g * Kg + k) * gws.n + weight_offset(col)] = static_cast<scalar_t>(v);
           }
       });
     }

@@ -197,10 +197,10 @@ struct ImageRows {
 
 template <typename src_t, typename T>
 struct GradOutColumns {
-  const src_t* go;  // grad_output, offset to image n and the first channel of the group
+  const src_t* go;  // grad_output, offset to the first channel of the group
   const Conv2dParams& p;  // p.y holds grad_output's strides
 
-  // dst: rows (output channels) [p0, p0 + kc), columns (positions of the image) [j0, j0 + nc).
+  // dst: rows (output channels) [p0, p0 + kc), columns (output positions (n, oh, ow)) [j0, j0 + nc).
   void operator()(int64_t j0, int64_t nc, int64_t p0, int64_t kc, int nr, T* dst) const {
     RowRun runs[kMaxRuns];
     int64_t nruns = 0;
@@ -210,7 +210,7 @@ struct GradOutColumns {
     for (int64_t k = 0; k < kc; ++k) {
       for (int64_t i = 0; i < nruns; ++i) {
         const RowRun& run = runs[i];
-        const src_t* src = go + ((p0 + k) * p.y.c + run.oh * p.y.h + run.ow * p.y.w);
+        const src_t* src = go + (run.n * p.y.n + (p0 + k) * p.y.c + run.oh * p.y.h + run.ow * p.y.w);
         T* o = row + run.j;
         if (p.y.w == 1) {
           for (int64_t t = 0; t < run.len; ++t) o[t] = static_cast<T>(src[t]);
