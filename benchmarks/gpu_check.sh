@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The GPU check: on a machine with a CUDA GPU (the lent H100/H200: torch preinstalled, no
+# internet), in one go and in under 8 minutes: build for the local arch, run the GPU tests (and
+# the CPU suite) against torch/cuDNN, run compute-sanitizer on a small subset (recorded as skipped
+# where the runtime does not support it), and time what has CUDA kernels. Each phase's result is
+# written to the results JSON as soon as the phase ends, so a cut-off run still leaves evidence.
+#
+#   bash benchmarks/gpu_check.sh            # results: $OUT (if set) and benchmarks/results/
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+STAMP=$(date -u +%Y%m%d-%H%M%S)
+RESULTS_DIR=${OUT:-benchmarks/results}
+mkdir -p "$RESULTS_DIR" benchmarks/results
+JSON="$RESULTS_DIR/gpu-check-$STAMP.json"
+LOG="$RESULTS_DIR/gpu-check-$STAMP.log"
+: > "$LOG"
+
+record() {  # record PHASE STATUS SECONDS [DETAIL]
+  "$PY" - "$JSON" "$1" "$2" "$3" "${4:-}" <<'PYEOF'
+import json, os, sys
+path, phase, status, seconds, detail = sys.argv[1:6]
+data = json.load(open(path)) if os.path.exists(path) else {"phases": {}}
+data["phases"][phase] = {"status": status, "seconds": float(seconds), "detail": detail[-4000:]}
+json.dump(data, open(path, "w"), indent=1)
+PYEOF
+  echo "=== $1: $2 (${3}s)"
+}
+
+phase() {  # phase NAME COMMAND...: runs it, logs output, records pass/fail
+  local name=$1; shift
+  local t0=$SECONDS out rc
+  out=$("$@" 2>&1); rc=$?
+  printf '\n### %s\n%s\n' "$name" "$out" >> "$LOG"
+  record "$name" "$([ $rc -eq 0 ] && echo pass || echo "fail rc=$rc")" $((SECONDS - t0)) "$(echo "$out" | tail -25)"
+  return $rc
+}
+
+# 1. The machine.
+"$PY" - "$JSON" <<'PYEOF'
+import json, subprocess, sys, torch
+info = {"torch": torch.__version__, "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(),
+        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+try:
+    info["nvidia_smi"] = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
+                                         "--format=csv,noheader"], capture_output=True, text=True).stdout.strip()
+except OSError as e:
+    info["nvidia_smi"] = str(e)
+json.dump({"machine": info, "phases": {}}, open(sys.argv[1], "w"), indent=1)
+print(info)
+PYEOF
+
+# 2. Build for the local arch with the machine's own torch (nothing downloaded).
+phase build env CNNOPS_CUDA=1 MAX_JOBS=16 "$PY" setup.py --quiet build_ext --inplace || { echo "build failed: see $LOG"; exit 1; }
+
+# 3. Tests: the GPU-marked ones, then the rest of the suite.
+phase gpu-tests "$PY" -m pytest -q -m gpu tests -p no:cacheprovider
+phase cpu-tests "$PY" -m pytest -q -m "not gpu" tests -p no:cacheprovider -x
+
+# 4. compute-sanitizer on the device shape self-test (skipped where unsupported, e.g. gVisor).
+if command -v compute-sanitizer >/dev/null 2>&1; then
+  for tool in memcheck racecheck; do
+    t0=$SECONDS
+    out=$(compute-sanitizer --tool $tool --error-exitcode 3 "$PY" -c "import cnnops; r = cnnops._C.cuda_shape_selftest(); assert r['mismatches'] == 0, r; print(r)" 2>&1); rc=$?
+    printf '\n### sanitizer-%s\n%s\n' "$tool" "$out" >> "$LOG"
+    if echo "$out" | grep -q "Device not supported"; then status="skipped: device not supported"
+    elif [ $rc -eq 0 ]; then status=pass; else status="fail rc=$rc"; fi
+    record "sanitizer-$tool" "$status" $((SECONDS - t0)) "$(echo "$out" | tail -10)"
+  done
+else
+  record sanitizer skipped 0 "compute-sanitizer not on PATH"
+fi
+
+# 5. Timing: the benchmark suite runs its GPU selection once CUDA kernels are registered.
+if "$PY" -c "import torch, cnnops, sys; sys.exit(0 if torch._C._dispatch_has_kernel_for_dispatch_key('cnnops::conv2d_forward', 'CUDA') else 1)"; then
+  phase benchmark "$PY" -m benchmarks --device cuda --out "$RESULTS_DIR"
+else
+  record benchmark skipped 0 "no CUDA kernels registered yet (CPU kernels only in this version)"
+fi
+
+cp "$JSON" benchmarks/results/ 2>/dev/null || true
+echo "results: $JSON (log: $LOG)"
