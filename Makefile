@@ -27,6 +27,9 @@ endif
 .venv/.installed: requirements-dev.txt
 	@test -x .venv/bin/python || $(PYTHON) -m venv .venv
 	.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@# The source tree on the venv's path (a .pth file), so examples and tools import cnnops from
+	@# anywhere without a reinstall after each build.
+	.venv/bin/python -c "import site, os; open(os.path.join(site.getsitepackages()[0], 'cnnops-dev.pth'), 'w').write(os.getcwd() + chr(10))"
 	@touch $@
 
 venv: $(SETUP)

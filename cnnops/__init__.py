@@ -6,7 +6,7 @@ bottleneck convolutions, registered as PyTorch custom ops (torch.ops.cnnops) wit
     model = cnnops.convert(torchvision.models.resnet50())     # swap a model's layers
 """
 from . import ops as _ops  # noqa: F401  (fake kernels and autograd registrations)
-from . import autograd, nn
+from . import autograd, models, nn
 from ._ext import build_info
 from ._version import __version__
 from .convert import convert

@@ -21,7 +21,8 @@ def _batched(input: torch.Tensor):
 def _autocast(device_type: str, *tensors):
     """Casts the floating tensors to the autocast dtype when autocast is on for this device:
     convolution is on autocast's lower-precision list (the user's chosen dtype, fp16 or bf16)."""
-    if not torch.is_autocast_enabled(device_type):
+    # Devices without autocast (meta, ...) pass through; asking them would raise.
+    if not torch.amp.is_autocast_available(device_type) or not torch.is_autocast_enabled(device_type):
         return tensors
     dtype = torch.get_autocast_dtype(device_type)
     return tuple(t.to(dtype) if t is not None and t.is_floating_point() else t for t in tensors)

@@ -114,3 +114,12 @@ def test_convert_torchvision_models(name, size):
     model = getattr(torchvision.models, name)(**kwargs).double()
     x = torch.randn(2, 3, size, size, dtype=torch.float64)
     _check_model(model, x, atol=1e-9)
+
+
+def test_meta_device_forward():
+    """Shape-only forwards (torch.device('meta')) work as with torch's layers."""
+    with torch.device("meta"):
+        model = nn.Sequential(cnnops.nn.Conv2d(3, 8, 3, padding=1), cnnops.nn.MaxPool2d(2),
+                              cnnops.nn.AvgPool2d(2), cnnops.nn.AdaptiveAvgPool2d(1))
+        y = model(torch.randn(2, 3, 16, 16))
+    assert y.device.type == "meta" and y.shape == (2, 8, 1, 1)

@@ -1,0 +1,1 @@
+"""Runnable course examples on cnnops: `python -m examples.<name> --help`."""
