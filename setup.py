@@ -136,7 +136,12 @@ def _extension():
         + glob.glob(os.path.join(csrc, "cpu", "**", "*.cpp"), recursive=True)
     )
     cuda_sources = rel(glob.glob(os.path.join(csrc, "cuda", "*.cu")) + glob.glob(os.path.join(csrc, "cuda", "*.cpp")))
-    headers = rel(glob.glob(os.path.join(csrc, "**", "*.h"), recursive=True) + glob.glob(os.path.join(csrc, "**", "*.cuh"), recursive=True))
+    # Headers the extension's sources may include (the simulator's own, under csrc/sim, are not).
+    headers = rel(
+        p
+        for p in glob.glob(os.path.join(csrc, "**", "*.h"), recursive=True) + glob.glob(os.path.join(csrc, "**", "*.cuh"), recursive=True)
+        if not p.startswith(os.path.join(csrc, "sim") + os.sep)
+    )
     cxx = ["-O3", "-fopenmp", "-Wall", "-Wno-unknown-pragmas", "-Wno-sign-compare"]
     kwargs = dict(
         name="cnnops._C",

@@ -1,0 +1,30 @@
+// The out-of-line runtime functions behind the inline device intrinsics (sync_functions.h,
+// warp_functions.h). Each blocks the calling simulated thread until its block / warp partners
+// arrive. They live in the runtime library, which the TSan flavour does not instrument: values
+// cross between simulated threads only through these calls, never through memory TSan sees.
+#pragma once
+#include <cstdint>
+
+namespace cnnops {
+namespace sim {
+namespace detail {
+
+enum class BarrierKind : int { kSync, kCount, kAnd, kOr };
+
+// __syncthreads and friends. Returns the count / and / or of `predicate` over the block.
+int block_barrier(BarrierKind kind, int predicate, const char* file, int line);
+
+enum class WarpOp : int { kSyncWarp, kShflIdx, kShflUp, kShflDown, kShflXor, kBallot, kAny, kAll };
+
+// One warp-synchronous operation: every lane named in `mask` must arrive with the same op, mask
+// and width. `value` carries the lane's operand bits (shuffles) or predicate (votes); `operand`
+// is the source lane, delta or lane mask of a shuffle. Returns the lane's result bits.
+uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int operand, int width, const char* file,
+                         int line);
+
+// __activemask(): the lanes of the caller's warp that have not exited.
+unsigned active_mask();
+
+}  // namespace detail
+}  // namespace sim
+}  // namespace cnnops
