@@ -238,6 +238,11 @@ void BlockScheduler::abort_block_from_thread(const char* format, ...) {
   std::abort();
 }
 
+void BlockScheduler::device_fault(const char* what, const char* file, int line) {
+  const uint3 t = threadIdx;
+  abort_block_from_thread("%s at %s:%d by thread (%u,%u,%u)", what, file, line, t.x, t.y, t.z);
+}
+
 void BlockScheduler::fail(const std::string& message) {
   fault_ = true;
   fault_message_ = message;

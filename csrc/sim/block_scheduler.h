@@ -47,6 +47,9 @@ class BlockScheduler {
   uint64_t arrive_at_warp_collective(detail::WarpOp op, unsigned mask, uint64_t value, int operand, int width,
                                      const char* file, int line);
   unsigned active_mask() const;
+  // A device-side error the kernel's own code detected (a misaligned ldmatrix row, a cp.async
+  // size no GPU has): aborts the block like any other fault, with the caller's file:line.
+  [[noreturn]] void device_fault(const char* what, const char* file, int line);
 
  private:
   struct SimThread;

@@ -25,6 +25,18 @@ uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int operand, 
 // __activemask(): the lanes of the caller's warp that have not exited.
 unsigned active_mask();
 
+// Aborts the running block with `what` and the caller's file:line (a device-side error that a
+// GPU would turn into a fault or garbage, detected by a simulator body of a PTX wrapper).
+[[noreturn]] void device_fault(const char* what, const char* file, int line);
+
+// cp.async: the copy lands in shared memory only when a later cp_async_wait_group() of the same
+// simulated thread covers its group; until then the destination holds the poison pattern, so a
+// read before the wait shows. `src_bytes` < `bytes` zero-fills the rest (the src-size operand).
+void cp_async(void* dst, const void* src, int bytes, int src_bytes, const char* file, int line);
+void cp_async_commit_group();
+// Completes every committed group but the `pending` most recent ones.
+void cp_async_wait_group(int pending);
+
 }  // namespace detail
 }  // namespace sim
 }  // namespace cnnops

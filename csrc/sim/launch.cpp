@@ -70,6 +70,7 @@ cudaError_t launch(const KernelLaunch& launch) {
   for (uint64_t i = 0; i < blocks && ok; ++i) {
     const uint64_t b = opts.reverse_block_order ? blocks - 1 - i : i;
     runtime.shared_memory.poison_for_block();
+    runtime.async_copies.begin_block(unsigned(threads_per_block));
     count(Counter::kBlocks);
     count(Counter::kThreads, threads_per_block);
     ok = runtime.scheduler.run_block(uint3{unsigned(b % g.x), unsigned(b / g.x % g.y), unsigned(b / g.x / g.y)});

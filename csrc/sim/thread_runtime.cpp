@@ -2,9 +2,11 @@
 
 #include <pthread.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 
+#include "builtin_variables.h"
 #include "intrinsic_entry_points.h"
 #include "sim_tls.h"
 
@@ -50,6 +52,11 @@ ThreadRuntime& this_thread_runtime() {
   return *tls_thread_runtime;
 }
 
+namespace {
+// The calling simulated thread's linear index in its block (x fastest).
+unsigned linear_thread_id() { return threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z); }
+}  // namespace
+
 namespace detail {
 
 int block_barrier(BarrierKind kind, int predicate, const char* file, int line) {
@@ -60,6 +67,30 @@ uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int operand, 
                          int line) {
   return running_scheduler("a warp collective", file, line)
       .arrive_at_warp_collective(op, mask, value, operand, width, file, line);
+}
+
+void device_fault(const char* what, const char* file, int line) {
+  running_scheduler(what, file, line).device_fault(what, file, line);
+}
+
+void cp_async(void* dst, const void* src, int bytes, int src_bytes, const char* file, int line) {
+  if (bytes != 4 && bytes != 8 && bytes != 16)
+    device_fault("cp.async with a copy size other than 4, 8 or 16 bytes", file, line);
+  if (src_bytes < 0 || src_bytes > bytes) device_fault("cp.async with src-size outside [0, copy size]", file, line);
+  if (reinterpret_cast<uintptr_t>(dst) % bytes != 0 || (src_bytes > 0 && reinterpret_cast<uintptr_t>(src) % bytes != 0))
+    device_fault("cp.async with a source or destination not aligned to the copy size", file, line);
+  running_scheduler("cp.async", file, line);
+  tls_thread_runtime->async_copies.issue(linear_thread_id(), dst, src, bytes, src_bytes);
+}
+
+void cp_async_commit_group() {
+  running_scheduler("cp.async.commit_group", __FILE__, __LINE__);
+  tls_thread_runtime->async_copies.commit(linear_thread_id());
+}
+
+void cp_async_wait_group(int pending) {
+  running_scheduler("cp.async.wait_group", __FILE__, __LINE__);
+  tls_thread_runtime->async_copies.wait(linear_thread_id(), pending);
 }
 
 unsigned active_mask() {

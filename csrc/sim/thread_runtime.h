@@ -2,6 +2,7 @@
 // the running launch. Each OS thread that launches kernels gets its own, so launches from
 // different OS threads run independently (each with its own thread_local shared memory).
 #pragma once
+#include "async_copy.h"
 #include "block_scheduler.h"
 #include "fiber.h"
 #include "shared_memory.h"
@@ -16,6 +17,7 @@ class ThreadRuntime {
   Fiber host;  // this OS thread's own context, which runs the launch loop
   BlockScheduler scheduler;
   SharedMemory shared_memory;
+  AsyncCopies async_copies;
   bool launching = false;
 };
 
