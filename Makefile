@@ -5,7 +5,8 @@
 #   make build                 incremental in-place build (ninja; nothing to do -> seconds)
 #   make test VENV=0 PYTHON=python3   use an existing environment (e.g. the GPU machines)
 #   make dev-build             fast inner loop: CPU kernels only, no CUDA compile
-#   make mutants               (simulator issue) mutation testing of the CUDA kernels
+#   make sim-test              the CUDA simulator's own C++ tests (plain, ASan+UBSan, TSan)
+#   make mutants               mutation testing of the CUDA kernels through the simulator
 #
 # Knobs: CNNOPS_CUDA=0/1, TORCH_CUDA_ARCH_LIST (default: the GPU's arch, else "8.0;9.0+PTX";
 # CI uses 9.0), MAX_JOBS, PYTEST_ARGS.
@@ -22,7 +23,7 @@ PY := $(PYTHON)
 SETUP :=
 endif
 
-.PHONY: test bench build dev-build clean venv
+.PHONY: test bench build dev-build clean venv mutants sim-test
 
 .venv/.installed: requirements-dev.txt
 	@test -x .venv/bin/python || $(PYTHON) -m venv .venv
@@ -45,6 +46,13 @@ test: build
 
 bench: build
 	$(PY) -m benchmarks $(BENCH_ARGS)
+
+sim-test:
+	bash tests/sim/run.sh
+
+# Mutation testing of the CUDA kernel sources through the simulator: prints the kill rate.
+mutants:
+	$(PYTHON) tests/sim/mutants.py
 
 clean:
 	rm -rf build cnnops/*.so

@@ -7,7 +7,7 @@ bottleneck convolutions, registered as PyTorch custom ops (torch.ops.cnnops) wit
 """
 from . import ops as _ops  # noqa: F401  (fake kernels and autograd registrations)
 from . import autograd, models, nn
-from ._ext import build_info
+from ._ext import build_info, last_cuda_kernel
 from ._version import __version__
 from .convert import convert
 from .functional import adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d
@@ -20,6 +20,7 @@ __all__ = [
     "build_info",
     "conv2d",
     "convert",
+    "last_cuda_kernel",
     "max_pool2d",
     "nn",
 ]

@@ -26,6 +26,12 @@ def _has_kernel(op: str, key: str) -> bool:
     return torch._C._dispatch_has_kernel_for_dispatch_key("cnnops::" + op, key)
 
 
+def last_cuda_kernel(op: str = "conv2d_forward") -> str:
+    """The CUDA kernel configuration that the last call of `op` ran in this process (e.g.
+    'fprop_simt_64x64x16<f32>'), '' if none ran or the build has no CUDA."""
+    return _C.last_cuda_kernel(op) if hasattr(_C, "last_cuda_kernel") else ""
+
+
 def require_backend(op: str, public_name: str, t: torch.Tensor) -> None:
     """Raise a clear error when `t` lives on a device this build has no kernel for."""
     if t.device.type == "cpu" or t.device.type == "meta":

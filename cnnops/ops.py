@@ -10,7 +10,7 @@ from typing import List, Optional, Sequence
 import torch
 from torch._prims_common import suggest_memory_format
 
-from . import _ext  # noqa: F401  (loads the op schemas)
+from . import _ext  # (loading it registers the op schemas)
 
 ops = torch.ops.cnnops
 
@@ -115,6 +115,7 @@ def conv2d_backward(ctx, grad_output):
     mask = [ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.has_bias and ctx.needs_input_grad[2]]
     if not any(mask):
         return None, None, None, None, None, None, None
+    _ext.require_backend("conv2d_backward", "conv2d (backward)", grad_output)
     gi, gw, gb = ops.conv2d_backward(grad_output, input, weight, *ctx.args, mask)
     return (gi if mask[0] else None, gw if mask[1] else None, gb if mask[2] else None, None, None, None, None)
 

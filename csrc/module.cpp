@@ -1,6 +1,9 @@
 // The cnnops._C Python module: importing it runs the op registrations (TORCH_LIBRARY blocks in
 // the other translation units); it also reports how the extension was built.
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
 
 #include "common/poison.h"
 #include "cpu/gemm/microkernel.h"
@@ -14,6 +17,8 @@ namespace cnnops {
 namespace cuda {
 // Defined in cuda/shape_selftest_host.cpp.
 pybind11::dict shape_selftest();
+// Defined in cuda/conv2d_host.cpp.
+std::string last_kernel(const std::string& op);
 }  // namespace cuda
 }  // namespace cnnops
 #endif
@@ -38,5 +43,7 @@ PYBIND11_MODULE(_C, m) {
 #ifdef CNNOPS_WITH_CUDA
   m.def("cuda_shape_selftest", &cnnops::cuda::shape_selftest,
         "Evaluates the shared shape math on the GPU and on the host; returns both (needs a GPU).");
+  m.def("last_cuda_kernel", &cnnops::cuda::last_kernel,
+        "The CUDA kernel configuration the last call of an op (e.g. 'conv2d_forward') ran; '' if none.");
 #endif
 }

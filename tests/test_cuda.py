@@ -1,9 +1,14 @@
-"""GPU tests (marked `gpu`; skipped without a CUDA device). The CUDA kernels of the later issues
-add their cases here; today they check the CUDA part of the build itself."""
+"""GPU tests (marked `gpu`; skipped without a CUDA device). They check the CUDA part of the
+build and the CUDA kernels against torch in float64, as the simulator tests (test_sim_*.py) do on
+the CPU."""
 import pytest
 import torch
 
+import torch.nn.functional as F
+
 import cnnops
+from helpers import assert_close_scaled, rand
+from test_conv2d import CASES, _ids
 
 pytestmark = pytest.mark.gpu
 
@@ -17,10 +22,32 @@ def test_device_shape_math_matches_host():
     assert result["queries"] > 1000 and result["mismatches"] == 0
 
 
-def test_cuda_tensor_gets_a_clear_error_until_kernels_exist():
-    x = torch.randn(1, 3, 8, 8, device="cuda")
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16], ids=str)
+def test_conv2d_forward_matches_torch(case, dtype):
+    N, C, H, W, K, R, S, stride, padding, dilation, groups = case
+    x, w, b = rand(N, C, H, W, dtype=dtype), rand(K, C // groups, R, S, dtype=dtype), rand(K, dtype=dtype)
+    y = cnnops.conv2d(x.cuda(), w.cuda(), b.cuda(), stride, padding, dilation, groups)
+    torch.cuda.synchronize()
+    ref = F.conv2d(x.double(), w.double(), b.double(), stride, padding, dilation, groups)
+    scale = F.conv2d(x.double().abs(), w.double().abs(), b.double().abs(), stride, padding, dilation, groups)
+    assert_close_scaled(y, ref, scale, dtype, "CUDA conv2d forward")
+    assert cnnops.last_cuda_kernel("conv2d_forward")
+
+
+@pytest.mark.parametrize("layout", ["channels_last", "strided"])
+def test_conv2d_forward_layouts(layout):
+    x, w = rand(2, 8, 13, 11, dtype=torch.float32, layout=layout), rand(16, 8, 3, 3, dtype=torch.float32)
+    y = cnnops.conv2d(x.cuda(), w.cuda(), None, 2, 1)
+    ref = F.conv2d(x.cuda(), w.cuda(), None, 2, 1)
+    assert y.stride() == ref.stride()
+    torch.testing.assert_close(y.cpu(), F.conv2d(x.double(), w.double(), None, 2, 1).float(), rtol=1e-5, atol=1e-5)
+
+
+def test_conv2d_backward_on_cuda_is_a_clear_error_until_its_kernels_exist():
+    if torch._C._dispatch_has_kernel_for_dispatch_key("cnnops::conv2d_backward", "CUDA"):
+        pytest.skip("CUDA conv backward kernels are registered")
+    x = torch.randn(1, 3, 8, 8, device="cuda", requires_grad=True)
     w = torch.randn(4, 3, 3, 3, device="cuda")
-    if torch._C._dispatch_has_kernel_for_dispatch_key("cnnops::conv2d_forward", "CUDA"):
-        pytest.skip("CUDA conv kernels are registered")
     with pytest.raises(NotImplementedError, match="CUDA"):
-        cnnops.conv2d(x, w)
+        cnnops.conv2d(x, w).sum().backward()

@@ -9,7 +9,7 @@
 #error "csrc/sim/cuda_sim.h replaces CUDA for g++; nvcc must not see it"
 #endif
 #if !defined(CNNOPS_SIM)
-#error "compile simulator builds with -DCNNOPS_SIM (csrc/common/macros.h keys __host__ __device__ on it)"
+#error "compile simulator builds with -DCNNOPS_SIM (launch.cuh, ptx.cuh and dtypes.cuh key the simulator on it)"
 #endif
 
 #include "vector_types.h"

@@ -1,0 +1,35 @@
+// The host interface of the CUDA convolution forward: what the torch-side code (conv2d_host.cpp)
+// hands the torch-free launchers. Free of torch *and* of CUDA headers, so the same binding code
+// compiles into the CUDA extension and into the simulator module (where "device" pointers are
+// CPU memory and the stream is null).
+#pragma once
+#include "../common/conv_params.h"
+#include "dtypes.cuh"
+
+namespace cnnops {
+namespace cuda {
+
+struct Conv2dFpropArgs {
+  Conv2dParams p;  // sizes and element strides (x, w, y)
+  DType dtype;     // of x, w, bias and y alike
+  const void* x;
+  const void* w;
+  const void* bias;  // [K] or null
+  void* y;
+};
+
+// What a launcher did: error is null on success, else a message (CUDA's error string or the
+// reason a shape cannot be launched). kernel names the kernel configuration that ran (or would
+// have), e.g. "fprop_simt_64x64x16<f32>"; it is a static string.
+struct LaunchResult {
+  const char* error;
+  const char* kernel;
+};
+
+// Runs y = conv2d(x, w) + bias on `stream` (a cudaStream_t; null = the legacy default stream).
+// Asynchronous on a GPU; the simulator finishes before returning. Any Conv2dParams with
+// N*P*Q > 0 and K > 0 is valid (the caller skips empty outputs).
+LaunchResult conv2d_fprop(const Conv2dFpropArgs& args, void* stream);
+
+}  // namespace cuda
+}  // namespace cnnops

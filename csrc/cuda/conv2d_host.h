@@ -1,0 +1,27 @@
+// The device side of the conv2d ops without the CUDA-specific parts: argument checks, output
+// allocation in torch's layout (poisoned in tests), the parameter struct and the launch on a
+// given stream. Compiled into the CUDA extension (register.cpp adds the device guard and the
+// current stream) and into the simulator module cnnops._sim (CPU tensors, null stream), so the
+// tests run the very host code the GPU runs.
+#pragma once
+#include <ATen/ATen.h>
+
+#include "dtypes.cuh"
+
+namespace cnnops {
+namespace cuda {
+
+DType dtype_of(const at::Tensor& t, const char* op);
+
+at::Tensor conv2d_forward_device(const at::Tensor& input, const at::Tensor& weight,
+                                 const c10::optional<at::Tensor>& bias, at::IntArrayRef stride,
+                                 at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
+                                 void* stream);
+
+// Which kernel configuration the last call of an op ran ("" before the first), for tests and
+// for users who want to know (cnnops.last_kernel).
+void record_kernel(const char* op, const char* kernel);
+std::string last_kernel(const std::string& op);
+
+}  // namespace cuda
+}  // namespace cnnops

@@ -1,0 +1,49 @@
+// Index arithmetic of the implicit-GEMM view of a convolution, shared by the CUDA kernels:
+//   M = N*P*Q output positions (q fastest), reduction CRS = (C/g)*R*S filter taps (s fastest).
+// 64-bit throughout: N*P*Q and tensor offsets can pass 2^31.
+#pragma once
+#include <cstdint>
+
+#include "../common/conv_params.h"
+
+namespace cnnops {
+namespace cuda {
+
+struct OutputPosition {
+  int64_t n, p, q;
+};
+
+CNNOPS_HD_INLINE OutputPosition decode_output_position(int64_t m, const Conv2dParams& p) {
+  OutputPosition o;
+  const int64_t np = m / p.Q;
+  o.q = m - np * p.Q;
+  o.n = np / p.P;
+  o.p = np - o.n * p.P;
+  return o;
+}
+
+// Input coordinates of the window's top-left tap (may be negative: padding).
+struct WindowOrigin {
+  int64_t h, w;
+};
+
+CNNOPS_HD_INLINE WindowOrigin window_origin(const OutputPosition& o, const Conv2dParams& p) {
+  return WindowOrigin{o.p * p.stride_h - p.pad_top, o.q * p.stride_w - p.pad_left};
+}
+
+struct FilterTap {
+  int64_t c, r, s;  // channel within the group, kernel row, kernel column
+};
+
+CNNOPS_HD_INLINE FilterTap decode_filter_tap(int64_t crs, const Conv2dParams& p) {
+  FilterTap t;
+  const int64_t RS = p.R * p.S;
+  t.c = crs / RS;
+  const int64_t rs = crs - t.c * RS;
+  t.r = rs / p.S;
+  t.s = rs - t.r * p.S;
+  return t;
+}
+
+}  // namespace cuda
+}  // namespace cnnops

@@ -1,0 +1,29 @@
+// Registers the CUDA kernels for the cnnops ops (schemas in csrc/ops/): the device guard and the
+// current stream are added here; everything else is the shared host code (conv2d_host.cpp).
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <torch/library.h>
+
+#include "conv2d_host.h"
+
+namespace cnnops {
+namespace cuda {
+namespace {
+
+void* current_stream(const at::Tensor& t) {
+  return static_cast<void*>(c10::cuda::getCurrentCUDAStream(t.device().index()).stream());
+}
+
+at::Tensor conv2d_forward_cuda(const at::Tensor& input, const at::Tensor& weight,
+                               const c10::optional<at::Tensor>& bias, at::IntArrayRef stride,
+                               at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups) {
+  TORCH_CHECK(input.is_cuda() && weight.is_cuda(), "cnnops.conv2d: input and weight must both be CUDA tensors");
+  const c10::cuda::CUDAGuard guard(input.device());
+  return conv2d_forward_device(input, weight, bias, stride, padding, dilation, groups, current_stream(input));
+}
+
+}  // namespace
+}  // namespace cuda
+}  // namespace cnnops
+
+TORCH_LIBRARY_IMPL(cnnops, CUDA, m) { m.impl("conv2d_forward", &cnnops::cuda::conv2d_forward_cuda); }

@@ -1,0 +1,74 @@
+// cnnops._sim: the CUDA launch code and kernels of csrc/cuda, compiled with g++ against the CPU
+// simulator (csrc/sim), as a Python module whose functions take CPU tensors. Tests call the very
+// host code a GPU runs (checks, layout, kernel choice, grid) and compare with torch; the
+// simulator's counters prove which instructions ran. Outputs are always poisoned (NaN) first.
+#include <torch/extension.h>
+
+#include <string>
+#include <vector>
+
+#include "common/poison.h"
+#include "cuda/conv2d_host.h"
+#include "sim/sim_api.h"
+
+namespace {
+
+namespace sim = cnnops::sim;
+
+// Runs one simulated op; a refused launch or kernel fault (sticky, as on a GPU) becomes a Python
+// RuntimeError carrying the simulator's explanation, and the device is reset for the next call.
+template <typename F>
+auto run_simulated(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const c10::Error& e) {
+    const std::string why = sim::last_error_message();
+    sim::reset_device();
+    if (why.empty()) throw;
+    throw std::runtime_error(std::string(e.what_without_backtrace()) + "\nsimulator: " + why);
+  }
+}
+
+void check_cpu(const at::Tensor& t, const char* what) {
+  TORCH_CHECK(t.device().is_cpu(), "cnnops._sim: ", what, " must be a CPU tensor (the simulator's memory)");
+}
+
+at::Tensor conv2d_forward(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
+                          std::vector<int64_t> stride, std::vector<int64_t> padding, std::vector<int64_t> dilation,
+                          int64_t groups) {
+  check_cpu(input, "input");
+  check_cpu(weight, "weight");
+  if (bias.has_value()) check_cpu(*bias, "bias");
+  return run_simulated([&] {
+    return cnnops::cuda::conv2d_forward_device(input, weight, bias, stride, padding, dilation, groups, nullptr);
+  });
+}
+
+pybind11::dict counters() {
+  pybind11::dict d;
+  for (int i = 0; i < int(sim::Counter::kNumCounters); ++i)
+    d[sim::counter_name(sim::Counter(i))] = sim::counter(sim::Counter(i));
+  return d;
+}
+
+void set_options(bool reverse_block_order, bool reverse_thread_order) {
+  sim::Options o = sim::options();
+  o.reverse_block_order = reverse_block_order;
+  o.reverse_thread_order = reverse_thread_order;
+  sim::set_options(o);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_sim, m) {
+  m.doc() = "cnnops' CUDA kernels and launch code run on the CPU by the simulator (csrc/sim)";
+  cnnops::set_poison_outputs(true);
+  m.def("conv2d_forward", &conv2d_forward, "torch.ops.cnnops.conv2d_forward on the simulated GPU", pybind11::arg("input"),
+        pybind11::arg("weight"), pybind11::arg("bias"), pybind11::arg("stride"), pybind11::arg("padding"),
+        pybind11::arg("dilation"), pybind11::arg("groups"));
+  m.def("last_kernel", &cnnops::cuda::last_kernel, "the kernel configuration the last call of an op ran");
+  m.def("counters", &counters, "what the simulator ran since the last reset: {name: count}");
+  m.def("reset_counters", &sim::reset_counters);
+  m.def("set_options", &set_options, pybind11::arg("reverse_block_order") = false,
+        pybind11::arg("reverse_thread_order") = false);
+}

@@ -1,0 +1,105 @@
+// The convolution forward (csrc/cuda/conv2d_fprop*.cu) through its real host entry,
+// conv2d_fprop(), on cudaMalloc'd buffers sized exactly to the tensors, against a direct CPU loop.
+// In the ASan flavour an out-of-bounds read of an input, weight or bias element (a wrong padding
+// test, a stride mix-up) is reported; in the TSan flavour a missing barrier between the
+// shared-memory tiles and their readers is.
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "cuda/conv2d_fprop.h"
+#include "device_buffer.h"
+#include "sim_test.h"
+
+namespace {
+
+namespace sim = cnnops::sim;
+using cnnops::Conv2dParams;
+using cnnops::cuda::Conv2dFpropArgs;
+using cnnops::cuda::DType;
+
+struct Shape {
+  int64_t N, C, H, W, K, R, S, stride, pad_top, pad_left, pad_bottom, pad_right, dil, groups;
+  bool nhwc;
+};
+
+Conv2dParams params_of(const Shape& s) {
+  Conv2dParams p{};
+  p.N = s.N, p.C = s.C, p.H = s.H, p.W = s.W, p.K = s.K, p.R = s.R, p.S = s.S, p.groups = s.groups;
+  p.stride_h = p.stride_w = s.stride;
+  p.pad_top = s.pad_top, p.pad_left = s.pad_left, p.pad_bottom = s.pad_bottom, p.pad_right = s.pad_right;
+  p.dil_h = p.dil_w = s.dil;
+  p.P = cnnops::conv_out_size(p.H, p.pad_top + p.pad_bottom, p.R, p.stride_h, p.dil_h);
+  p.Q = cnnops::conv_out_size(p.W, p.pad_left + p.pad_right, p.S, p.stride_w, p.dil_w);
+  const int64_t Cg = p.C / p.groups;
+  // NCHW or NHWC element strides for input and output; weights [K, C/g, R, S] contiguous.
+  p.x = s.nhwc ? cnnops::Strides4{p.H * p.W * p.C, 1, p.W * p.C, p.C} : cnnops::Strides4{p.C * p.H * p.W, p.H * p.W, p.W, 1};
+  p.y = s.nhwc ? cnnops::Strides4{p.P * p.Q * p.K, 1, p.Q * p.K, p.K} : cnnops::Strides4{p.K * p.P * p.Q, p.P * p.Q, p.Q, 1};
+  p.w = cnnops::Strides4{Cg * p.R * p.S, p.R * p.S, p.S, 1};
+  return p;
+}
+
+// The definition, one output at a time, in double.
+std::vector<double> reference(const Conv2dParams& p, const std::vector<float>& x, const std::vector<float>& w,
+                              const std::vector<float>& b) {
+  std::vector<double> y(p.N * p.K * p.P * p.Q);
+  const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups;
+  for (int64_t n = 0; n < p.N; ++n)
+    for (int64_t k = 0; k < p.K; ++k)
+      for (int64_t oh = 0; oh < p.P; ++oh)
+        for (int64_t ow = 0; ow < p.Q; ++ow) {
+          double acc = b[k];
+          const int64_t g = k / Kg;
+          for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t r = 0; r < p.R; ++r)
+              for (int64_t s = 0; s < p.S; ++s) {
+                const int64_t h = oh * p.stride_h - p.pad_top + r * p.dil_h, ww = ow * p.stride_w - p.pad_left + s * p.dil_w;
+                if (h < 0 || h >= p.H || ww < 0 || ww >= p.W) continue;
+                acc += double(x[n * p.x.n + (g * Cg + c) * p.x.c + h * p.x.h + ww * p.x.w]) *
+                       double(w[k * p.w.n + c * p.w.c + r * p.w.h + s * p.w.w]);
+              }
+          y[n * p.y.n + k * p.y.c + oh * p.y.h + ow * p.y.w] = acc;
+        }
+  return y;
+}
+
+void check_fprop_f32(const Shape& shape) {
+  const Conv2dParams p = params_of(shape);
+  std::mt19937 rng(uint32_t(p.N * 1000003 + p.C * 101 + p.K));
+  std::normal_distribution<float> normal;
+  auto random = [&](int64_t count) {
+    std::vector<float> v(count);
+    for (float& e : v) e = normal(rng);
+    return v;
+  };
+  const std::vector<float> x = random(p.N * p.C * p.H * p.W), w = random(p.K * (p.C / p.groups) * p.R * p.S),
+                           b = random(p.K);
+  DeviceBuffer<float> dx(x), dw(w), db(b), dy(p.N * p.K * p.P * p.Q);  // dy: 0xFF (NaN) poisoned
+  Conv2dFpropArgs a{};
+  a.p = p;
+  a.dtype = DType::kFloat32;
+  a.x = dx.get(), a.w = dw.get(), a.bias = db.get(), a.y = dy.get();
+  sim::reset_counters();
+  const cnnops::cuda::LaunchResult r = cnnops::cuda::conv2d_fprop(a, nullptr);
+  REQUIRE(r.error == nullptr);
+  CHECK(sim::counter(sim::Counter::kLaunches) == 1);
+  const std::vector<float> y = dy.download();
+  const std::vector<double> ref = reference(p, x, w, b);
+  int bad = 0;
+  for (size_t i = 0; i < y.size(); ++i) bad += !(std::fabs(y[i] - ref[i]) <= 1e-4 * (1 + std::fabs(ref[i])));
+  CHECK_EQ(bad, 0);
+}
+
+}  // namespace
+
+TEST(conv2d_fprop_nchw_padding_stride_dilation) {
+  check_fprop_f32({2, 3, 9, 7, 5, 3, 3, 2, 1, 2, 0, 1, 2, 1, false});
+}
+
+TEST(conv2d_fprop_nhwc_groups_several_tiles) {
+  check_fprop_f32({3, 8, 11, 9, 72, 3, 2, 1, 1, 0, 1, 1, 1, 4, true});
+}
+
+TEST(conv2d_fprop_depthwise_nhwc) {
+  check_fprop_f32({1, 6, 6, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1, 6, true});
+}

@@ -1,0 +1,114 @@
+"""The CUDA convolution forward (csrc/cuda) run on the CPU by the simulator (cnnops._sim), through
+the same host code as on a GPU, against torch in float64: every dtype, layout and argument,
+outputs poisoned first, and the kernel choice and the simulator's counters checked."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+import cnnops
+from cnnops import _args
+from helpers import assert_close_scaled, assert_layout_like, rand
+from test_conv2d import CASES, _ids
+
+sim = pytest.importorskip("cnnops._sim", reason="cnnops was built without the simulator module (CNNOPS_SIM=0)")
+
+DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
+DTYPE_TAG = {torch.float64: "f64", torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16"}
+
+
+def sim_conv2d(x, w, b, stride, padding, dilation, groups):
+    """torch.nn.functional.conv2d's arguments, run by the simulated CUDA op."""
+    stride, padding, dilation, groups = _args.conv2d(x, w, b, stride, padding, dilation, groups)
+    return sim.conv2d_forward(x, w, b, list(stride), list(padding), list(dilation), groups)
+
+
+def check_sim_conv(case, dtype, layout="contiguous", wlayout="contiguous", bias=True):
+    N, C, H, W, K, R, S, stride, padding, dilation, groups = case
+    x = rand(N, C, H, W, dtype=dtype, layout=layout)
+    w = rand(K, C // groups, R, S, dtype=dtype, layout=wlayout)
+    b = rand(K, dtype=dtype) if bias else None
+    sim.reset_counters()
+    y = sim_conv2d(x, w, b, stride, padding, dilation, groups)
+    assert y.dtype == dtype
+    b64 = None if b is None else b.double()
+    ref = F.conv2d(x.double(), w.double(), b64, stride, padding, dilation, groups)
+    scale = F.conv2d(x.double().abs(), w.double().abs(), None if b is None else b64.abs(), stride, padding,
+                     dilation, groups)
+    assert_close_scaled(y, ref, scale, dtype, "simulated conv2d forward")
+    assert_layout_like(y, F.conv2d(x, w, b, stride, padding, dilation, groups), "output")
+    counters = sim.counters()
+    assert counters["launches"] == 1 and counters["blocks"] >= 1
+    return y
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: DTYPE_TAG[d])
+def test_forward_every_case(case, dtype):
+    check_sim_conv(case, dtype)
+    assert sim.last_kernel("conv2d_forward") == f"fprop_simt_64x64x16<{DTYPE_TAG[dtype]}>"
+
+
+@pytest.mark.parametrize("case", [CASES[0], CASES[2], CASES[4], CASES[7], CASES[10], CASES[16]], ids=_ids)
+@pytest.mark.parametrize("layout,wlayout", [("channels_last", "contiguous"), ("strided", "contiguous"),
+                                            ("contiguous", "channels_last"), ("channels_last", "strided")])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=lambda d: DTYPE_TAG[d])
+def test_forward_layouts(case, layout, wlayout, dtype):
+    check_sim_conv(case, dtype, layout, wlayout)
+
+
+@pytest.mark.parametrize("case", [CASES[0], CASES[9]], ids=_ids)
+def test_forward_without_bias(case):
+    check_sim_conv(case, torch.float32, bias=False)
+
+
+def test_forward_several_blocks_each_way():
+    """N*P*Q and K/groups both span several 64-wide tiles, with ragged last tiles."""
+    check_sim_conv((3, 12, 11, 13, 130, 3, 3, 1, 1, 1, 1), torch.float32)
+    assert sim.counters()["blocks"] == 7 * 3  # ceil(3*11*13 / 64) x ceil(130 / 64)
+
+
+def test_block_order_does_not_change_the_result():
+    x, w, b = rand(2, 8, 13, 9, dtype=torch.float32), rand(70, 8, 3, 3, dtype=torch.float32), rand(70, dtype=torch.float32)
+    y1 = sim_conv2d(x, w, b, 2, 1, 1, 1)
+    sim.set_options(reverse_block_order=True, reverse_thread_order=True)
+    try:
+        y2 = sim_conv2d(x, w, b, 2, 1, 1, 1)
+    finally:
+        sim.set_options()
+    assert torch.equal(y1, y2)
+
+
+def test_matches_the_cpu_op_and_is_deterministic():
+    x, w = rand(2, 6, 10, 10, dtype=torch.float64), rand(10, 3, 3, 3, dtype=torch.float64)
+    y1 = sim_conv2d(x, w, None, 1, 1, 1, 2)
+    assert torch.equal(y1, sim_conv2d(x, w, None, 1, 1, 1, 2))
+    torch.testing.assert_close(y1, cnnops.conv2d(x, w, None, 1, 1, 1, 2), rtol=1e-12, atol=1e-12)
+
+
+def test_empty_batch_launches_nothing():
+    sim.reset_counters()
+    y = sim_conv2d(rand(0, 3, 5, 5), rand(4, 3, 3, 3), None, 1, 0, 1, 1)
+    assert y.shape == (0, 4, 3, 3) and sim.counters()["launches"] == 0
+
+
+def test_zero_input_channels_give_the_bias():
+    """C = 0: an empty reduction; every output is the bias, as cnnops' CPU op gives. (torch 2.14's
+    own CPU conv returns a [1, 0, 4, 4] tensor here, which is not a convolution's shape.)"""
+    x, w, b = torch.randn(1, 0, 4, 4), torch.randn(3, 0, 3, 3), torch.randn(3)
+    y = sim_conv2d(x, w, b, 1, 1, 1, 1)
+    torch.testing.assert_close(y, b.view(1, 3, 1, 1).expand(1, 3, 4, 4))
+    torch.testing.assert_close(y, cnnops.conv2d(x, w, b, 1, 1))
+
+
+def test_integer_dtype_is_a_type_error():
+    x, w = torch.ones(1, 2, 4, 4, dtype=torch.int32), torch.ones(3, 2, 3, 3, dtype=torch.int32)
+    with pytest.raises(TypeError, match="float32, float64, float16 or bfloat16"):
+        sim.conv2d_forward(x, w, None, [1, 1], [0, 0, 0, 0], [1, 1], 1)
+
+
+def test_bad_arguments_raise_not_crash():
+    x, w = rand(1, 4, 6, 6, dtype=torch.float32), rand(3, 2, 3, 3, dtype=torch.float32)
+    with pytest.raises(RuntimeError, match="channels"):
+        sim.conv2d_forward(x, w, None, [1, 1], [0, 0, 0, 0], [1, 1], 1)
+    with pytest.raises(RuntimeError, match="stride"):
+        sim.conv2d_forward(x, rand(3, 4, 3, 3, dtype=torch.float32), None, [0, 1], [0, 0, 0, 0], [1, 1], 1)
