@@ -1,19 +1,43 @@
-// The one place that chooses the convolution-forward kernel for a shape and dtype.
+// The one place that chooses the convolution-forward kernel for a shape and dtype: the
+// tensor-core kernel where its layout and alignment rules hold, the CUDA-core kernel otherwise.
+// conv2d_fprop_plan() answers with the same choice without launching anything.
+#include <type_traits>
+
 #include "conv2d_fprop_kernels.cuh"
 
 namespace cnnops {
 namespace cuda {
+namespace {
 
-LaunchResult conv2d_fprop(const Conv2dFpropArgs& args, void* stream_ptr) {
-  const cudaStream_t stream = static_cast<cudaStream_t>(stream_ptr);
+template <typename T>
+LaunchResult run(const Conv2dFpropArgs& args, cudaStream_t stream, bool launch) {
+  if constexpr (std::is_same<T, half_t>::value || std::is_same<T, bf16_t>::value) {
+    if (fprop_tc_supports(args)) return launch ? launch_fprop_tc<T>(args, stream) : LaunchResult{nullptr, fprop_tc_name<T>()};
+  }
+  return launch ? launch_fprop_simt<T>(args, stream) : LaunchResult{nullptr, fprop_simt_name<T>()};
+}
+
+LaunchResult dispatch(const Conv2dFpropArgs& args, cudaStream_t stream, bool launch) {
   switch (args.dtype) {
-    case DType::kFloat32: return launch_fprop_simt<float>(args, stream);
-    case DType::kFloat64: return launch_fprop_simt<double>(args, stream);
-    case DType::kFloat16: return launch_fprop_simt<half_t>(args, stream);
-    case DType::kBFloat16: return launch_fprop_simt<bf16_t>(args, stream);
+    case DType::kFloat32: return run<float>(args, stream, launch);
+    case DType::kFloat64: return run<double>(args, stream, launch);
+    case DType::kFloat16: return run<half_t>(args, stream, launch);
+    case DType::kBFloat16: return run<bf16_t>(args, stream, launch);
   }
   return LaunchResult{"unsupported dtype", ""};
 }
+
+}  // namespace
+
+bool conv2d_fprop_prefers_channels_last(const Conv2dParams& p, DType dtype) {
+  return fprop_tc_supports_shape(p, dtype);
+}
+
+LaunchResult conv2d_fprop(const Conv2dFpropArgs& args, void* stream) {
+  return dispatch(args, static_cast<cudaStream_t>(stream), true);
+}
+
+const char* conv2d_fprop_plan(const Conv2dFpropArgs& args) { return dispatch(args, nullptr, false).kernel; }
 
 }  // namespace cuda
 }  // namespace cnnops

@@ -31,5 +31,13 @@ struct LaunchResult {
 // N*P*Q > 0 and K > 0 is valid (the caller skips empty outputs).
 LaunchResult conv2d_fprop(const Conv2dFpropArgs& args, void* stream);
 
+// The kernel configuration conv2d_fprop() would run for these arguments (nothing is launched).
+const char* conv2d_fprop_plan(const Conv2dFpropArgs& args);
+
+// Whether a faster kernel serves this shape when x and w are channels-last (NHWC input, KRSC
+// filters, 16-byte aligned): the host converts operands in other layouts before the launch
+// (the conversion is part of the op's time).
+bool conv2d_fprop_prefers_channels_last(const Conv2dParams& p, DType dtype);
+
 }  // namespace cuda
 }  // namespace cnnops

@@ -13,6 +13,19 @@ namespace cuda {
 // groups): the IEEE float32 / float64 path and the fallback of the tensor-core kernels.
 template <typename T>
 LaunchResult launch_fprop_simt(const Conv2dFpropArgs& args, cudaStream_t stream);
+template <typename T>
+const char* fprop_simt_name();
+
+// Tensor-core implicit GEMM (mma.sync m16n8k16, ldmatrix, cp.async) for float16 / bfloat16 with
+// channels-last operands: groups == 1, C % 8 == 0, every 8-channel vector 16-byte aligned.
+// fprop_tc_supports_shape: the shape and dtype qualify (the layout may still need converting);
+// fprop_tc_supports: these very operands can be read as they are.
+bool fprop_tc_supports_shape(const Conv2dParams& p, DType dtype);
+bool fprop_tc_supports(const Conv2dFpropArgs& args);
+template <typename T>
+LaunchResult launch_fprop_tc(const Conv2dFpropArgs& args, cudaStream_t stream);
+template <typename T>
+const char* fprop_tc_name();
 
 // A LaunchResult from a CUDA status: success, or CUDA's message.
 inline LaunchResult launch_result(cudaError_t err, const char* kernel) {

@@ -95,19 +95,19 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+}  // namespace
+
 template <typename T>
-constexpr const char* simt_kernel_name() {
+const char* fprop_simt_name() {
   return sizeof(T) == 8 ? "fprop_simt_64x64x16<f64>"
                         : sizeof(T) == 4 ? "fprop_simt_64x64x16<f32>"
                                          : std::is_same<T, half_t>::value ? "fprop_simt_64x64x16<f16>"
                                                                           : "fprop_simt_64x64x16<bf16>";
 }
 
-}  // namespace
-
 template <typename T>
 LaunchResult launch_fprop_simt(const Conv2dFpropArgs& a, cudaStream_t stream) {
-  const char* name = simt_kernel_name<T>();
+  const char* name = fprop_simt_name<T>();
   const Conv2dParams& p = a.p;
   const int64_t blocks_m = (p.npq() + kTileM - 1) / kTileM;
   const int64_t blocks_n = (p.filters_per_group() + kTileN - 1) / kTileN;
@@ -122,6 +122,10 @@ LaunchResult launch_fprop_simt(const Conv2dFpropArgs& a, cudaStream_t stream) {
                        name);
 }
 
+template const char* fprop_simt_name<float>();
+template const char* fprop_simt_name<double>();
+template const char* fprop_simt_name<half_t>();
+template const char* fprop_simt_name<bf16_t>();
 template LaunchResult launch_fprop_simt<float>(const Conv2dFpropArgs&, cudaStream_t);
 template LaunchResult launch_fprop_simt<double>(const Conv2dFpropArgs&, cudaStream_t);
 template LaunchResult launch_fprop_simt<half_t>(const Conv2dFpropArgs&, cudaStream_t);

@@ -48,27 +48,60 @@ std::string last_kernel(const std::string& op) {
   return it == kernel_log().end() ? std::string() : it->second;
 }
 
+namespace {
+
+// The launch arguments of a forward call and the tensors they point into (kept alive with them).
+struct PreparedFprop {
+  Conv2dFpropArgs args{};
+  at::Tensor x, w, b, y;
+};
+
+PreparedFprop prepare_fprop(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
+                            at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
+                            int64_t groups) {
+  check_conv2d_args(input, weight, bias, stride, padding, dilation, groups);
+  PreparedFprop f;
+  Conv2dFpropArgs& a = f.args;
+  a.dtype = dtype_of(input, "conv2d");
+  a.p = make_conv2d_params(input, weight, at::Tensor(), stride, padding, dilation, groups);
+  f.y = empty_output({a.p.N, a.p.K, a.p.P, a.p.Q}, input.options().memory_format(output_memory_format(input, weight)));
+  // The tensor-core kernels read channels-last operands; convert the others here (a copy, part
+  // of the op). The output keeps torch's layout: the kernels write through its strides.
+  f.x = input;
+  f.w = weight;
+  if (conv2d_fprop_prefers_channels_last(a.p, a.dtype)) {
+    f.x = input.contiguous(at::MemoryFormat::ChannelsLast);
+    f.w = weight.contiguous(at::MemoryFormat::ChannelsLast);
+  }
+  a.p.x = strides4(f.x);
+  a.p.w = strides4(f.w);
+  a.p.y = strides4(f.y);
+  // A bias view with a stride is read as contiguous [K]: make it so (K elements, cheap).
+  if (bias.has_value() && bias->defined()) f.b = bias->contiguous();
+  a.x = f.x.const_data_ptr();
+  a.w = f.w.const_data_ptr();
+  a.bias = f.b.defined() ? f.b.const_data_ptr() : nullptr;
+  a.y = f.y.mutable_data_ptr();
+  return f;
+}
+
+}  // namespace
+
 at::Tensor conv2d_forward_device(const at::Tensor& input, const at::Tensor& weight,
                                  const c10::optional<at::Tensor>& bias, at::IntArrayRef stride,
                                  at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
                                  void* stream) {
-  check_conv2d_args(input, weight, bias, stride, padding, dilation, groups);
-  Conv2dFpropArgs a{};
-  a.dtype = dtype_of(input, "conv2d");
-  a.p = make_conv2d_params(input, weight, at::Tensor(), stride, padding, dilation, groups);
-  at::Tensor y = empty_output({a.p.N, a.p.K, a.p.P, a.p.Q},
-                              input.options().memory_format(output_memory_format(input, weight)));
-  if (y.numel() == 0) return y;
-  a.p.y = strides4(y);
-  const bool has_bias = bias.has_value() && bias->defined();
-  // A bias view with a stride is read as contiguous [K]: make it so (K elements, cheap).
-  const at::Tensor b = has_bias ? bias->contiguous() : at::Tensor();
-  a.x = input.const_data_ptr();
-  a.w = weight.const_data_ptr();
-  a.bias = has_bias ? b.const_data_ptr() : nullptr;
-  a.y = y.mutable_data_ptr();
-  check_launch(conv2d_fprop(a, stream), "conv2d_forward");
-  return y;
+  PreparedFprop f = prepare_fprop(input, weight, bias, stride, padding, dilation, groups);
+  if (f.y.numel() == 0) return f.y;
+  check_launch(conv2d_fprop(f.args, stream), "conv2d_forward");
+  return f.y;
+}
+
+std::string conv2d_forward_plan(const at::Tensor& input, const at::Tensor& weight,
+                                const c10::optional<at::Tensor>& bias, at::IntArrayRef stride,
+                                at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups) {
+  const PreparedFprop f = prepare_fprop(input, weight, bias, stride, padding, dilation, groups);
+  return f.y.numel() == 0 ? std::string() : std::string(conv2d_fprop_plan(f.args));
 }
 
 }  // namespace cuda

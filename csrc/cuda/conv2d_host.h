@@ -6,6 +6,8 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <string>
+
 #include "dtypes.cuh"
 
 namespace cnnops {
@@ -17,6 +19,12 @@ at::Tensor conv2d_forward_device(const at::Tensor& input, const at::Tensor& weig
                                  const c10::optional<at::Tensor>& bias, at::IntArrayRef stride,
                                  at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
                                  void* stream);
+
+// The kernel configuration conv2d_forward_device would run for these arguments ("" for an
+// empty output), without launching it.
+std::string conv2d_forward_plan(const at::Tensor& input, const at::Tensor& weight,
+                                const c10::optional<at::Tensor>& bias, at::IntArrayRef stride,
+                                at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups);
 
 // Which kernel configuration the last call of an op ran ("" before the first), for tests and
 // for users who want to know (cnnops.last_kernel).

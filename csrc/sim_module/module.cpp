@@ -44,6 +44,12 @@ at::Tensor conv2d_forward(const at::Tensor& input, const at::Tensor& weight, con
   });
 }
 
+std::string conv2d_forward_plan(const at::Tensor& input, const at::Tensor& weight,
+                                const c10::optional<at::Tensor>& bias, std::vector<int64_t> stride,
+                                std::vector<int64_t> padding, std::vector<int64_t> dilation, int64_t groups) {
+  return cnnops::cuda::conv2d_forward_plan(input, weight, bias, stride, padding, dilation, groups);
+}
+
 pybind11::dict counters() {
   pybind11::dict d;
   for (int i = 0; i < int(sim::Counter::kNumCounters); ++i)
@@ -66,6 +72,10 @@ PYBIND11_MODULE(_sim, m) {
   m.def("conv2d_forward", &conv2d_forward, "torch.ops.cnnops.conv2d_forward on the simulated GPU", pybind11::arg("input"),
         pybind11::arg("weight"), pybind11::arg("bias"), pybind11::arg("stride"), pybind11::arg("padding"),
         pybind11::arg("dilation"), pybind11::arg("groups"));
+  m.def("conv2d_forward_plan", &conv2d_forward_plan,
+        "the kernel configuration conv2d_forward would run for these arguments (nothing is launched)",
+        pybind11::arg("input"), pybind11::arg("weight"), pybind11::arg("bias"), pybind11::arg("stride"),
+        pybind11::arg("padding"), pybind11::arg("dilation"), pybind11::arg("groups"));
   m.def("last_kernel", &cnnops::cuda::last_kernel, "the kernel configuration the last call of an op ran");
   m.def("counters", &counters, "what the simulator ran since the last reset: {name: count}");
   m.def("reset_counters", &sim::reset_counters);

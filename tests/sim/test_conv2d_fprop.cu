@@ -5,9 +5,12 @@
 // shared-memory tiles and their readers is.
 #include <cstdint>
 #include <random>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include "cuda/conv2d_fprop.h"
+#include "cuda/dtypes.cuh"
 #include "device_buffer.h"
 #include "sim_test.h"
 
@@ -63,32 +66,47 @@ std::vector<double> reference(const Conv2dParams& p, const std::vector<float>& x
   return y;
 }
 
-void check_fprop_f32(const Shape& shape) {
-  const Conv2dParams p = params_of(shape);
+// Runs the forward in element type T (float, or half_t with KRSC filters for the tensor-core
+// kernel) on random data; checks every element against the reference and which kernel ran.
+template <typename T>
+void check_fprop(const Shape& shape, DType dtype, const char* kernel, double tolerance) {
+  Conv2dParams p = params_of(shape);
+  if (!std::is_same<T, float>::value) p.w = cnnops::Strides4{p.R * p.S * p.C, 1, p.S * p.C, p.C};  // KRSC
   std::mt19937 rng(uint32_t(p.N * 1000003 + p.C * 101 + p.K));
   std::normal_distribution<float> normal;
-  auto random = [&](int64_t count) {
-    std::vector<float> v(count);
-    for (float& e : v) e = normal(rng);
-    return v;
+  // Values rounded to T, so the reference sees exactly what the kernel reads.
+  auto random = [&](int64_t count, std::vector<T>& dev, std::vector<float>& host) {
+    for (int64_t i = 0; i < count; ++i) {
+      dev.push_back(cnnops::cuda::from_acc<T>(normal(rng)));
+      host.push_back(cnnops::cuda::widen(dev.back()));
+    }
   };
-  const std::vector<float> x = random(p.N * p.C * p.H * p.W), w = random(p.K * (p.C / p.groups) * p.R * p.S),
-                           b = random(p.K);
-  DeviceBuffer<float> dx(x), dw(w), db(b), dy(p.N * p.K * p.P * p.Q);  // dy: 0xFF (NaN) poisoned
+  std::vector<T> x, w, b;
+  std::vector<float> xf, wf, bf;
+  random(p.N * p.C * p.H * p.W, x, xf);
+  random(p.K * (p.C / p.groups) * p.R * p.S, w, wf);
+  random(p.K, b, bf);
+  DeviceBuffer<T> dx(x), dw(w), db(b), dy(p.N * p.K * p.P * p.Q);  // dy: 0xFF (NaN) poisoned
   Conv2dFpropArgs a{};
   a.p = p;
-  a.dtype = DType::kFloat32;
+  a.dtype = dtype;
   a.x = dx.get(), a.w = dw.get(), a.bias = db.get(), a.y = dy.get();
   sim::reset_counters();
   const cnnops::cuda::LaunchResult r = cnnops::cuda::conv2d_fprop(a, nullptr);
   REQUIRE(r.error == nullptr);
+  CHECK_EQ(std::string(r.kernel), std::string(kernel));
   CHECK(sim::counter(sim::Counter::kLaunches) == 1);
-  const std::vector<float> y = dy.download();
-  const std::vector<double> ref = reference(p, x, w, b);
+  const std::vector<T> y = dy.download();
+  const std::vector<double> ref = reference(p, xf, wf, bf);
   int bad = 0;
-  for (size_t i = 0; i < y.size(); ++i) bad += !(std::fabs(y[i] - ref[i]) <= 1e-4 * (1 + std::fabs(ref[i])));
+  for (size_t i = 0; i < y.size(); ++i) {
+    const double v = cnnops::cuda::widen(y[i]);
+    bad += !(std::fabs(v - ref[i]) <= tolerance * (1 + std::fabs(ref[i])));
+  }
   CHECK_EQ(bad, 0);
 }
+
+void check_fprop_f32(const Shape& shape) { check_fprop<float>(shape, DType::kFloat32, "fprop_simt_64x64x16<f32>", 1e-4); }
 
 }  // namespace
 
@@ -102,4 +120,13 @@ TEST(conv2d_fprop_nhwc_groups_several_tiles) {
 
 TEST(conv2d_fprop_depthwise_nhwc) {
   check_fprop_f32({1, 6, 6, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1, 6, true});
+}
+
+// The tensor-core kernel: padding taps zero-filled by cp.async (ASan sees any read outside the
+// exact-size buffers), several k-steps through the pipeline (TSan sees a missing barrier).
+TEST(conv2d_fprop_tensor_cores_f16_nhwc) {
+  using cnnops::cuda::half_t;
+  check_fprop<half_t>({2, 16, 7, 9, 24, 3, 3, 2, 1, 1, 2, 0, 1, 1, true}, DType::kFloat16,
+                      "fprop_tc_128x64x32_s3<f16>", 4e-3);
+  CHECK(sim::counter(sim::Counter::kMmaSync) > 0);
 }
