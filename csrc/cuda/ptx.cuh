@@ -19,6 +19,8 @@
 #pragma once
 #include <cstdint>
 
+#include "dtypes.cuh"
+
 #if defined(CNNOPS_SIM)
 #include <cstring>
 #endif
@@ -32,36 +34,8 @@ namespace sim_detail {
 
 constexpr unsigned kFullWarp = 0xffffffffu;
 
-inline float half_bits_to_float(uint16_t h) {
-  const uint32_t sign = uint32_t(h & 0x8000u) << 16;
-  const uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
-  uint32_t bits;
-  if (exp == 0x1f) {
-    bits = sign | 0x7f800000u | (mant << 13);  // inf / NaN
-  } else if (exp != 0) {
-    bits = sign | ((exp + 112u) << 23) | (mant << 13);
-  } else if (mant == 0) {
-    bits = sign;
-  } else {  // subnormal: renormalise
-    int e = -1;
-    uint32_t m = mant;
-    do {
-      ++e;
-      m <<= 1;
-    } while ((m & 0x400u) == 0);
-    bits = sign | (uint32_t(112 - e) << 23) | ((m & 0x3ffu) << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-inline float bf16_bits_to_float(uint16_t h) {
-  const uint32_t bits = uint32_t(h) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
+inline float half_bits_to_float(uint16_t h) { return sim_bits::half_to_float(h); }
+inline float bf16_bits_to_float(uint16_t h) { return sim_bits::bf16_to_float(h); }
 
 // The tensor cores read only the 19 high bits of a tf32 operand.
 inline float tf32_operand(uint32_t bits) {

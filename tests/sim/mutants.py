@@ -3,9 +3,10 @@
 
 Applies one small mutation at a time to the code in csrc/cuda that the simulator compiles -- a
 dropped barrier, an off-by-one bound, a changed index constant, a swapped operator, a wrong
-accumulation -- rebuilds the simulator tests (plain flavour), runs them, and
-counts the mutant as caught when a test fails (or the run crashes or times out). Mutants that do
-not compile are left out of the rate. Prints each surviving mutant and the kill rate; exits 1
+accumulation -- rebuilds the simulator tests (plain flavour; a survivor again under ASan+UBSan),
+runs them, and counts the mutant as caught when a test fails (or the run crashes or times out). Mutants that do
+not compile, and mutations that cannot change behaviour (a larger array bound in a declaration,
+the counters' bookkeeping), are left out of the rate. Prints each surviving mutant and the kill rate; exits 1
 when the rate is under --min-rate (default 0.8).
 
 It works on a private copy of csrc/ and tests/sim/ (in build/mutants/tree, rebuilt incrementally
@@ -16,6 +17,7 @@ Only lines the simulator compiles are mutated: the nvcc-only branches of `#if de
 (inline asm) cannot be checked on the CPU.
 """
 import argparse
+import glob
 import os
 import re
 import shutil
@@ -24,13 +26,9 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SOURCES = [
-    "csrc/cuda/shape_selftest.cu",
-    "csrc/cuda/ptx.cuh",
-    "csrc/cuda/conv_indexing.cuh",
-    "csrc/cuda/conv2d_fprop.cu",
-    "csrc/cuda/conv2d_fprop_simt.cu",
-]
+# Every kernel source and device header of csrc/cuda.
+SOURCES = sorted(os.path.relpath(p, ROOT) for ext in ("cu", "cuh")
+                 for p in glob.glob(os.path.join(ROOT, "csrc", "cuda", "*." + ext)))
 TREE = os.path.join(ROOT, "build", "mutants", "tree")  # the private copy that gets mutated
 BUILD = "build/sim-mutants"  # relative to TREE
 
@@ -49,13 +47,26 @@ OPERATORS = [
 ]
 
 
+# Mutations that cannot change behaviour, left out of the rate: a larger array bound in a
+# declaration (or a parameter's, which decays to a pointer), and the counters' bookkeeping.
+DECLARED_BOUND = re.compile(r"\b[A-Za-z_]\w*\s+\**[A-Za-z_]\w*(\[\w+\])*\[$")
+
+
+def equivalent(code, match, name):
+    if name == "constant +1" and DECLARED_BOUND.search(code[: match.start()]) and code[match.end():].startswith("]"):
+        return True
+    return "::count(" in code
+
+
 def simulated_lines(lines):
-    """Indices of lines compiled under CNNOPS_SIM (skips the #else branch of `#if defined(CNNOPS_SIM)`)."""
-    keep, stack = [], []  # stack of (is_sim_if, in_else)
+    """Indices of lines compiled under CNNOPS_SIM: skips the #else branch of
+    `#if defined(CNNOPS_SIM)` and the #if branch of `#if !defined(CNNOPS_SIM)`."""
+    keep, stack = [], []  # stack of [kind: "sim" | "not-sim" | None, in_else]
     for i, line in enumerate(lines):
         s = line.strip()
         if s.startswith("#if"):
-            stack.append(["CNNOPS_SIM" in s and "!" not in s, False])
+            kind = None if "CNNOPS_SIM" not in s else ("not-sim" if "!" in s else "sim")
+            stack.append([kind, False])
             continue
         if s.startswith("#else") and stack:
             stack[-1][1] = True
@@ -65,7 +76,7 @@ def simulated_lines(lines):
             continue
         if s.startswith("#") or s.startswith("//") or not s:
             continue
-        if any(is_sim and in_else for is_sim, in_else in stack):
+        if any((kind == "sim" and in_else) or (kind == "not-sim" and not in_else) for kind, in_else in stack):
             continue
         if "static_assert" in s or "asm" in s:
             continue
@@ -85,29 +96,39 @@ def copy_tree():
 
 def mutants():
     for path in SOURCES:
-        with open(os.path.join(ROOT, path)) as f:
+        with open(os.path.join(TREE, path)) as f:
             lines = f.read().split("\n")
         for i in simulated_lines(lines):
             code = lines[i].split("//")[0]
             for name, pattern, repl in OPERATORS:
                 for m in pattern.finditer(code):
+                    if equivalent(code, m, name):
+                        continue
                     new = repl if repl is not None else str(int(m.group(1)) + 1)
                     mutated = lines[i][: m.start()] + new + lines[i][m.end():]
                     yield path, i, name, lines, mutated
 
 
-def build_and_test(timeout):
-    env = dict(os.environ)
-    b = subprocess.run(["make", "--no-print-directory", "-f", "tests/sim/Makefile", "BUILD=" + BUILD, "plain"],
-                       cwd=TREE, capture_output=True, text=True, env=env)
+def build_and_test(timeout, flavour="plain"):
+    b = subprocess.run(["make", "--no-print-directory", "-f", "tests/sim/Makefile", "BUILD=" + BUILD, flavour],
+                       cwd=TREE, capture_output=True, text=True)
     if b.returncode != 0:
         return "no-compile"
     try:
-        r = subprocess.run([os.path.join(TREE, BUILD, "plain", "sim_tests")], cwd=TREE, capture_output=True, text=True,
+        r = subprocess.run([os.path.join(TREE, BUILD, flavour, "sim_tests")], cwd=TREE, capture_output=True, text=True,
                            timeout=timeout)
     except subprocess.TimeoutExpired:
         return "caught (timeout)"
-    return "survived" if r.returncode == 0 else "caught"
+    if r.returncode == 0:
+        return "survived"
+    return "caught" if flavour == "plain" else "caught (%s)" % flavour
+
+
+def run_mutant(timeout):
+    """The plain build first; a survivor gets a second chance under ASan+UBSan, which catches the
+    mutants whose only effect is an out-of-bounds access or undefined behaviour."""
+    outcome = build_and_test(timeout)
+    return build_and_test(timeout, "asan") if outcome == "survived" else outcome
 
 
 def main():
@@ -118,7 +139,7 @@ def main():
     args = ap.parse_args()
     t0 = time.time()
     copy_tree()
-    if build_and_test(args.timeout) != "survived":
+    if build_and_test(args.timeout) != "survived" or build_and_test(args.timeout, "asan") != "survived":
         sys.exit("mutants: the unmutated sources must build and pass first")
     results = {}
     survivors = []
@@ -129,7 +150,7 @@ def main():
         try:
             with open(full, "w") as f:
                 f.write("\n".join(lines[:i] + [mutated] + lines[i + 1:]))
-            outcome = build_and_test(args.timeout)
+            outcome = run_mutant(args.timeout)
         finally:
             with open(full, "w") as f:  # a fresh mtime: the next build sees the original again
                 f.write("\n".join(lines))

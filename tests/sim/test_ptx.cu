@@ -201,7 +201,47 @@ __global__ void misaligned_ldmatrix_kernel(int* out) {
   out[threadIdx.x] = int(r[0]);
 }
 
+// Two warps in a 3-D block (16 x 2 x 2): a lane is the linear thread id mod 32, not threadIdx.x.
+// Each warp loads A by ldmatrix.x4 and B by ldmatrix.x2.trans and runs one f16 mma into its own
+// 16 x 8 slice of D; lanes 8-31 of an ldmatrix.x1 pass unaligned addresses, which it ignores.
+__global__ void mma_3d_block_kernel(const uint16_t* A, const uint16_t* B, float* D) {
+  alignas(16) __shared__ uint16_t sA[16 * 16];
+  alignas(16) __shared__ uint16_t sB[16 * 8 + 8];
+  const int tid = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+  const int lane = tid % 32, warp = tid / 32, g = lane / 4, t = lane % 4;
+  for (int i = tid; i < 256; i += 64) sA[i] = A[i];
+  for (int i = tid; i < 136; i += 64) sB[i] = i < 128 ? B[i] : 0;
+  __syncthreads();
+  uint32_t a[4], b[2], unused[1];
+  ptx::ldmatrix<4, false>(a, &sA[(lane % 16) * 16 + (lane / 16) * 8]);
+  ptx::ldmatrix<2, true>(b, &sB[(lane % 16) * 8]);
+  ptx::ldmatrix<1, false>(unused, lane < 8 ? &sB[lane * 8] : &sB[lane % 8 * 8 + 1]);
+  const float c[4] = {0, 0, 0, 0};
+  float d[4];
+  ptx::mma_m16n8k16_f16(d, a, b, c);
+  float* Dw = D + warp * 128;
+  Dw[g * 8 + 2 * t] = d[0];
+  Dw[g * 8 + 2 * t + 1] = d[1];
+  Dw[(g + 8) * 8 + 2 * t] = d[2];
+  Dw[(g + 8) * 8 + 2 * t + 1] = d[3];
+}
+
 }  // namespace
+
+TEST(mma_and_ldmatrix_lanes_in_a_3d_block) {
+  const std::vector<float> A = quarter_values(256, 11), B = quarter_values(128, 12), zero(128, 0.0f);
+  std::vector<uint16_t> Ab(256), Bb(128);
+  for (int i = 0; i < 256; ++i) Ab[i] = to_half_bits(A[i]);
+  for (int i = 0; i < 128; ++i) Bb[i] = to_half_bits(B[i]);
+  DeviceBuffer<uint16_t> dA(Ab), dB(Bb);
+  DeviceBuffer<float> dD(256);
+  CHECK_EQ(launch(mma_3d_block_kernel, dim3(1), dim3(16, 2, 2), 0, nullptr, static_cast<const uint16_t*>(dA.get()),
+                  static_cast<const uint16_t*>(dB.get()), dD.get()),
+           cudaSuccess);
+  const std::vector<float> want = reference(A, B, zero, 16), D = dD.download();
+  CHECK_EQ(mismatches(std::vector<float>(D.begin(), D.begin() + 128), want), 0);
+  CHECK_EQ(mismatches(std::vector<float>(D.begin() + 128, D.end()), want), 0);
+}
 
 TEST(cp_async_lands_at_wait) {
   const std::vector<float> src = quarter_values(256, 7);
