@@ -1,5 +1,5 @@
-"""Shared test set-up: deterministic seeds, poisoned kernel outputs, the gpu marker, and the
-hypothesis profiles (derandomised in CI so a failure replays)."""
+"""Shared test set-up: deterministic seeds, poisoned kernel outputs, IEEE float32 convolutions,
+the gpu marker, and the hypothesis profiles (derandomised in CI so a failure replays)."""
 import os
 import random
 import zlib
@@ -35,6 +35,17 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _ieee_float32_convolutions():
+    """float32 convolutions in IEEE precision unless a test asks for TF32 (helpers.conv_tf32):
+    torch's default lets cuDNN -- and so cnnops' CUDA kernels -- use TF32, whose error is not
+    float32's."""
+    from helpers import conv_tf32
+
+    with conv_tf32(False):
+        yield
 
 
 @pytest.fixture(autouse=True)

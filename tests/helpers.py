@@ -4,6 +4,8 @@ The reference is torch in float64 on the same (float64-converted) inputs. Tolera
 the magnitude of the terms summed (torch's result on |x| and |w|), so they bound the rounding
 error of a length-K dot product instead of guessing a relative error: err <= tol * (|x| * |w|).
 """
+import contextlib
+
 import torch
 
 # Per-dtype unit tolerance, relative to the sum of |terms| of each output element.
@@ -54,3 +56,25 @@ def assert_layout_like(actual, expected, what=""):
         if actual.dim() == 4:
             assert actual.is_contiguous(memory_format=fmt) == expected.is_contiguous(memory_format=fmt), (
                 f"{what}: layout differs from torch's: strides {actual.stride()} vs {expected.stride()}")
+
+
+@contextlib.contextmanager
+def conv_tf32(enabled: bool):
+    """Sets whether float32 convolutions may run as TF32, for torch's cuDNN and cnnops' CUDA
+    kernels alike: torch.backends.cudnn.conv.fp32_precision where torch has it (mixing it with
+    the legacy allow_tf32 flag makes torch raise), else torch.backends.cudnn.allow_tf32."""
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):
+        old = conv.fp32_precision
+        conv.fp32_precision = "tf32" if enabled else "ieee"
+        try:
+            yield
+        finally:
+            conv.fp32_precision = old
+    else:  # pragma: no cover - torch < 2.9
+        old = torch.backends.cudnn.allow_tf32
+        torch.backends.cudnn.allow_tf32 = enabled
+        try:
+            yield
+        finally:
+            torch.backends.cudnn.allow_tf32 = old

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import cnnops
-from helpers import assert_close_scaled, rand
+from helpers import UNIT_TOL, assert_close_scaled, conv_tf32, rand
 from test_conv2d import CASES, _ids
 
 pytestmark = pytest.mark.gpu
@@ -33,6 +33,18 @@ def test_conv2d_forward_matches_torch(case, dtype):
     scale = F.conv2d(x.double().abs(), w.double().abs(), b.double().abs(), stride, padding, dilation, groups)
     assert_close_scaled(y, ref, scale, dtype, "CUDA conv2d forward")
     assert cnnops.last_cuda_kernel("conv2d_forward")
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_conv2d_forward_tf32_when_torch_allows_it(case, monkeypatch):
+    monkeypatch.setitem(UNIT_TOL, torch.float32, 2e-3)
+    N, C, H, W, K, R, S, stride, padding, dilation, groups = case
+    x, w = rand(N, C, H, W, dtype=torch.float32), rand(K, C // groups, R, S, dtype=torch.float32)
+    with conv_tf32(True):
+        y = cnnops.conv2d(x.cuda(), w.cuda(), None, stride, padding, dilation, groups)
+    ref = F.conv2d(x.double(), w.double(), None, stride, padding, dilation, groups)
+    scale = F.conv2d(x.double().abs(), w.double().abs(), None, stride, padding, dilation, groups)
+    assert_close_scaled(y, ref, scale, torch.float32, "CUDA conv2d forward, TF32")
 
 
 @pytest.mark.parametrize("layout", ["channels_last", "strided"])

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 import cnnops
 from cnnops import _args
-from helpers import assert_close_scaled, assert_layout_like, rand
+from helpers import UNIT_TOL, assert_close_scaled, assert_layout_like, conv_tf32, rand
 from test_conv2d import CASES, _ids
 
 sim = pytest.importorskip("cnnops._sim", reason="cnnops was built without the simulator module (CNNOPS_SIM=0)")
@@ -41,11 +41,14 @@ def check_sim_conv(case, dtype, layout="contiguous", wlayout="contiguous", bias=
     return y
 
 
-def expected_kernel(C, groups, dtype):
+def expected_kernel(C, groups, dtype, tf32=False):
     """The selection rule of csrc/cuda/conv2d_fprop.cu: tensor cores for 16-bit types with
-    groups == 1 and C % 8 == 0 (operands converted to channels-last), CUDA cores otherwise."""
+    groups == 1 and C % 8 == 0, and for float32 as TF32 when allowed with C % 4 == 0 (operands
+    converted to channels-last); CUDA cores otherwise."""
     if dtype in (torch.float16, torch.bfloat16) and groups == 1 and C % 8 == 0:
         return f"fprop_tc_128x64x32_s3<{DTYPE_TAG[dtype]}>"
+    if dtype == torch.float32 and tf32 and groups == 1 and C % 4 == 0:
+        return "fprop_tc_128x64x16_s3<tf32>"
     return f"fprop_simt_64x64x16<{DTYPE_TAG[dtype]}>"
 
 
@@ -73,6 +76,32 @@ TC_CASES = [
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=lambda d: DTYPE_TAG[d])
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last", "strided"])
 def test_tensor_core_path(case, dtype, layout):
+    check_tensor_core_case(case, dtype, layout)
+
+
+@pytest.mark.parametrize("case", TC_CASES + [(2, 4, 7, 6, 12, 3, 3, 1, 1, 1, 1)], ids=_ids)
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_tf32_path_when_torch_allows_it(case, layout, monkeypatch):
+    """float32 with TF32 allowed: tensor cores (m16n8k8 tf32, inputs rounded to TF32), accurate
+    to TF32's 10-bit mantissa; C % 4 == 0 suffices."""
+    monkeypatch.setitem(UNIT_TOL, torch.float32, 2e-3)
+    with conv_tf32(True):
+        check_tensor_core_case(case, torch.float32, layout)
+
+
+def test_float32_is_ieee_when_tf32_is_off():
+    x, w = rand(2, 8, 9, 9, dtype=torch.float32), rand(16, 8, 3, 3, dtype=torch.float32)
+    with conv_tf32(False):
+        check_sim_conv((2, 8, 9, 9, 16, 3, 3, 1, 1, 1, 1), torch.float32)
+        assert sim.last_kernel("conv2d_forward") == "fprop_simt_64x64x16<f32>"
+    with conv_tf32(True):
+        assert sim.conv2d_forward_plan(x, w, None, [1, 1], [1] * 4, [1, 1], 1) == "fprop_tc_128x64x16_s3<tf32>"
+        # C % 4 != 0: CUDA cores, IEEE, even with TF32 allowed.
+        x6, w6 = rand(2, 6, 9, 9, dtype=torch.float32), rand(16, 6, 3, 3, dtype=torch.float32)
+        assert sim.conv2d_forward_plan(x6, w6, None, [1, 1], [1] * 4, [1, 1], 1) == "fprop_simt_64x64x16<f32>"
+
+
+def check_tensor_core_case(case, dtype, layout):
     N, C, H, W, K, R, S, stride, padding, dilation, groups = case
     if isinstance(padding, tuple):  # [top, left, bottom, right]: only the op takes it directly
         x, w, b = rand(N, C, H, W, dtype=dtype, layout=layout), rand(K, C, R, S, dtype=dtype), rand(K, dtype=dtype)
@@ -84,18 +113,18 @@ def test_tensor_core_path(case, dtype, layout):
         assert_close_scaled(y, ref, scale, dtype, "asymmetric padding")
     else:
         check_sim_conv(case, dtype, layout)
-    assert sim.last_kernel("conv2d_forward") == expected_kernel(C, groups, dtype)
+    assert sim.last_kernel("conv2d_forward") == expected_kernel(C, groups, dtype, tf32=dtype == torch.float32)
     # Every warp of every block ran 16 mma per 16-deep k slice of every 32-deep step.
-    # Every warp (4 per block) ran 16 mma and 4 + 2 ldmatrix.x4 per 16-deep slice of each 32-deep
-    # step; every thread (128) issued 4 + 2 16-byte copies per step.
+    # Every warp (4 per block) ran 16 mma (and, for 16-bit types, 4 + 2 ldmatrix.x4) per slice,
+    # two slices per 64-byte step; every thread (128) issued 4 + 2 16-byte copies per step.
     pads = (padding,) * 4 if isinstance(padding, int) else padding
     P = (H + pads[0] + pads[2] - dilation * (R - 1) - 1) // stride + 1
     Q = (W + pads[1] + pads[3] - dilation * (S - 1) - 1) // stride + 1
     blocks = -(-N * P * Q // 128) * -(-K // 64)
-    k_steps = -(-C * R * S // 32)
+    k_steps = -(-C * R * S // (16 if dtype == torch.float32 else 32))
     counters = sim.counters()
     assert counters["mma_sync"] == blocks * 4 * k_steps * 2 * 16
-    assert counters["ldmatrix"] == blocks * 4 * k_steps * 2 * (4 + 2)
+    assert counters["ldmatrix"] == (0 if dtype == torch.float32 else blocks * 4 * k_steps * 2 * (4 + 2))
     assert counters["cp_async"] == blocks * 128 * k_steps * (4 + 2)
 
 
@@ -113,14 +142,20 @@ def test_unaligned_channels_last_view_falls_back_to_cuda_cores():
     assert_close_scaled(y, ref, F.conv2d(x.double().abs(), w.double().abs(), None, 1, 1), torch.float16, "unaligned")
 
 
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=lambda d: DTYPE_TAG[d])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32], ids=lambda d: DTYPE_TAG[d])
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
 def test_resnet50_and_vgg16_layers_choose_tensor_cores(dtype, layout):
     """Every ResNet-50 / VGG-16 layer but the C = 3 stems plans the tensor-core kernel (batch 1,
-    nothing launched; the cases above prove that kernel computes correctly)."""
+    nothing launched; the cases above prove that kernel computes correctly); float32 with TF32
+    allowed, as torch's default."""
     from benchmarks.suites import RESNET50_CONVS, VGG16_CONVS
 
-    for name, C, H, W, K, R, S, stride, padding in RESNET50_CONVS + VGG16_CONVS:
+    with conv_tf32(True):
+        plan_layers(RESNET50_CONVS + VGG16_CONVS, dtype, layout)
+
+
+def plan_layers(layers, dtype, layout):
+    for name, C, H, W, K, R, S, stride, padding in layers:
         x = torch.empty(1, C, H, W, dtype=dtype)
         if layout == "channels_last":
             x = x.contiguous(memory_format=torch.channels_last)

@@ -11,7 +11,7 @@ namespace {
 
 template <typename T>
 LaunchResult run(const Conv2dFpropArgs& args, cudaStream_t stream, bool launch) {
-  if constexpr (std::is_same<T, half_t>::value || std::is_same<T, bf16_t>::value) {
+  if constexpr (!std::is_same<T, double>::value) {
     if (fprop_tc_supports(args)) return launch ? launch_fprop_tc<T>(args, stream) : LaunchResult{nullptr, fprop_tc_name<T>()};
   }
   return launch ? launch_fprop_simt<T>(args, stream) : LaunchResult{nullptr, fprop_simt_name<T>()};
@@ -29,8 +29,8 @@ LaunchResult dispatch(const Conv2dFpropArgs& args, cudaStream_t stream, bool lau
 
 }  // namespace
 
-bool conv2d_fprop_prefers_channels_last(const Conv2dParams& p, DType dtype) {
-  return fprop_tc_supports_shape(p, dtype);
+bool conv2d_fprop_prefers_channels_last(const Conv2dParams& p, DType dtype, bool allow_tf32) {
+  return fprop_tc_supports_shape(p, dtype, allow_tf32);
 }
 
 LaunchResult conv2d_fprop(const Conv2dFpropArgs& args, void* stream) {

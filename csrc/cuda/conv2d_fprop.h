@@ -16,6 +16,9 @@ struct Conv2dFpropArgs {
   const void* w;
   const void* bias;  // [K] or null
   void* y;
+  // float32 may run as TF32 on tensor cores (torch's cuDNN rule: conv fp32_precision == "tf32",
+  // torch.backends.cudnn.allow_tf32 on older torch); otherwise IEEE float32 on CUDA cores.
+  bool allow_tf32;
 };
 
 // What a launcher did: error is null on success, else a message (CUDA's error string or the
@@ -37,7 +40,7 @@ const char* conv2d_fprop_plan(const Conv2dFpropArgs& args);
 // Whether a faster kernel serves this shape when x and w are channels-last (NHWC input, KRSC
 // filters, 16-byte aligned): the host converts operands in other layouts before the launch
 // (the conversion is part of the op's time).
-bool conv2d_fprop_prefers_channels_last(const Conv2dParams& p, DType dtype);
+bool conv2d_fprop_prefers_channels_last(const Conv2dParams& p, DType dtype, bool allow_tf32);
 
 }  // namespace cuda
 }  // namespace cnnops

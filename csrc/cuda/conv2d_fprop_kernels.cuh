@@ -16,11 +16,12 @@ LaunchResult launch_fprop_simt(const Conv2dFpropArgs& args, cudaStream_t stream)
 template <typename T>
 const char* fprop_simt_name();
 
-// Tensor-core implicit GEMM (mma.sync m16n8k16, ldmatrix, cp.async) for float16 / bfloat16 with
-// channels-last operands: groups == 1, C % 8 == 0, every 8-channel vector 16-byte aligned.
+// Tensor-core implicit GEMM (cp.async; ldmatrix + mma.sync m16n8k16 for float16 / bfloat16,
+// mma.sync m16n8k8 TF32 for float32 when allowed) with channels-last operands: groups == 1,
+// C % 8 == 0 (float32: C % 4 == 0), every 16-byte channel vector aligned.
 // fprop_tc_supports_shape: the shape and dtype qualify (the layout may still need converting);
 // fprop_tc_supports: these very operands can be read as they are.
-bool fprop_tc_supports_shape(const Conv2dParams& p, DType dtype);
+bool fprop_tc_supports_shape(const Conv2dParams& p, DType dtype, bool allow_tf32);
 bool fprop_tc_supports(const Conv2dFpropArgs& args);
 template <typename T>
 LaunchResult launch_fprop_tc(const Conv2dFpropArgs& args, cudaStream_t stream);

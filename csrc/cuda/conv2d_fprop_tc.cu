@@ -1,14 +1,18 @@
-// Convolution forward on tensor cores (float16 / bfloat16, fp32 accumulation): an implicit GEMM
+// Convolution forward on tensor cores, fp32 accumulation: an implicit GEMM
 //   Y[N*P*Q, K] = A[N*P*Q, R*S*C] * B[R*S*C, K],  A = im2col of NHWC X (never materialised),
 //   B = the KRSC filters,
-// for channels-last operands with C a multiple of 8, so that every 8 consecutive reduction
-// elements (one filter tap, 8 channels) are one aligned 16-byte vector in memory.
+// for channels-last operands whose channel count fills 16-byte vectors (C % 8 == 0 for
+// float16 / bfloat16, C % 4 == 0 for float32 as TF32), so that every vector of consecutive
+// reduction elements (one filter tap, 8 or 4 channels) is one aligned 16-byte copy.
 //
-// Block tile 128 positions x 64 filters x 32 reduction, 4 warps of 64 x 32, a 3-stage cp.async
-// pipeline (padding taps are zero-filled by the copy itself), fragments by ldmatrix.x4,
-// mma.sync.m16n8k16. Shared rows are padded by 16 bytes so the 8 rows of every ldmatrix fall
-// in 8 different bank groups. Each thread decodes its 4 A rows' positions once; the filter tap
-// of its reduction column is decoded once per step and shared by those rows.
+// Block tile 128 positions x 64 filters x 64 bytes of reduction (32 16-bit or 16 TF32 elements),
+// 4 warps of 64 x 32, a 3-stage cp.async pipeline (padding taps are zero-filled by the copy
+// itself). 16-bit types: fragments by ldmatrix.x4, mma.sync.m16n8k16. float32: fragments by
+// 32-bit shared loads rounded with cvt.rna.tf32, mma.sync.m16n8k8.tf32 -- what torch's cuDNN
+// convolutions do when TF32 is allowed. Shared rows are padded by 16 bytes, which puts the 8 rows
+// of every ldmatrix (and the 8 x 4 words of every TF32 fragment load) in distinct banks. Each
+// thread decodes its 4 A rows' positions once; the filter tap of its reduction column is
+// decoded once per step and shared by those rows.
 #include <type_traits>
 
 #include "../common/conv_params.h"
@@ -22,39 +26,92 @@ namespace cnnops {
 namespace cuda {
 namespace {
 
-constexpr int kTileM = 128, kTileN = 64, kTileK = 32, kStages = 3;
+constexpr int kTileM = 128, kTileN = 64, kTileKBytes = 64, kStages = 3;
 constexpr int kWarpsM = 2, kWarpsN = 2, kThreads = 32 * kWarpsM * kWarpsN;
 constexpr int kWarpM = kTileM / kWarpsM, kWarpN = kTileN / kWarpsN;  // 64 x 32
 constexpr int kFragsM = kWarpM / 16, kFragsN = kWarpN / 8;           // 4 x 4 mma tiles per warp
-constexpr int kVec = 8;                                              // 16-bit elements per 16-byte copy
-constexpr int kVecsPerRow = kTileK / kVec;                           // 4
+constexpr int kVecsPerRow = kTileKBytes / 16;                        // 16-byte copies per row: 4
 constexpr int kRowsPerPass = kThreads / kVecsPerRow;                 // 32 rows loaded per pass
 constexpr int kPassesA = kTileM / kRowsPerPass, kPassesB = kTileN / kRowsPerPass;
-constexpr int kRowPitch = kTileK + kVec;  // 40 elements = 80 bytes: conflict-free ldmatrix
 static_assert(kTileM % kRowsPerPass == 0 && kTileN % kRowsPerPass == 0, "whole loader passes");
-static_assert((kRowPitch * 2) % 16 == 0, "ldmatrix and cp.async rows must stay 16-byte aligned");
 
+// What differs between the element types: the shared-memory element, the vector and tile widths
+// in elements, and the mma shape's depth. Rows are 64 bytes of data plus 16 of padding (80).
 template <typename T>
-__device__ __forceinline__ void mma_16x8x16(float d[4], const uint32_t a[4], const uint32_t b[2]) {
-  if constexpr (std::is_same<T, half_t>::value)
-    ptx::mma_m16n8k16_f16(d, a, b, d);
-  else
-    ptx::mma_m16n8k16_bf16(d, a, b, d);
+struct TcTraits {  // float16 / bfloat16
+  using Smem = uint16_t;
+  static constexpr int kVec = 8, kTileK = 32, kMmaK = 16;
+};
+template <>
+struct TcTraits<float> {  // float32 read as TF32
+  using Smem = float;
+  static constexpr int kVec = 4, kTileK = 16, kMmaK = 8;
+};
+template <typename T>
+constexpr int row_pitch() {
+  return TcTraits<T>::kTileK + TcTraits<T>::kVec;
+}
+
+// One k-slice of a warp's 64 x 32 tile: fragments from shared memory, then 4 x 4 mma.
+template <typename T, typename Smem>
+__device__ __forceinline__ void warp_mma_slice(float (&acc)[kFragsM][kFragsN][4], const Smem* a_tile,
+                                               const Smem* b_tile, int kk, int lane) {
+  constexpr int kPitch = row_pitch<T>();
+  uint32_t a[kFragsM][4], b[kFragsN][2];
+  if constexpr (std::is_same<T, float>::value) {
+    // m16n8k8 tf32: a0 = A[g][t], a1 = A[g+8][t], a2 = A[g][t+4], a3 = A[g+8][t+4];
+    // b0 = B[t][g], b1 = B[t+4][g] with B[k][n] stored as b_tile[n][k].
+    const int g = lane / 4, t = lane % 4;
+    for (int i = 0; i < kFragsM; ++i) {
+      const Smem* r0 = a_tile + (i * 16 + g) * kPitch + kk;
+      const Smem* r8 = r0 + 8 * kPitch;
+      a[i][0] = ptx::to_tf32(r0[t]), a[i][1] = ptx::to_tf32(r8[t]);
+      a[i][2] = ptx::to_tf32(r0[t + 4]), a[i][3] = ptx::to_tf32(r8[t + 4]);
+    }
+    for (int j = 0; j < kFragsN; ++j) {
+      const Smem* col = b_tile + (j * 8 + g) * kPitch + kk;
+      b[j][0] = ptx::to_tf32(col[t]), b[j][1] = ptx::to_tf32(col[t + 4]);
+    }
+    for (int i = 0; i < kFragsM; ++i)
+      for (int j = 0; j < kFragsN; ++j) ptx::mma_m16n8k8_tf32(acc[i][j], a[i], b[j], acc[i][j]);
+  } else {
+    for (int i = 0; i < kFragsM; ++i) {
+      // Matrices 0-3: rows 0-7 / 8-15 of the 16-row tile, at k and k + 8.
+      const int row = i * 16 + (lane % 8) + ((lane / 8) % 2) * 8;
+      ptx::ldmatrix<4, false>(a[i], a_tile + row * kPitch + kk + (lane / 16) * 8);
+    }
+    for (int j = 0; j < kFragsN; j += 2) {
+      // Matrices 0-3: filters 0-7 at k, k + 8, then filters 8-15 at k, k + 8.
+      uint32_t r[4];
+      const int row = j * 8 + (lane / 16) * 8 + (lane % 8);
+      ptx::ldmatrix<4, false>(r, b_tile + row * kPitch + kk + ((lane / 8) % 2) * 8);
+      b[j][0] = r[0], b[j][1] = r[1], b[j + 1][0] = r[2], b[j + 1][1] = r[3];
+    }
+    for (int i = 0; i < kFragsM; ++i)
+      for (int j = 0; j < kFragsN; ++j) {
+        if constexpr (std::is_same<T, half_t>::value)
+          ptx::mma_m16n8k16_f16(acc[i][j], a[i], b[j], acc[i][j]);
+        else
+          ptx::mma_m16n8k16_bf16(acc[i][j], a[i], b[j], acc[i][j]);
+      }
+  }
 }
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
     fprop_tc_kernel(const Conv2dParams p, const T* __restrict__ x, const T* __restrict__ w,
                     const T* __restrict__ bias, T* __restrict__ y) {
-  alignas(16) __shared__ uint16_t as[kStages][kTileM][kRowPitch];
-  alignas(16) __shared__ uint16_t bs[kStages][kTileN][kRowPitch];
+  using Smem = typename TcTraits<T>::Smem;
+  constexpr int kVec = TcTraits<T>::kVec, kTileK = TcTraits<T>::kTileK, kPitch = row_pitch<T>();
+  alignas(16) __shared__ Smem as[kStages][kTileM][kPitch];
+  alignas(16) __shared__ Smem bs[kStages][kTileN][kPitch];
 
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
   const int64_t NPQ = p.npq(), RSC = p.R * p.S * p.C;
   const int64_t m0 = int64_t(blockIdx.x) * kTileM, n0 = int64_t(blockIdx.y) * kTileN;
   const int64_t k_tiles = (RSC + kTileK - 1) / kTileK;
 
-  // Loader state: reduction column `vec` (8 elements) of rows tid / 4 + 32 i.
+  // Loader state: reduction column `vec` (one 16-byte vector) of rows tid / 4 + 32 i.
   const int vec = tid % kVecsPerRow, row0 = tid / kVecsPerRow;
   int64_t a_base[kPassesA], a_h0[kPassesA], a_w0[kPassesA];
   bool a_ok[kPassesA];
@@ -78,7 +135,7 @@ __global__ void __launch_bounds__(kThreads)
   auto load_stage = [&](int stage, int64_t kt) {
     const int64_t k = kt * kTileK + vec * kVec;
     const bool k_ok = k < RSC;
-    // Reduction index k = (r * S + s) * C + c: 8 consecutive k share the tap (C % 8 == 0).
+    // Reduction index k = (r * S + s) * C + c: a vector of consecutive k shares the tap.
     const int64_t rs = k_ok ? k / p.C : 0, c = k_ok ? k - rs * p.C : 0;
     const int64_t r = rs / p.S, s = rs - r * p.S;
     for (int i = 0; i < kPassesA; ++i) {
@@ -115,23 +172,8 @@ __global__ void __launch_bounds__(kThreads)
     ptx::cp_async_commit();
 
     const int st = int(kt % kStages);
-    for (int kk = 0; kk < kTileK; kk += 16) {
-      uint32_t a[kFragsM][4], b[kFragsN][2];
-      for (int i = 0; i < kFragsM; ++i) {
-        // Matrices 0-3: rows 0-7 / 8-15 of the 16-row tile, at k and k + 8.
-        const int row = wm * kWarpM + i * 16 + (lane % 8) + ((lane / 8) % 2) * 8;
-        ptx::ldmatrix<4, false>(a[i], &as[st][row][kk + (lane / 16) * 8]);
-      }
-      for (int j = 0; j < kFragsN; j += 2) {
-        // Matrices 0-3: filters 0-7 at k, k + 8, then filters 8-15 at k, k + 8.
-        uint32_t r[4];
-        const int row = wn * kWarpN + j * 8 + (lane / 16) * 8 + (lane % 8);
-        ptx::ldmatrix<4, false>(r, &bs[st][row][kk + ((lane / 8) % 2) * 8]);
-        b[j][0] = r[0], b[j][1] = r[1], b[j + 1][0] = r[2], b[j + 1][1] = r[3];
-      }
-      for (int i = 0; i < kFragsM; ++i)
-        for (int j = 0; j < kFragsN; ++j) mma_16x8x16<T>(acc[i][j], a[i], b[j]);
-    }
+    for (int kk = 0; kk < kTileK; kk += TcTraits<T>::kMmaK)
+      warp_mma_slice<T>(acc, &as[st][wm * kWarpM][0], &bs[st][wn * kWarpN][0], kk, lane);
   }
   ptx::cp_async_wait<0>();  // no copy may still be in flight when the block ends
 
@@ -156,28 +198,34 @@ __global__ void __launch_bounds__(kThreads)
 
 bool aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
 
-// A dimension keeps 8-element vectors 16-byte aligned if its stride is a multiple of 8 -- or if
-// it has one index only (torch gives such dimensions arbitrary strides, e.g. 1x1 filters).
-bool vector_stride(int64_t stride, int64_t size) { return size == 1 || stride % kVec == 0; }
+// A dimension keeps 16-byte vectors of `vec` elements aligned if its stride is a multiple of
+// vec -- or if it has one index only (torch gives such dimensions arbitrary strides).
+bool vector_stride(int64_t stride, int64_t size, int vec) { return size == 1 || stride % vec == 0; }
+
+int vector_elements(DType dtype) { return dtype == DType::kFloat32 ? 4 : 8; }
 
 }  // namespace
 
-bool fprop_tc_supports_shape(const Conv2dParams& p, DType dtype) {
-  return (dtype == DType::kFloat16 || dtype == DType::kBFloat16) && p.groups == 1 && p.C % kVec == 0;
+bool fprop_tc_supports_shape(const Conv2dParams& p, DType dtype, bool allow_tf32) {
+  const bool type_ok = dtype == DType::kFloat16 || dtype == DType::kBFloat16 || (dtype == DType::kFloat32 && allow_tf32);
+  return type_ok && p.groups == 1 && p.C % vector_elements(dtype) == 0;
 }
 
 bool fprop_tc_supports(const Conv2dFpropArgs& a) {
   const Conv2dParams& p = a.p;
-  const bool x_vec = p.x.c == 1 && vector_stride(p.x.w, p.W) && vector_stride(p.x.h, p.H) &&
-                     vector_stride(p.x.n, p.N) && aligned16(a.x);
-  const bool w_vec = p.w.c == 1 && vector_stride(p.w.w, p.S) && vector_stride(p.w.h, p.R) &&
-                     vector_stride(p.w.n, p.K) && aligned16(a.w);
-  return fprop_tc_supports_shape(p, a.dtype) && x_vec && w_vec;
+  const int v = vector_elements(a.dtype);
+  const bool x_vec = p.x.c == 1 && vector_stride(p.x.w, p.W, v) && vector_stride(p.x.h, p.H, v) &&
+                     vector_stride(p.x.n, p.N, v) && aligned16(a.x);
+  const bool w_vec = p.w.c == 1 && vector_stride(p.w.w, p.S, v) && vector_stride(p.w.h, p.R, v) &&
+                     vector_stride(p.w.n, p.K, v) && aligned16(a.w);
+  return fprop_tc_supports_shape(p, a.dtype, a.allow_tf32) && x_vec && w_vec;
 }
 
 template <typename T>
 const char* fprop_tc_name() {
-  return std::is_same<T, half_t>::value ? "fprop_tc_128x64x32_s3<f16>" : "fprop_tc_128x64x32_s3<bf16>";
+  return std::is_same<T, half_t>::value   ? "fprop_tc_128x64x32_s3<f16>"
+         : std::is_same<T, bf16_t>::value ? "fprop_tc_128x64x32_s3<bf16>"
+                                          : "fprop_tc_128x64x16_s3<tf32>";
 }
 
 template <typename T>
@@ -195,8 +243,10 @@ LaunchResult launch_fprop_tc(const Conv2dFpropArgs& a, cudaStream_t stream) {
 
 template const char* fprop_tc_name<half_t>();
 template const char* fprop_tc_name<bf16_t>();
+template const char* fprop_tc_name<float>();
 template LaunchResult launch_fprop_tc<half_t>(const Conv2dFpropArgs&, cudaStream_t);
 template LaunchResult launch_fprop_tc<bf16_t>(const Conv2dFpropArgs&, cudaStream_t);
+template LaunchResult launch_fprop_tc<float>(const Conv2dFpropArgs&, cudaStream_t);
 
 }  // namespace cuda
 }  // namespace cnnops

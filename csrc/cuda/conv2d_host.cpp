@@ -1,5 +1,8 @@
 #include "conv2d_host.h"
 
+#include <ATen/Context.h>
+#include <torch/version.h>
+
 #include <map>
 #include <mutex>
 #include <string>
@@ -50,6 +53,16 @@ std::string last_kernel(const std::string& op) {
 
 namespace {
 
+// Whether torch's own cuDNN convolution would run float32 as TF32 right now: the per-op setting
+// (torch.backends.cudnn.conv.fp32_precision) where torch has it (2.9+), else allow_tf32.
+bool tf32_allowed_for_conv() {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 9)
+  return at::globalContext().allowTF32CuDNN(at::Float32Op::CONV);
+#else
+  return at::globalContext().allowTF32CuDNN();
+#endif
+}
+
 // The launch arguments of a forward call and the tensors they point into (kept alive with them).
 struct PreparedFprop {
   Conv2dFpropArgs args{};
@@ -63,13 +76,14 @@ PreparedFprop prepare_fprop(const at::Tensor& input, const at::Tensor& weight, c
   PreparedFprop f;
   Conv2dFpropArgs& a = f.args;
   a.dtype = dtype_of(input, "conv2d");
+  a.allow_tf32 = a.dtype == DType::kFloat32 && tf32_allowed_for_conv();
   a.p = make_conv2d_params(input, weight, at::Tensor(), stride, padding, dilation, groups);
   f.y = empty_output({a.p.N, a.p.K, a.p.P, a.p.Q}, input.options().memory_format(output_memory_format(input, weight)));
   // The tensor-core kernels read channels-last operands; convert the others here (a copy, part
   // of the op). The output keeps torch's layout: the kernels write through its strides.
   f.x = input;
   f.w = weight;
-  if (conv2d_fprop_prefers_channels_last(a.p, a.dtype)) {
+  if (conv2d_fprop_prefers_channels_last(a.p, a.dtype, a.allow_tf32)) {
     f.x = input.contiguous(at::MemoryFormat::ChannelsLast);
     f.w = weight.contiguous(at::MemoryFormat::ChannelsLast);
   }

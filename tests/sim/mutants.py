@@ -85,13 +85,13 @@ def simulated_lines(lines):
 
 
 def copy_tree():
-    """Mirror csrc/ and tests/sim/ into TREE, keeping the mtimes (so make rebuilds only what
-    differs from the last run) and dropping files that are gone."""
+    """Mirror csrc/ and tests/sim/ into TREE with fresh mtimes: the first build of a run
+    recompiles everything, so no object of an earlier (perhaps killed) run survives."""
     for part in ("csrc", os.path.join("tests", "sim")):
         src, dst = os.path.join(ROOT, part), os.path.join(TREE, part)
         if os.path.isdir(dst):
             shutil.rmtree(dst)
-        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"), copy_function=shutil.copy)
 
 
 def mutants():
