@@ -10,7 +10,7 @@ from . import autograd, models, nn
 from ._ext import build_info, last_cuda_kernel
 from ._version import __version__
 from .convert import convert
-from .functional import adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d
+from .functional import adaptive_avg_pool2d, avg_pool2d, conv2d, conv2d_bias_act, max_pool2d
 
 __all__ = [
     "__version__",
@@ -19,6 +19,7 @@ __all__ = [
     "avg_pool2d",
     "build_info",
     "conv2d",
+    "conv2d_bias_act",
     "convert",
     "last_cuda_kernel",
     "max_pool2d",

@@ -27,6 +27,23 @@ class Conv2dFunction(torch.autograd.Function):
         return _ops.conv2d_backward(ctx, grad_output)
 
 
+class Conv2dBiasActFunction(torch.autograd.Function):
+    """act(conv2d + bias + residual) in one kernel: apply(x, w, b, stride[2], padding[4],
+    dilation[2], groups, activation (0 none, 1 relu), residual or None)."""
+
+    @staticmethod
+    def forward(input, weight, bias, stride, padding, dilation, groups, activation, residual):
+        return _cnn.conv2d_bias_act(input, weight, bias, stride, padding, dilation, groups, activation, residual)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _ops.conv2d_bias_act_setup_context(ctx, inputs, output)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return _ops.conv2d_bias_act_backward(ctx, grad_output)
+
+
 class MaxPool2dFunction(torch.autograd.Function):
     """Returns (output, indices); indices are int64 positions h * W + w in each input plane."""
 
@@ -72,4 +89,4 @@ class AdaptiveAvgPool2dFunction(torch.autograd.Function):
         return _ops.adaptive_avg_pool2d_backward(ctx, grad_output)
 
 
-__all__ = ["Conv2dFunction", "MaxPool2dFunction", "AvgPool2dFunction", "AdaptiveAvgPool2dFunction"]
+__all__ = ["Conv2dFunction", "Conv2dBiasActFunction", "MaxPool2dFunction", "AvgPool2dFunction", "AdaptiveAvgPool2dFunction"]

@@ -10,7 +10,10 @@ import torch
 
 from . import _args
 from ._ext import require_backend
-from .autograd import AdaptiveAvgPool2dFunction, AvgPool2dFunction, Conv2dFunction, MaxPool2dFunction
+from .autograd import (AdaptiveAvgPool2dFunction, AvgPool2dFunction, Conv2dBiasActFunction, Conv2dFunction,
+                       MaxPool2dFunction)
+
+ACTIVATIONS = {None: 0, "relu": 1}
 
 
 def _batched(input: torch.Tensor):
@@ -37,6 +40,30 @@ def conv2d(input: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tenso
     require_backend("conv2d_forward", "conv2d", input)
     x, unbatched = _batched(input)
     y = Conv2dFunction.apply(x, weight, bias, stride, padding, dilation, groups)
+    return y.squeeze(0) if unbatched else y
+
+
+def conv2d_bias_act(input: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None, stride=1,
+                    padding=0, dilation=1, groups: int = 1, activation: Optional[str] = None,
+                    residual: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """act(conv2d(input, weight, bias, ...) + residual) with the bias, the residual add and the
+    activation fused into the convolution's epilogue (one pass over the output, computed in the
+    accumulation type and rounded once). activation: None or 'relu'; residual: None or a tensor
+    of the output's shape (a ResNet block's shortcut). Differentiable in every tensor argument."""
+    if activation not in ACTIVATIONS:
+        raise ValueError("cnnops.conv2d_bias_act: activation must be None or 'relu', got %r" % (activation,))
+    if isinstance(input, torch.Tensor) and isinstance(weight, torch.Tensor):
+        input, weight, bias, residual = _autocast(input.device.type, input, weight, bias, residual)
+    stride, padding, dilation, groups = _args.conv2d(input, weight, bias, stride, padding, dilation, groups)
+    require_backend("conv2d_bias_act", "conv2d_bias_act", input)
+    x, unbatched = _batched(input)
+    if residual is not None:
+        if not isinstance(residual, torch.Tensor):
+            raise TypeError("cnnops.conv2d_bias_act: residual must be a Tensor or None, got %s" % type(residual).__name__)
+        if unbatched:
+            residual = residual.unsqueeze(0)
+    y = Conv2dBiasActFunction.apply(x, weight, bias, stride, padding, dilation, groups, ACTIVATIONS[activation],
+                                    residual)
     return y.squeeze(0) if unbatched else y
 
 

@@ -48,6 +48,11 @@ def _conv2d_forward_fake(input, weight, bias, stride, padding, dilation, groups)
     return _empty((N, K, P, Q), input, output_memory_format(input, weight))
 
 
+@torch.library.register_fake("cnnops::conv2d_bias_act")
+def _conv2d_bias_act_fake(input, weight, bias, stride, padding, dilation, groups, activation, residual):
+    return _conv2d_forward_fake(input, weight, bias, stride, padding, dilation, groups)
+
+
 @torch.library.register_fake("cnnops::conv2d_backward")
 def _conv2d_backward_fake(grad_output, input, weight, stride, padding, dilation, groups, output_mask):
     gi = _empty(input.shape, input, output_memory_format(input, weight)) if output_mask[0] else _nothing(input)
@@ -110,14 +115,40 @@ def conv2d_setup_context(ctx, inputs, output):
     ctx.has_bias = bias is not None
 
 
-def conv2d_backward(ctx, grad_output):
-    input, weight = ctx.saved_tensors
+def _conv2d_grads(ctx, grad_output, input, weight):
+    """(grad_input, grad_weight, grad_bias) of a convolution, None where not needed."""
     mask = [ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.has_bias and ctx.needs_input_grad[2]]
     if not any(mask):
-        return None, None, None, None, None, None, None
+        return None, None, None
     _ext.require_backend("conv2d_backward", "conv2d (backward)", grad_output)
     gi, gw, gb = ops.conv2d_backward(grad_output, input, weight, *ctx.args, mask)
-    return (gi if mask[0] else None, gw if mask[1] else None, gb if mask[2] else None, None, None, None, None)
+    return gi if mask[0] else None, gw if mask[1] else None, gb if mask[2] else None
+
+
+def conv2d_backward(ctx, grad_output):
+    input, weight = ctx.saved_tensors
+    return _conv2d_grads(ctx, grad_output, input, weight) + (None,) * 4
+
+
+def conv2d_bias_act_setup_context(ctx, inputs, output):
+    input, weight, bias, stride, padding, dilation, groups, activation, residual = inputs
+    ctx.args = (list(stride), list(padding), list(dilation), groups)
+    ctx.has_bias = bias is not None
+    ctx.has_residual = residual is not None
+    ctx.activation = activation
+    # ReLU's derivative is read off the output (y > 0 exactly where the pre-activation is).
+    ctx.save_for_backward(input, weight, output if activation else None)
+
+
+def conv2d_bias_act_backward(ctx, grad_output):
+    """y = act(conv(x, w) + b + r): dz = dy masked by act'; (dx, dw, db) = conv2d_backward(dz); dr = dz."""
+    input, weight, output = ctx.saved_tensors
+    grad_z = grad_output
+    if ctx.activation:  # relu, as torch's threshold_backward: the gradient passes where y > 0
+        grad_z = torch.where(output > 0, grad_output, torch.zeros_like(grad_output))
+    gi, gw, gb = _conv2d_grads(ctx, grad_z, input, weight)
+    g_res = grad_z if ctx.has_residual and ctx.needs_input_grad[8] else None
+    return gi, gw, gb, None, None, None, None, None, g_res
 
 
 def conv2d_backward_setup_context(ctx, inputs, output):
@@ -228,6 +259,7 @@ def adaptive_avg_pool2d_backward_backward(ctx, ggi):
 
 _AUTOGRAD = {
     "conv2d_forward": (conv2d_backward, conv2d_setup_context),
+    "conv2d_bias_act": (conv2d_bias_act_backward, conv2d_bias_act_setup_context),
     "conv2d_backward": (conv2d_backward_backward, conv2d_backward_setup_context),
     "max_pool2d_forward": (max_pool2d_backward, max_pool2d_setup_context),
     "max_pool2d_backward": (max_pool2d_backward_backward, max_pool2d_backward_setup_context),

@@ -43,6 +43,22 @@ inline void check_conv2d_args(const at::Tensor& x, const at::Tensor& w,
   TORCH_CHECK(P > 0 && Q > 0, "cnnops.conv2d: kernel (dilated) larger than the padded input");
 }
 
+// The fused epilogue's arguments (epilogue.h): a known activation code, and a residual of the
+// output's shape, dtype and device.
+inline void check_epilogue_args(const at::Tensor& x, const Conv2dParams& p, int64_t activation,
+                                const c10::optional<at::Tensor>& residual) {
+  TORCH_CHECK(activation == 0 || activation == 1, "cnnops.conv2d_bias_act: activation code must be 0 (none) or 1 (relu), got ",
+              activation);
+  if (!residual.has_value() || !residual->defined()) return;
+  const at::Tensor& r = *residual;
+  TORCH_CHECK(r.dim() == 4 && r.size(0) == p.N && r.size(1) == p.K && r.size(2) == p.P && r.size(3) == p.Q,
+              "cnnops.conv2d_bias_act: residual must have the output's shape [", p.N, ", ", p.K, ", ", p.P, ", ", p.Q,
+              "], got ", r.sizes());
+  TORCH_CHECK(r.scalar_type() == x.scalar_type(), "cnnops.conv2d_bias_act: residual dtype ", r.scalar_type(),
+              " should match input dtype ", x.scalar_type());
+  TORCH_CHECK(r.device() == x.device(), "cnnops.conv2d_bias_act: residual is on a different device than the input");
+}
+
 inline void check_pool2d_args(const at::Tensor& x, at::IntArrayRef kernel, at::IntArrayRef stride,
                               at::IntArrayRef padding, at::IntArrayRef dilation, bool ceil_mode) {
   TORCH_CHECK(x.dim() == 4, "cnnops pooling: expected a 4-D input, got ", x.dim(), "-D");

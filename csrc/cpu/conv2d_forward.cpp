@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "../common/checks.h"
+#include "../common/epilogue.h"
 #include "../common/params_from_tensors.h"
 #include "../common/poison.h"
 #include "conv2d_cpu.h"
@@ -25,12 +26,14 @@ namespace {
 template <typename acc_t>
 struct ForwardScratch {
   Scratch<acc_t> bbuf, cbuf;
-  std::vector<int64_t> col_off;
-  ForwardScratch(int64_t b, int64_t c, int64_t cols) : bbuf(b), cbuf(c), col_off(cols) {}
+  std::vector<int64_t> col_off, res_off;
+  ForwardScratch(int64_t b, int64_t c, int64_t cols) : bbuf(b), cbuf(c), col_off(cols), res_off(cols) {}
 };
 
 template <typename scalar_t, typename acc_t>
-void forward_kernel(const Conv2dParams& p, const scalar_t* x, const scalar_t* w, const scalar_t* bias, scalar_t* y) {
+void forward_kernel(const Conv2dParams& p, const scalar_t* x, const scalar_t* w, const scalar_t* bias, scalar_t* y,
+                    const EpilogueParams& ep) {
+  const scalar_t* residual = static_cast<const scalar_t*>(ep.residual);
   const Microkernel<acc_t>& uk = microkernel<acc_t>();
   const int64_t G = p.groups, Cg = p.channels_per_group(), Kg = p.filters_per_group();
   const int64_t Kd = p.crs(), cols = p.npq(), PQ = p.P * p.Q;
@@ -105,36 +108,59 @@ void forward_kernel(const Conv2dParams& p, const scalar_t* x, const scalar_t* w,
         for (int64_t j = 0; j < ncur; ++j) {
           const int64_t col = j0 + j, n = col / PQ, pq = col % PQ;
           st.col_off[j] = n * p.y.n + (pq / p.Q) * p.y.h + (pq % p.Q) * p.y.w;
+          st.res_off[j] = n * ep.r.n + (pq / p.Q) * ep.r.h + (pq % p.Q) * ep.r.w;
         }
         for (int64_t k = m0; k < m1; ++k) {
           const acc_t b = bias != nullptr ? static_cast<acc_t>(bias[g * Kg + k]) : acc_t(0);
           scalar_t* yk = y + (g * Kg + k) * p.y.c;
           const acc_t* ck = rows + k * nc;
-          for (int64_t j = 0; j < ncur; ++j) yk[st.col_off[j]] = static_cast<scalar_t>(ck[j] + b);
+          if (residual == nullptr && ep.act == Activation::kNone) {
+            for (int64_t j = 0; j < ncur; ++j) yk[st.col_off[j]] = static_cast<scalar_t>(ck[j] + b);
+          } else {
+            const scalar_t* rk = residual != nullptr ? residual + (g * Kg + k) * ep.r.c : nullptr;
+            for (int64_t j = 0; j < ncur; ++j) {
+              acc_t v = ck[j] + b;
+              if (rk != nullptr) v += static_cast<acc_t>(rk[st.res_off[j]]);
+              yk[st.col_off[j]] = static_cast<scalar_t>(apply_activation(v, ep.act));
+            }
+          }
         }
       });
 }
 
 }  // namespace
 
-at::Tensor conv2d_forward(const at::Tensor& input, const at::Tensor& weight,
-                          const c10::optional<at::Tensor>& bias, at::IntArrayRef stride,
-                          at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups) {
+at::Tensor conv2d_bias_act(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
+                           at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
+                           int64_t activation, const c10::optional<at::Tensor>& residual) {
   check_conv2d_args(input, weight, bias, stride, padding, dilation, groups);
   Conv2dParams p = make_conv2d_params(input, weight, at::Tensor(), stride, padding, dilation, groups);
+  check_epilogue_args(input, p, activation, residual);
   at::Tensor y = empty_output({p.N, p.K, p.P, p.Q},
-                           input.options().memory_format(output_memory_format(input, weight)));
+                              input.options().memory_format(output_memory_format(input, weight)));
   if (y.numel() == 0) return y;
-  if (p.crs() == 0) return bias.has_value() && bias->defined() ? y.copy_(bias->view({1, -1, 1, 1})) : y.zero_();
+  const bool has_residual = residual.has_value() && residual->defined();
+  if (p.crs() == 0) {  // no input channels: an empty reduction, y = act(bias + residual)
+    at::Tensor v = bias.has_value() && bias->defined() ? bias->view({1, -1, 1, 1}).expand_as(y) : at::zeros_like(y);
+    if (has_residual) v = v + *residual;
+    return y.copy_(activation == int64_t(Activation::kRelu) ? v.clamp_min(0) : v);
+  }
   p.y = strides4(y);
   const at::Tensor b = bias.has_value() && bias->defined() ? bias->contiguous() : at::Tensor();
+  const EpilogueParams ep{has_residual ? residual->const_data_ptr() : nullptr,
+                          has_residual ? strides4(*residual) : Strides4{}, Activation(activation)};
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_conv2d_forward_cpu", [&] {
     using acc_t = at::opmath_type<scalar_t>;
     forward_kernel<scalar_t, acc_t>(p, input.const_data_ptr<scalar_t>(), weight.const_data_ptr<scalar_t>(),
                                     b.defined() ? b.const_data_ptr<scalar_t>() : nullptr,
-                                    y.mutable_data_ptr<scalar_t>());
+                                    y.mutable_data_ptr<scalar_t>(), ep);
   });
   return y;
+}
+
+at::Tensor conv2d_forward(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
+                          at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups) {
+  return conv2d_bias_act(input, weight, bias, stride, padding, dilation, groups, 0, c10::nullopt);
 }
 
 }  // namespace cpu

@@ -4,6 +4,7 @@
 // CPU memory and the stream is null).
 #pragma once
 #include "../common/conv_params.h"
+#include "../common/epilogue.h"
 #include "dtypes.cuh"
 
 namespace cnnops {
@@ -19,6 +20,7 @@ struct Conv2dFpropArgs {
   // float32 may run as TF32 on tensor cores (torch's cuDNN rule: conv fp32_precision == "tf32",
   // torch.backends.cudnn.allow_tf32 on older torch); otherwise IEEE float32 on CUDA cores.
   bool allow_tf32;
+  EpilogueParams ep;  // y = act(conv + bias + residual)
 };
 
 // What a launcher did: error is null on success, else a message (CUDA's error string or the
@@ -29,7 +31,7 @@ struct LaunchResult {
   const char* kernel;
 };
 
-// Runs y = conv2d(x, w) + bias on `stream` (a cudaStream_t; null = the legacy default stream).
+// Runs y = act(conv2d(x, w) + bias + residual) on `stream` (a cudaStream_t; null = the legacy default stream).
 // Asynchronous on a GPU; the simulator finishes before returning. Any Conv2dParams with
 // N*P*Q > 0 and K > 0 is valid (the caller skips empty outputs).
 LaunchResult conv2d_fprop(const Conv2dFpropArgs& args, void* stream);

@@ -1,10 +1,11 @@
-// Convolution forward on CUDA cores: an implicit GEMM Y[NPQ, K/g] = im2col(X)[NPQ, CRS] * W^T per
+// Convolution forward on CUDA cores (with the fused epilogue act(. + bias + residual)): an implicit GEMM Y[NPQ, K/g] = im2col(X)[NPQ, CRS] * W^T per
 // group, tiled 64 positions x 64 filters per block, the reduction staged through shared memory
 // 16 rows at a time. It reads every operand through its element strides (NCHW, NHWC or any view),
 // so it serves every shape the tensor-core kernels do not: float32 (IEEE) and float64, odd
 // channel counts, unaligned views, huge groups. Accumulates in float (double for float64), in
 // reduction order: results are deterministic.
 #include "../common/conv_params.h"
+#include "../common/epilogue.h"
 #include "conv2d_fprop_kernels.cuh"
 #include "conv_indexing.cuh"
 #include "dtypes.cuh"
@@ -26,7 +27,7 @@ static_assert(kThreads / kTileN == kLoadRows, "the x and w loaders share their r
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
     fprop_simt_kernel(const Conv2dParams p, const T* __restrict__ x, const T* __restrict__ w,
-                      const T* __restrict__ bias, T* __restrict__ y) {
+                      const T* __restrict__ bias, T* __restrict__ y, const EpilogueParams ep) {
   using A = acc_t<T>;
   alignas(16) __shared__ A xs[kTileK][kTileM];
   alignas(16) __shared__ A ws[kTileK][kTileN];
@@ -84,13 +85,16 @@ __global__ void __launch_bounds__(kThreads)
     if (mi >= NPQ) continue;
     const OutputPosition o = decode_output_position(mi, p);
     T* y_pos = y + o.n * p.y.n + o.p * p.y.h + o.q * p.y.w;
+    const T* r_pos = static_cast<const T*>(ep.residual);
+    if (r_pos != nullptr) r_pos += o.n * ep.r.n + o.p * ep.r.h + o.q * ep.r.w;
     for (int j = 0; j < 4; ++j) {
       const int64_t f = n0 + ty + 16 * j;
       if (f >= Kg) continue;
       const int64_t k = g * Kg + f;
       A v = acc[i][j];
       if (bias != nullptr) v += widen(bias[k]);
-      y_pos[k * p.y.c] = from_acc<T>(v);
+      if (r_pos != nullptr) v += widen(r_pos[k * ep.r.c]);
+      y_pos[k * p.y.c] = from_acc<T>(apply_activation(v, ep.act));
     }
   }
 }
@@ -118,7 +122,7 @@ LaunchResult launch_fprop_simt(const Conv2dFpropArgs& a, cudaStream_t stream) {
   const dim3 grid(unsigned(blocks_m), unsigned(blocks_n), unsigned(p.groups));
   return launch_result(launch(fprop_simt_kernel<T>, grid, dim3(kThreads), 0, stream, p,
                               static_cast<const T*>(a.x), static_cast<const T*>(a.w),
-                              static_cast<const T*>(a.bias), static_cast<T*>(a.y)),
+                              static_cast<const T*>(a.bias), static_cast<T*>(a.y), a.ep),
                        name);
 }
 

@@ -16,6 +16,7 @@
 #include <type_traits>
 
 #include "../common/conv_params.h"
+#include "../common/epilogue.h"
 #include "conv2d_fprop_kernels.cuh"
 #include "conv_indexing.cuh"
 #include "dtypes.cuh"
@@ -100,7 +101,7 @@ __device__ __forceinline__ void warp_mma_slice(float (&acc)[kFragsM][kFragsN][4]
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
     fprop_tc_kernel(const Conv2dParams p, const T* __restrict__ x, const T* __restrict__ w,
-                    const T* __restrict__ bias, T* __restrict__ y) {
+                    const T* __restrict__ bias, T* __restrict__ y, const EpilogueParams ep) {
   using Smem = typename TcTraits<T>::Smem;
   constexpr int kVec = TcTraits<T>::kVec, kTileK = TcTraits<T>::kTileK, kPitch = row_pitch<T>();
   alignas(16) __shared__ Smem as[kStages][kTileM][kPitch];
@@ -177,7 +178,7 @@ __global__ void __launch_bounds__(kThreads)
   }
   ptx::cp_async_wait<0>();  // no copy may still be in flight when the block ends
 
-  // Epilogue: c0, c1 = row g, columns 2t, 2t+1; c2, c3 = row g + 8.
+  // Epilogue, act(acc + bias + residual): c0, c1 = row g, columns 2t, 2t+1; c2, c3 = row g + 8.
   const int g = lane / 4, t = lane % 4;
   for (int i = 0; i < kFragsM; ++i)
     for (int half = 0; half < 2; ++half) {
@@ -185,13 +186,16 @@ __global__ void __launch_bounds__(kThreads)
       if (m >= NPQ) continue;
       const OutputPosition o = decode_output_position(m, p);
       T* y_pos = y + o.n * p.y.n + o.p * p.y.h + o.q * p.y.w;
+      const T* r_pos = static_cast<const T*>(ep.residual);
+      if (r_pos != nullptr) r_pos += o.n * ep.r.n + o.p * ep.r.h + o.q * ep.r.w;
       for (int j = 0; j < kFragsN; ++j)
         for (int e = 0; e < 2; ++e) {
           const int64_t f = n0 + wn * kWarpN + j * 8 + 2 * t + e;
           if (f >= p.K) continue;
           float v = acc[i][j][2 * half + e];
           if (bias != nullptr) v += widen(bias[f]);
-          y_pos[f * p.y.c] = from_acc<T>(v);
+          if (r_pos != nullptr) v += widen(r_pos[f * ep.r.c]);
+          y_pos[f * p.y.c] = from_acc<T>(apply_activation(v, ep.act));
         }
     }
 }
@@ -237,7 +241,7 @@ LaunchResult launch_fprop_tc(const Conv2dFpropArgs& a, cudaStream_t stream) {
     return LaunchResult{"the convolution is too large for one launch (N*P*Q/128 must be < 2^31, K/64 <= 65535)", name};
   return launch_result(launch(fprop_tc_kernel<T>, dim3(unsigned(blocks_m), unsigned(blocks_n)), dim3(kThreads), 0,
                               stream, p, static_cast<const T*>(a.x), static_cast<const T*>(a.w),
-                              static_cast<const T*>(a.bias), static_cast<T*>(a.y)),
+                              static_cast<const T*>(a.bias), static_cast<T*>(a.y), a.ep),
                        name);
 }
 

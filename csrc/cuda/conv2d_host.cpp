@@ -66,18 +66,25 @@ bool tf32_allowed_for_conv() {
 // The launch arguments of a forward call and the tensors they point into (kept alive with them).
 struct PreparedFprop {
   Conv2dFpropArgs args{};
-  at::Tensor x, w, b, y;
+  at::Tensor x, w, b, y, r;
 };
 
 PreparedFprop prepare_fprop(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
-                            at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
-                            int64_t groups) {
+                            at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
+                            int64_t activation, const c10::optional<at::Tensor>& residual) {
   check_conv2d_args(input, weight, bias, stride, padding, dilation, groups);
   PreparedFprop f;
   Conv2dFpropArgs& a = f.args;
   a.dtype = dtype_of(input, "conv2d");
   a.allow_tf32 = a.dtype == DType::kFloat32 && tf32_allowed_for_conv();
   a.p = make_conv2d_params(input, weight, at::Tensor(), stride, padding, dilation, groups);
+  check_epilogue_args(input, a.p, activation, residual);
+  a.ep.act = Activation(activation);
+  if (residual.has_value() && residual->defined()) {
+    f.r = *residual;
+    a.ep.residual = f.r.const_data_ptr();
+    a.ep.r = strides4(f.r);
+  }
   f.y = empty_output({a.p.N, a.p.K, a.p.P, a.p.Q}, input.options().memory_format(output_memory_format(input, weight)));
   // The tensor-core kernels read channels-last operands; convert the others here (a copy, part
   // of the op). The output keeps torch's layout: the kernels write through its strides.
@@ -101,20 +108,27 @@ PreparedFprop prepare_fprop(const at::Tensor& input, const at::Tensor& weight, c
 
 }  // namespace
 
-at::Tensor conv2d_forward_device(const at::Tensor& input, const at::Tensor& weight,
-                                 const c10::optional<at::Tensor>& bias, at::IntArrayRef stride,
-                                 at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
-                                 void* stream) {
-  PreparedFprop f = prepare_fprop(input, weight, bias, stride, padding, dilation, groups);
+at::Tensor conv2d_bias_act_device(const at::Tensor& input, const at::Tensor& weight,
+                                  const c10::optional<at::Tensor>& bias, at::IntArrayRef stride,
+                                  at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
+                                  int64_t activation, const c10::optional<at::Tensor>& residual, void* stream) {
+  PreparedFprop f = prepare_fprop(input, weight, bias, stride, padding, dilation, groups, activation, residual);
   if (f.y.numel() == 0) return f.y;
   check_launch(conv2d_fprop(f.args, stream), "conv2d_forward");
   return f.y;
 }
 
+at::Tensor conv2d_forward_device(const at::Tensor& input, const at::Tensor& weight,
+                                 const c10::optional<at::Tensor>& bias, at::IntArrayRef stride,
+                                 at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
+                                 void* stream) {
+  return conv2d_bias_act_device(input, weight, bias, stride, padding, dilation, groups, 0, c10::nullopt, stream);
+}
+
 std::string conv2d_forward_plan(const at::Tensor& input, const at::Tensor& weight,
                                 const c10::optional<at::Tensor>& bias, at::IntArrayRef stride,
                                 at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups) {
-  const PreparedFprop f = prepare_fprop(input, weight, bias, stride, padding, dilation, groups);
+  const PreparedFprop f = prepare_fprop(input, weight, bias, stride, padding, dilation, groups, 0, c10::nullopt);
   return f.y.numel() == 0 ? std::string() : std::string(conv2d_fprop_plan(f.args));
 }
 

@@ -20,6 +20,12 @@ at::Tensor conv2d_forward_device(const at::Tensor& input, const at::Tensor& weig
                                  at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
                                  void* stream);
 
+// The fused forward, act(conv2d + bias + residual): activation 0 = none, 1 = relu.
+at::Tensor conv2d_bias_act_device(const at::Tensor& input, const at::Tensor& weight,
+                                  const c10::optional<at::Tensor>& bias, at::IntArrayRef stride,
+                                  at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
+                                  int64_t activation, const c10::optional<at::Tensor>& residual, void* stream);
+
 // The kernel configuration conv2d_forward_device would run for these arguments ("" for an
 // empty output), without launching it.
 std::string conv2d_forward_plan(const at::Tensor& input, const at::Tensor& weight,

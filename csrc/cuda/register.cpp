@@ -22,8 +22,21 @@ at::Tensor conv2d_forward_cuda(const at::Tensor& input, const at::Tensor& weight
   return conv2d_forward_device(input, weight, bias, stride, padding, dilation, groups, current_stream(input));
 }
 
+at::Tensor conv2d_bias_act_cuda(const at::Tensor& input, const at::Tensor& weight,
+                                const c10::optional<at::Tensor>& bias, at::IntArrayRef stride,
+                                at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups, int64_t activation,
+                                const c10::optional<at::Tensor>& residual) {
+  TORCH_CHECK(input.is_cuda() && weight.is_cuda(), "cnnops.conv2d_bias_act: input and weight must both be CUDA tensors");
+  const c10::cuda::CUDAGuard guard(input.device());
+  return conv2d_bias_act_device(input, weight, bias, stride, padding, dilation, groups, activation, residual,
+                                current_stream(input));
+}
+
 }  // namespace
 }  // namespace cuda
 }  // namespace cnnops
 
-TORCH_LIBRARY_IMPL(cnnops, CUDA, m) { m.impl("conv2d_forward", &cnnops::cuda::conv2d_forward_cuda); }
+TORCH_LIBRARY_IMPL(cnnops, CUDA, m) {
+  m.impl("conv2d_forward", &cnnops::cuda::conv2d_forward_cuda);
+  m.impl("conv2d_bias_act", &cnnops::cuda::conv2d_bias_act_cuda);
+}

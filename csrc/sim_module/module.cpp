@@ -44,6 +44,18 @@ at::Tensor conv2d_forward(const at::Tensor& input, const at::Tensor& weight, con
   });
 }
 
+at::Tensor conv2d_bias_act(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
+                           std::vector<int64_t> stride, std::vector<int64_t> padding, std::vector<int64_t> dilation,
+                           int64_t groups, int64_t activation, const c10::optional<at::Tensor>& residual) {
+  check_cpu(input, "input");
+  check_cpu(weight, "weight");
+  if (residual.has_value()) check_cpu(*residual, "residual");
+  return run_simulated([&] {
+    return cnnops::cuda::conv2d_bias_act_device(input, weight, bias, stride, padding, dilation, groups, activation,
+                                                residual, nullptr);
+  });
+}
+
 std::string conv2d_forward_plan(const at::Tensor& input, const at::Tensor& weight,
                                 const c10::optional<at::Tensor>& bias, std::vector<int64_t> stride,
                                 std::vector<int64_t> padding, std::vector<int64_t> dilation, int64_t groups) {
@@ -72,6 +84,10 @@ PYBIND11_MODULE(_sim, m) {
   m.def("conv2d_forward", &conv2d_forward, "torch.ops.cnnops.conv2d_forward on the simulated GPU", pybind11::arg("input"),
         pybind11::arg("weight"), pybind11::arg("bias"), pybind11::arg("stride"), pybind11::arg("padding"),
         pybind11::arg("dilation"), pybind11::arg("groups"));
+  m.def("conv2d_bias_act", &conv2d_bias_act, "torch.ops.cnnops.conv2d_bias_act on the simulated GPU",
+        pybind11::arg("input"), pybind11::arg("weight"), pybind11::arg("bias"), pybind11::arg("stride"),
+        pybind11::arg("padding"), pybind11::arg("dilation"), pybind11::arg("groups"), pybind11::arg("activation"),
+        pybind11::arg("residual"));
   m.def("conv2d_forward_plan", &conv2d_forward_plan,
         "the kernel configuration conv2d_forward would run for these arguments (nothing is launched)",
         pybind11::arg("input"), pybind11::arg("weight"), pybind11::arg("bias"), pybind11::arg("stride"),

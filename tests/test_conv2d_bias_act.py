@@ -1,0 +1,119 @@
+"""cnnops.conv2d_bias_act: act(conv2d + bias + residual) in one kernel, on the CPU and on the
+simulated CUDA kernels (both the CUDA-core and the tensor-core epilogue), against the unfused
+torch computation in float64; its gradients (gradcheck, gradgradcheck) and errors."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+import cnnops
+from cnnops import _args
+from helpers import assert_close_scaled, rand
+
+sim = pytest.importorskip("cnnops._sim", reason="cnnops was built without the simulator module (CNNOPS_SIM=0)")
+
+# (N, C, H, W, K, R, S, stride, padding, dilation, groups)
+CASES = [
+    (2, 3, 9, 11, 4, 3, 3, 1, 1, 1, 1),
+    (2, 8, 9, 7, 12, 3, 3, 2, 1, 1, 4),
+    (2, 16, 7, 9, 20, 1, 1, 1, 0, 1, 1),      # tensor cores in 16-bit types
+    (1, 24, 11, 10, 72, 3, 3, 1, 1, 1, 1),    # tensor cores, several tiles
+]
+
+
+def _ids(c):
+    return "N{}C{}H{}W{}K{}R{}S{}s{}p{}d{}g{}".format(*c)
+
+
+def reference(x, w, b, r, activation, conv_args):
+    """The unfused computation in float64, and its error scale (the same on |terms|)."""
+    z = F.conv2d(x.double(), w.double(), None if b is None else b.double(), *conv_args)
+    scale = F.conv2d(x.double().abs(), w.double().abs(), None if b is None else b.double().abs(), *conv_args)
+    if r is not None:
+        z, scale = z + r.double(), scale + r.double().abs()
+    return (z.relu() if activation == "relu" else z), scale
+
+
+def make(case, dtype, residual_layout="contiguous", bias=True):
+    N, C, H, W, K, R, S, stride, padding, dilation, groups = case
+    x = rand(N, C, H, W, dtype=dtype)
+    w = rand(K, C // groups, R, S, dtype=dtype)
+    b = rand(K, dtype=dtype) if bias else None
+    P, Q = F.conv2d(x[:1, :].double(), w.double(), None, stride, padding, dilation, groups).shape[2:]
+    r = rand(N, K, P, Q, dtype=dtype, layout=residual_layout)
+    return x, w, b, r, (stride, padding, dilation, groups)
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("activation", [None, "relu"])
+@pytest.mark.parametrize("with_residual", [False, True])
+def test_cpu_matches_unfused(case, dtype, activation, with_residual):
+    x, w, b, r, conv_args = make(case, dtype, "channels_last")
+    r = r if with_residual else None
+    y = cnnops.conv2d_bias_act(x, w, b, *conv_args, activation=activation, residual=r)
+    ref, scale = reference(x, w, b, r, activation, conv_args)
+    assert y.dtype == dtype
+    assert_close_scaled(y, ref, scale, dtype, "conv2d_bias_act")
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("residual_layout", ["contiguous", "channels_last", "strided"])
+def test_simulated_cuda_epilogue(case, dtype, residual_layout):
+    x, w, b, r, (stride, padding, dilation, groups) = make(case, dtype, residual_layout)
+    s, p, d, g = _args.conv2d(x, w, b, stride, padding, dilation, groups)
+    y = sim.conv2d_bias_act(x, w, b, list(s), list(p), list(d), g, 1, r)
+    ref, scale = reference(x, w, b, r, "relu", (stride, padding, dilation, groups))
+    assert_close_scaled(y, ref, scale, dtype, "simulated conv2d_bias_act")
+    assert (y >= 0).all()
+    # The unfused op still ignores the epilogue (no residual, no activation).
+    y0 = sim.conv2d_forward(x, w, b, list(s), list(p), list(d), g)
+    assert (y0 < 0).any()
+
+
+def test_relu_keeps_nan_like_torch():
+    x, w = rand(1, 2, 5, 5), rand(3, 2, 3, 3)
+    x[0, 0, 2, 2] = float("nan")
+    y = cnnops.conv2d_bias_act(x, w, activation="relu")
+    ref = F.relu(F.conv2d(x, w))
+    assert torch.equal(torch.isnan(y), torch.isnan(ref)) and torch.isnan(y).any()
+
+
+def test_gradcheck_and_gradgradcheck():
+    x, w, b, r, conv_args = make(CASES[1], torch.float64)
+    for t in (x, w, b, r):
+        t.requires_grad_()
+
+    def f(x, w, b, r):
+        return cnnops.conv2d_bias_act(x, w, b, *conv_args, activation="relu", residual=r)
+
+    assert torch.autograd.gradcheck(f, (x, w, b, r))
+    assert torch.autograd.gradgradcheck(f, (x, w, b, r))
+
+
+def test_gradients_match_the_unfused_model():
+    x, w, b, r, conv_args = make(CASES[0], torch.float64, bias=True)
+    leaves = [t.requires_grad_() for t in (x, w, b, r)]
+    y = cnnops.conv2d_bias_act(x, w, b, *conv_args, activation="relu", residual=r)
+    ref = F.relu(F.conv2d(x, w, b, *conv_args) + r)
+    go = torch.randn_like(ref)
+    for g, gr in zip(torch.autograd.grad(y, leaves, go), torch.autograd.grad(ref, leaves, go)):
+        torch.testing.assert_close(g, gr, rtol=1e-10, atol=1e-10)
+
+
+def test_unbatched_input():
+    x, w, r = rand(3, 6, 6), rand(4, 3, 3, 3), rand(4, 4, 4)
+    y = cnnops.conv2d_bias_act(x, w, residual=r, activation="relu")
+    torch.testing.assert_close(y, F.relu(F.conv2d(x, w) + r))
+
+
+def test_errors():
+    x, w = rand(1, 3, 6, 6), rand(4, 3, 3, 3)
+    with pytest.raises(ValueError, match="activation"):
+        cnnops.conv2d_bias_act(x, w, activation="gelu")
+    with pytest.raises(RuntimeError, match="residual must have the output's shape"):
+        cnnops.conv2d_bias_act(x, w, residual=rand(1, 4, 6, 6))
+    with pytest.raises(RuntimeError, match="residual dtype"):
+        cnnops.conv2d_bias_act(x, w, residual=rand(1, 4, 4, 4, dtype=torch.float32))
+    with pytest.raises(TypeError, match="residual must be a Tensor"):
+        cnnops.conv2d_bias_act(x, w, residual=1.0)
