@@ -3,6 +3,7 @@ process, every case checked for correctness before it is timed.
 
     python -m benchmarks                      # default CPU suites (ResNet-50, VGG-16, pooling), batch 8
     python -m benchmarks --suites pooling --passes fwd --repeats 10
+    python -m benchmarks --device cuda --dtype bfloat16 --layout nhwc --batch 32   # against cuDNN
 """
 import argparse
 import datetime
@@ -10,6 +11,8 @@ import os
 import sys
 
 import torch
+
+import cnnops
 
 from . import cases as _cases
 from . import report, suites, timing
@@ -39,10 +42,19 @@ def main(argv=None) -> int:
     tol = {torch.float32: 1e-4, torch.float64: 1e-10}.get(dtype, 3e-2)
 
     print("measuring the machine's ceilings ...", flush=True)
-    ceilings = {"matmul_fp32_gflops": timing.measure_cpu_matmul_gflops(), "copy_gbs": timing.measure_cpu_copy_gbs()}
+    if args.device == "cuda":
+        # The compute ceiling in the benchmarked dtype (float32 as TF32 when torch allows it).
+        ceilings = {"matmul_gflops": timing.measure_cuda_matmul_tflops(dtype) * 1e3,
+                    "copy_gbs": timing.measure_cuda_copy_gbs()}
+        if not torch._C._dispatch_has_kernel_for_dispatch_key("cnnops::conv2d_backward", "CUDA") and "fwdbwd" in passes:
+            print("note: no CUDA backward kernels in this version; timing the forward pass only", flush=True)
+            passes.discard("fwdbwd")
+    else:
+        ceilings = {"matmul_gflops": timing.measure_cpu_matmul_gflops(), "copy_gbs": timing.measure_cpu_copy_gbs()}
     machine = report.machine_info(args.device, ceilings)
-    print(f"{machine['processor']}, {machine['torch_threads']} threads; ceilings: "
-          f"fp32 matmul {ceilings['matmul_fp32_gflops']:.1f} GFLOP/s, copy {ceilings['copy_gbs']:.1f} GB/s", flush=True)
+    where = machine.get("gpu") or f"{machine['processor']}, {machine['torch_threads']} threads"
+    print(f"{where}; ceilings: {args.dtype} matmul {ceilings['matmul_gflops']:.1f} GFLOP/s, "
+          f"copy {ceilings['copy_gbs']:.1f} GB/s", flush=True)
 
     todo = []
     for suite in args.suites.split(","):
@@ -60,6 +72,8 @@ def main(argv=None) -> int:
     for i, case in enumerate(todo, 1):
         row = {"suite": case.suite, "name": case.name, "pass": case.pass_, **case.info}
         err = case.check()
+        if args.device == "cuda":
+            row["kernel"] = cnnops.last_cuda_kernel("conv2d_forward") if case.flops else ""
         if err is not None:
             row["error"] = err
         else:
@@ -71,7 +85,7 @@ def main(argv=None) -> int:
                        base_spread_ms=[t["base"]["min_s"] * 1e3, t["base"]["max_s"] * 1e3], repeats=t["ours"]["repeats"])
             if case.flops:
                 row.update(gflops=case.flops / ours / 1e9, base_gflops=case.flops / base / 1e9,
-                           ceiling_fraction=case.flops / ours / 1e9 / ceilings["matmul_fp32_gflops"])
+                           ceiling_fraction=case.flops / ours / 1e9 / ceilings["matmul_gflops"])
             else:
                 row.update(gbs=case.bytes / ours / 1e9, base_gbs=case.bytes / base / 1e9,
                            ceiling_fraction=case.bytes / ours / 1e9 / ceilings["copy_gbs"])

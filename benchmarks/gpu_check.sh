@@ -57,11 +57,26 @@ phase build env CNNOPS_CUDA=1 MAX_JOBS=16 "$PY" setup.py --quiet build_ext --inp
 phase gpu-tests "$PY" -m pytest -q -m gpu tests -p no:cacheprovider
 phase cpu-tests "$PY" -m pytest -q -m "not gpu" tests -p no:cacheprovider -x
 
-# 4. compute-sanitizer on the device shape self-test (skipped where unsupported, e.g. gVisor).
+# 4. compute-sanitizer on the device shape self-test and a few small convolutions through every
+#    forward kernel (CUDA cores, tensor cores f16/bf16/tf32, fused epilogue); skipped where the
+#    machine's runtime does not support it (e.g. gVisor).
+SANITIZED=$(cat <<'PYEOF'
+import torch, cnnops
+r = cnnops._C.cuda_shape_selftest(); assert r["mismatches"] == 0, r
+for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+    for cl in (False, True):
+        x = torch.randn(2, 16, 9, 11, device="cuda", dtype=dtype)
+        x = x.contiguous(memory_format=torch.channels_last) if cl else x
+        w, r = torch.randn(24, 16, 3, 3, device="cuda", dtype=dtype), torch.randn(2, 24, 5, 6, device="cuda", dtype=dtype)
+        cnnops.conv2d_bias_act(x, w, None, 2, 1, activation="relu", residual=r)
+        cnnops.conv2d(x, w[:, :4], None, 1, 1, groups=4)
+torch.cuda.synchronize(); print("ok", cnnops.last_cuda_kernel())
+PYEOF
+)
 if command -v compute-sanitizer >/dev/null 2>&1; then
   for tool in memcheck racecheck; do
     t0=$SECONDS
-    out=$(compute-sanitizer --tool $tool --error-exitcode 3 "$PY" -c "import cnnops; r = cnnops._C.cuda_shape_selftest(); assert r['mismatches'] == 0, r; print(r)" 2>&1); rc=$?
+    out=$(compute-sanitizer --tool $tool --error-exitcode 3 "$PY" -c "$SANITIZED" 2>&1); rc=$?
     printf '\n### sanitizer-%s\n%s\n' "$tool" "$out" >> "$LOG"
     if echo "$out" | grep -q "Device not supported"; then status="skipped: device not supported"
     elif [ $rc -eq 0 ]; then status=pass; else status="fail rc=$rc"; fi
@@ -71,11 +86,16 @@ else
   record sanitizer skipped 0 "compute-sanitizer not on PATH"
 fi
 
-# 5. Timing: the benchmark suite runs its GPU selection once CUDA kernels are registered.
+# 5. Timing against cuDNN in the same process: ResNet-50 and VGG-16 layers at batch 32, NHWC, in
+#    bfloat16 and in float32 (TF32 on both sides, torch's default), forward (+ backward once CUDA
+#    backward kernels exist). Each run writes its JSON/markdown to the results folder.
 if "$PY" -c "import torch, cnnops, sys; sys.exit(0 if torch._C._dispatch_has_kernel_for_dispatch_key('cnnops::conv2d_forward', 'CUDA') else 1)"; then
-  phase benchmark "$PY" -m benchmarks --device cuda --out "$RESULTS_DIR"
+  phase benchmark-bf16 "$PY" -m benchmarks --device cuda --suites resnet50,vgg16 --batch 32 --dtype bfloat16 \
+    --layout nhwc --repeats 20 --out "$RESULTS_DIR"
+  phase benchmark-tf32 "$PY" -m benchmarks --device cuda --suites resnet50,vgg16 --batch 32 --dtype float32 \
+    --layout nhwc --repeats 20 --out "$RESULTS_DIR"
 else
-  record benchmark skipped 0 "no CUDA kernels registered yet (CPU kernels only in this version)"
+  record benchmark skipped 0 "no CUDA kernels registered"
 fi
 
 cp "$JSON" benchmarks/results/ 2>/dev/null || true

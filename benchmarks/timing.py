@@ -13,11 +13,29 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+_L2_FLUSH = {}
+
+
+def _flush_l2() -> None:
+    """Overwrite a buffer larger than any GPU's L2 (H100/H200: 50 MB), so that no case is timed
+    on inputs that the previous repeat left in cache."""
+    buf = _L2_FLUSH.get("buf")
+    if buf is None:
+        buf = _L2_FLUSH["buf"] = torch.empty(256 * 1024 * 1024 // 4, device="cuda")
+    buf.zero_()
+
+
 def time_once(fn: Callable[[], object], device: str) -> float:
-    _sync(device)
+    if device == "cuda":  # CUDA events around the call alone; the L2 flush is outside them
+        _flush_l2()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / 1e3
     t0 = time.perf_counter()
     fn()
-    _sync(device)
     return time.perf_counter() - t0
 
 
@@ -53,4 +71,22 @@ def measure_cpu_copy_gbs(mb: int = 256) -> float:
     dst = torch.empty_like(src)
     dst.copy_(src)
     best = min(time_once(lambda: dst.copy_(src), "cpu") for _ in range(5))
+    return 2 * src.numel() * 4 / best / 1e9
+
+
+def measure_cuda_matmul_tflops(dtype: torch.dtype, n: int = 8192) -> float:
+    """The GPU's compute ceiling in `dtype` as torch's own large matmul reaches it (float32 runs
+    as TF32 when torch's matmul precision allows it), on random data (zeros run faster)."""
+    a, b = torch.randn(n, n, device="cuda", dtype=dtype), torch.randn(n, n, device="cuda", dtype=dtype)
+    torch.mm(a, b)
+    best = min(time_once(lambda: torch.mm(a, b), "cuda") for _ in range(10))
+    return 2 * n**3 / best / 1e12
+
+
+def measure_cuda_copy_gbs(mb: int = 1024) -> float:
+    """The GPU's memory-bandwidth ceiling: a large device copy, bytes read + written."""
+    src = torch.randn(mb * 1024 * 1024 // 4, device="cuda")
+    dst = torch.empty_like(src)
+    dst.copy_(src)
+    best = min(time_once(lambda: dst.copy_(src), "cuda") for _ in range(10))
     return 2 * src.numel() * 4 / best / 1e9

@@ -41,14 +41,17 @@ def check_sim_conv(case, dtype, layout="contiguous", wlayout="contiguous", bias=
     return y
 
 
-def expected_kernel(C, groups, dtype, tf32=False):
+def expected_kernel(case, dtype, tf32=False):
     """The selection rule of csrc/cuda/conv2d_fprop.cu: tensor cores for 16-bit types with
     groups == 1 and C % 8 == 0, and for float32 as TF32 when allowed with C % 4 == 0 (operands
-    converted to channels-last); CUDA cores otherwise."""
+    converted to channels-last) -- the 1x1 GEMM variant for unpadded 1x1 filters; CUDA cores
+    otherwise."""
+    N, C, H, W, K, R, S, stride, padding, dilation, groups = case
+    tc = "fprop_tc1x1" if (R, S) == (1, 1) and padding in (0, "valid", (0, 0, 0, 0)) else "fprop_tc"
     if dtype in (torch.float16, torch.bfloat16) and groups == 1 and C % 8 == 0:
-        return f"fprop_tc_128x64x32_s3<{DTYPE_TAG[dtype]}>"
+        return f"{tc}_128x64x32_s3<{DTYPE_TAG[dtype]}>"
     if dtype == torch.float32 and tf32 and groups == 1 and C % 4 == 0:
-        return "fprop_tc_128x64x16_s3<tf32>"
+        return f"{tc}_128x64x16_s3<tf32>"
     return f"fprop_simt_64x64x16<{DTYPE_TAG[dtype]}>"
 
 
@@ -57,7 +60,7 @@ def expected_kernel(C, groups, dtype, tf32=False):
 def test_forward_every_case(case, dtype):
     check_sim_conv(case, dtype)
     kernel = sim.last_kernel("conv2d_forward")
-    assert kernel == expected_kernel(case[1], case[10], dtype)
+    assert kernel == expected_kernel(case, dtype)
     assert (sim.counters()["mma_sync"] > 0) == kernel.startswith("fprop_tc")
 
 
@@ -68,7 +71,8 @@ TC_CASES = [
     (2, 24, 13, 12, 136, 1, 1, 1, 0, 1, 1),     # 1x1: N*P*Q > 128 and K > 128 (ragged both ways)
     (2, 8, 17, 15, 16, 7, 7, 2, 3, 1, 1),       # 7x7/2 with padding, C = 8
     (1, 16, 12, 12, 8, 3, 3, 2, (0, 1, 2, 1), 2, 1),  # asymmetric padding, dilation, stride
-    (2, 32, 6, 5, 40, 1, 1, 2, 0, 1, 1),        # 1x1/2 bottleneck downsample
+    (2, 32, 6, 5, 40, 1, 1, 2, 0, 1, 1),        # 1x1/2 bottleneck downsample (the 1x1 GEMM kernel)
+    (2, 16, 5, 6, 24, 1, 1, 1, 1, 1, 1),        # a padded 1x1: the general kernel
 ]
 
 
@@ -113,7 +117,7 @@ def check_tensor_core_case(case, dtype, layout):
         assert_close_scaled(y, ref, scale, dtype, "asymmetric padding")
     else:
         check_sim_conv(case, dtype, layout)
-    assert sim.last_kernel("conv2d_forward") == expected_kernel(C, groups, dtype, tf32=dtype == torch.float32)
+    assert sim.last_kernel("conv2d_forward") == expected_kernel(case, dtype, tf32=dtype == torch.float32)
     # Every warp of every block ran 16 mma per 16-deep k slice of every 32-deep step.
     # Every warp (4 per block) ran 16 mma (and, for 16-bit types, 4 + 2 ldmatrix.x4) per slice,
     # two slices per 64-byte step; every thread (128) issued 4 + 2 16-byte copies per step.
@@ -161,7 +165,7 @@ def plan_layers(layers, dtype, layout):
             x = x.contiguous(memory_format=torch.channels_last)
         w = torch.empty(K, C, R, S, dtype=dtype)
         plan = sim.conv2d_forward_plan(x, w, None, [stride] * 2, [padding] * 4, [1, 1], 1)
-        want = "fprop_simt" if C == 3 else "fprop_tc"
+        want = "fprop_simt" if C == 3 else "fprop_tc1x1_" if R == 1 else "fprop_tc_"
         assert plan.startswith(want), f"{name}: planned {plan}"
 
 

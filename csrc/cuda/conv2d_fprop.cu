@@ -12,7 +12,7 @@ namespace {
 template <typename T>
 LaunchResult run(const Conv2dFpropArgs& args, cudaStream_t stream, bool launch) {
   if constexpr (!std::is_same<T, double>::value) {
-    if (fprop_tc_supports(args)) return launch ? launch_fprop_tc<T>(args, stream) : LaunchResult{nullptr, fprop_tc_name<T>()};
+    if (fprop_tc_supports(args)) return launch ? launch_fprop_tc<T>(args, stream) : LaunchResult{nullptr, fprop_tc_name<T>(args)};
   }
   return launch ? launch_fprop_simt<T>(args, stream) : LaunchResult{nullptr, fprop_simt_name<T>()};
 }

@@ -13,6 +13,7 @@
 // of every ldmatrix (and the 8 x 4 words of every TF32 fragment load) in distinct banks. Each
 // thread decodes its 4 A rows' positions once; the filter tap of its reduction column is
 // decoded once per step and shared by those rows.
+#include <cstdint>
 #include <type_traits>
 
 #include "../common/conv_params.h"
@@ -34,6 +35,9 @@ constexpr int kFragsM = kWarpM / 16, kFragsN = kWarpN / 8;           // 4 x 4 mm
 constexpr int kVecsPerRow = kTileKBytes / 16;                        // 16-byte copies per row: 4
 constexpr int kRowsPerPass = kThreads / kVecsPerRow;                 // 32 rows loaded per pass
 constexpr int kPassesA = kTileM / kRowsPerPass, kPassesB = kTileN / kRowsPerPass;
+// Three resident blocks per SM (46 KB of shared memory each): lets ptxas use up to 170 registers
+// instead of squeezing to 128 for four, which spilled.
+constexpr int kMinBlocksPerSm = 3;
 static_assert(kTileM % kRowsPerPass == 0 && kTileN % kRowsPerPass == 0, "whole loader passes");
 
 // What differs between the element types: the shared-memory element, the vector and tile widths
@@ -63,24 +67,30 @@ __device__ __forceinline__ void warp_mma_slice(float (&acc)[kFragsM][kFragsN][4]
     // m16n8k8 tf32: a0 = A[g][t], a1 = A[g+8][t], a2 = A[g][t+4], a3 = A[g+8][t+4];
     // b0 = B[t][g], b1 = B[t+4][g] with B[k][n] stored as b_tile[n][k].
     const int g = lane / 4, t = lane % 4;
+    #pragma unroll
     for (int i = 0; i < kFragsM; ++i) {
       const Smem* r0 = a_tile + (i * 16 + g) * kPitch + kk;
       const Smem* r8 = r0 + 8 * kPitch;
       a[i][0] = ptx::to_tf32(r0[t]), a[i][1] = ptx::to_tf32(r8[t]);
       a[i][2] = ptx::to_tf32(r0[t + 4]), a[i][3] = ptx::to_tf32(r8[t + 4]);
     }
+    #pragma unroll
     for (int j = 0; j < kFragsN; ++j) {
       const Smem* col = b_tile + (j * 8 + g) * kPitch + kk;
       b[j][0] = ptx::to_tf32(col[t]), b[j][1] = ptx::to_tf32(col[t + 4]);
     }
+    #pragma unroll
     for (int i = 0; i < kFragsM; ++i)
+      #pragma unroll
       for (int j = 0; j < kFragsN; ++j) ptx::mma_m16n8k8_tf32(acc[i][j], a[i], b[j], acc[i][j]);
   } else {
+    #pragma unroll
     for (int i = 0; i < kFragsM; ++i) {
       // Matrices 0-3: rows 0-7 / 8-15 of the 16-row tile, at k and k + 8.
       const int row = i * 16 + (lane % 8) + ((lane / 8) % 2) * 8;
       ptx::ldmatrix<4, false>(a[i], a_tile + row * kPitch + kk + (lane / 16) * 8);
     }
+    #pragma unroll
     for (int j = 0; j < kFragsN; j += 2) {
       // Matrices 0-3: filters 0-7 at k, k + 8, then filters 8-15 at k, k + 8.
       uint32_t r[4];
@@ -88,7 +98,9 @@ __device__ __forceinline__ void warp_mma_slice(float (&acc)[kFragsM][kFragsN][4]
       ptx::ldmatrix<4, false>(r, b_tile + row * kPitch + kk + ((lane / 8) % 2) * 8);
       b[j][0] = r[0], b[j][1] = r[1], b[j + 1][0] = r[2], b[j + 1][1] = r[3];
     }
+    #pragma unroll
     for (int i = 0; i < kFragsM; ++i)
+      #pragma unroll
       for (int j = 0; j < kFragsN; ++j) {
         if constexpr (std::is_same<T, half_t>::value)
           ptx::mma_m16n8k16_f16(acc[i][j], a[i], b[j], acc[i][j]);
@@ -98,8 +110,12 @@ __device__ __forceinline__ void warp_mma_slice(float (&acc)[kFragsM][kFragsN][4]
   }
 }
 
-template <typename T>
-__global__ void __launch_bounds__(kThreads)
+// kPointwise: the 1x1 bottleneck as a plain GEMM, [N*P*Q, C] x [C, K] over NHWC rows (R = S = 1,
+// no padding: every position reads pixel (p * stride, q * stride), always inside the image; a
+// strided convolution reads a strided view). The reduction index is the channel itself, so the
+// tap decode (two divisions per step) and the bounds tests compile away.
+template <typename T, bool kPointwise>
+__global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     fprop_tc_kernel(const Conv2dParams p, const T* __restrict__ x, const T* __restrict__ w,
                     const T* __restrict__ bias, T* __restrict__ y, const EpilogueParams ep) {
   using Smem = typename TcTraits<T>::Smem;
@@ -114,19 +130,24 @@ __global__ void __launch_bounds__(kThreads)
 
   // Loader state: reduction column `vec` (one 16-byte vector) of rows tid / 4 + 32 i.
   const int vec = tid % kVecsPerRow, row0 = tid / kVecsPerRow;
-  int64_t a_base[kPassesA], a_h0[kPassesA], a_w0[kPassesA];
+  // Window origins fit in 32 bits (|origin| <= H + pad, W + pad); offsets stay 64-bit.
+  int64_t a_base[kPassesA];
+  int32_t a_h0[kPassesA], a_w0[kPassesA];
   bool a_ok[kPassesA];
+  #pragma unroll
   for (int i = 0; i < kPassesA; ++i) {
     const int64_t m = m0 + row0 + kRowsPerPass * i;
     a_ok[i] = m < NPQ;
     const OutputPosition o = decode_output_position(a_ok[i] ? m : 0, p);
     const WindowOrigin origin = window_origin(o, p);
     a_base[i] = o.n * p.x.n;
-    a_h0[i] = origin.h;
-    a_w0[i] = origin.w;
+    if (kPointwise) a_base[i] += origin.h * p.x.h + origin.w * p.x.w;
+    a_h0[i] = int32_t(origin.h);
+    a_w0[i] = int32_t(origin.w);
   }
   int64_t b_base[kPassesB];
   bool b_ok[kPassesB];
+  #pragma unroll
   for (int i = 0; i < kPassesB; ++i) {
     const int64_t f = n0 + row0 + kRowsPerPass * i;
     b_ok[i] = f < p.K;
@@ -137,14 +158,20 @@ __global__ void __launch_bounds__(kThreads)
     const int64_t k = kt * kTileK + vec * kVec;
     const bool k_ok = k < RSC;
     // Reduction index k = (r * S + s) * C + c: a vector of consecutive k shares the tap.
-    const int64_t rs = k_ok ? k / p.C : 0, c = k_ok ? k - rs * p.C : 0;
-    const int64_t r = rs / p.S, s = rs - r * p.S;
+    const int64_t rs = kPointwise || !k_ok ? 0 : k / p.C, c = kPointwise ? k : (k_ok ? k - rs * p.C : 0);
+    const int64_t r = kPointwise ? 0 : rs / p.S, s = kPointwise ? 0 : rs - r * p.S;
+    #pragma unroll
     for (int i = 0; i < kPassesA; ++i) {
-      const int64_t h = a_h0[i] + r * p.dil_h, wc = a_w0[i] + s * p.dil_w;
-      const bool ok = k_ok && a_ok[i] && h >= 0 && h < p.H && wc >= 0 && wc < p.W;
-      const T* src = ok ? x + a_base[i] + h * p.x.h + wc * p.x.w + c : x;
-      ptx::cp_async<16>(&as[stage][row0 + kRowsPerPass * i][vec * kVec], src, ok ? 16 : 0);
+      bool ok = k_ok && a_ok[i];
+      const T* src = x + a_base[i] + c;
+      if (!kPointwise) {
+        const int64_t h = a_h0[i] + r * p.dil_h, wc = a_w0[i] + s * p.dil_w;
+        ok = ok && h >= 0 && h < p.H && wc >= 0 && wc < p.W;
+        src += h * p.x.h + wc * p.x.w;
+      }
+      ptx::cp_async<16>(&as[stage][row0 + kRowsPerPass * i][vec * kVec], ok ? src : x, ok ? 16 : 0);
     }
+    #pragma unroll
     for (int i = 0; i < kPassesB; ++i) {
       const bool ok = k_ok && b_ok[i];
       const T* src = ok ? w + b_base[i] + r * p.w.h + s * p.w.w + c : w;
@@ -153,12 +180,16 @@ __global__ void __launch_bounds__(kThreads)
   };
 
   float acc[kFragsM][kFragsN][4];
+  #pragma unroll
   for (int i = 0; i < kFragsM; ++i)
+    #pragma unroll
     for (int j = 0; j < kFragsN; ++j)
+      #pragma unroll
       for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
 
   // Prologue: stages 0 .. kStages-2 in flight. One commit per step, even an empty one, keeps
   // the group count uniform so that wait<kStages-2> always means "step kt has landed".
+  #pragma unroll
   for (int st = 0; st < kStages - 1; ++st) {
     if (st < k_tiles) load_stage(st, st);
     ptx::cp_async_commit();
@@ -173,6 +204,7 @@ __global__ void __launch_bounds__(kThreads)
     ptx::cp_async_commit();
 
     const int st = int(kt % kStages);
+    #pragma unroll
     for (int kk = 0; kk < kTileK; kk += TcTraits<T>::kMmaK)
       warp_mma_slice<T>(acc, &as[st][wm * kWarpM][0], &bs[st][wn * kWarpN][0], kk, lane);
   }
@@ -180,7 +212,9 @@ __global__ void __launch_bounds__(kThreads)
 
   // Epilogue, act(acc + bias + residual): c0, c1 = row g, columns 2t, 2t+1; c2, c3 = row g + 8.
   const int g = lane / 4, t = lane % 4;
+  #pragma unroll
   for (int i = 0; i < kFragsM; ++i)
+    #pragma unroll
     for (int half = 0; half < 2; ++half) {
       const int64_t m = m0 + wm * kWarpM + i * 16 + g + 8 * half;
       if (m >= NPQ) continue;
@@ -188,7 +222,9 @@ __global__ void __launch_bounds__(kThreads)
       T* y_pos = y + o.n * p.y.n + o.p * p.y.h + o.q * p.y.w;
       const T* r_pos = static_cast<const T*>(ep.residual);
       if (r_pos != nullptr) r_pos += o.n * ep.r.n + o.p * ep.r.h + o.q * ep.r.w;
+      #pragma unroll
       for (int j = 0; j < kFragsN; ++j)
+        #pragma unroll
         for (int e = 0; e < 2; ++e) {
           const int64_t f = n0 + wn * kWarpN + j * 8 + 2 * t + e;
           if (f >= p.K) continue;
@@ -212,7 +248,9 @@ int vector_elements(DType dtype) { return dtype == DType::kFloat32 ? 4 : 8; }
 
 bool fprop_tc_supports_shape(const Conv2dParams& p, DType dtype, bool allow_tf32) {
   const bool type_ok = dtype == DType::kFloat16 || dtype == DType::kBFloat16 || (dtype == DType::kFloat32 && allow_tf32);
-  return type_ok && p.groups == 1 && p.C % vector_elements(dtype) == 0;
+  // The kernel keeps window origins in 32 bits.
+  const bool small_origins = p.H + p.pad_top + p.pad_bottom < INT32_MAX && p.W + p.pad_left + p.pad_right < INT32_MAX;
+  return type_ok && small_origins && p.groups == 1 && p.C % vector_elements(dtype) == 0;
 }
 
 bool fprop_tc_supports(const Conv2dFpropArgs& a) {
@@ -225,29 +263,35 @@ bool fprop_tc_supports(const Conv2dFpropArgs& a) {
   return fprop_tc_supports_shape(p, a.dtype, a.allow_tf32) && x_vec && w_vec;
 }
 
+bool pointwise(const Conv2dParams& p) {
+  return p.R == 1 && p.S == 1 && p.pad_top == 0 && p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0;
+}
+
 template <typename T>
-const char* fprop_tc_name() {
-  return std::is_same<T, half_t>::value   ? "fprop_tc_128x64x32_s3<f16>"
-         : std::is_same<T, bf16_t>::value ? "fprop_tc_128x64x32_s3<bf16>"
-                                          : "fprop_tc_128x64x16_s3<tf32>";
+const char* fprop_tc_name(const Conv2dFpropArgs& a) {
+  const bool pw = pointwise(a.p);
+  if (std::is_same<T, half_t>::value) return pw ? "fprop_tc1x1_128x64x32_s3<f16>" : "fprop_tc_128x64x32_s3<f16>";
+  if (std::is_same<T, bf16_t>::value) return pw ? "fprop_tc1x1_128x64x32_s3<bf16>" : "fprop_tc_128x64x32_s3<bf16>";
+  return pw ? "fprop_tc1x1_128x64x16_s3<tf32>" : "fprop_tc_128x64x16_s3<tf32>";
 }
 
 template <typename T>
 LaunchResult launch_fprop_tc(const Conv2dFpropArgs& a, cudaStream_t stream) {
-  const char* name = fprop_tc_name<T>();
+  const char* name = fprop_tc_name<T>(a);
   const Conv2dParams& p = a.p;
   const int64_t blocks_m = (p.npq() + kTileM - 1) / kTileM, blocks_n = (p.K + kTileN - 1) / kTileN;
   if (blocks_m > 0x7fffffff || blocks_n > 65535)
     return LaunchResult{"the convolution is too large for one launch (N*P*Q/128 must be < 2^31, K/64 <= 65535)", name};
-  return launch_result(launch(fprop_tc_kernel<T>, dim3(unsigned(blocks_m), unsigned(blocks_n)), dim3(kThreads), 0,
-                              stream, p, static_cast<const T*>(a.x), static_cast<const T*>(a.w),
-                              static_cast<const T*>(a.bias), static_cast<T*>(a.y), a.ep),
+  return launch_result(launch(pointwise(p) ? fprop_tc_kernel<T, true> : fprop_tc_kernel<T, false>,
+                              dim3(unsigned(blocks_m), unsigned(blocks_n)), dim3(kThreads), 0, stream, p,
+                              static_cast<const T*>(a.x), static_cast<const T*>(a.w), static_cast<const T*>(a.bias),
+                              static_cast<T*>(a.y), a.ep),
                        name);
 }
 
-template const char* fprop_tc_name<half_t>();
-template const char* fprop_tc_name<bf16_t>();
-template const char* fprop_tc_name<float>();
+template const char* fprop_tc_name<half_t>(const Conv2dFpropArgs&);
+template const char* fprop_tc_name<bf16_t>(const Conv2dFpropArgs&);
+template const char* fprop_tc_name<float>(const Conv2dFpropArgs&);
 template LaunchResult launch_fprop_tc<half_t>(const Conv2dFpropArgs&, cudaStream_t);
 template LaunchResult launch_fprop_tc<bf16_t>(const Conv2dFpropArgs&, cudaStream_t);
 template LaunchResult launch_fprop_tc<float>(const Conv2dFpropArgs&, cudaStream_t);
