@@ -83,6 +83,30 @@ def test_tensor_core_path(case, dtype, layout):
     check_tensor_core_case(case, dtype, layout)
 
 
+@pytest.mark.parametrize("case", TC_CASES[:3], ids=_ids)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32], ids=lambda d: DTYPE_TAG[d])
+@pytest.mark.parametrize("schedule", ["warps_run_ahead", "reversed"])
+def test_tensor_core_path_under_other_schedules(case, dtype, schedule):
+    """Other legal GPU schedules: each warp running ahead to the next __syncthreads (a missing
+    barrier between warps reads poison), or blocks and threads last to first."""
+    if schedule == "warps_run_ahead":
+        sim.set_options(warps_run_ahead=True)
+    else:
+        sim.set_options(reverse_block_order=True, reverse_thread_order=True)
+    try:
+        with conv_tf32(True):
+            tol = {torch.float32: 2e-3, torch.float16: UNIT_TOL[torch.float16]}
+            N, C, H, W, K, R, S, stride, padding, dilation, groups = case
+            x, w = rand(N, C, H, W, dtype=dtype, layout="channels_last"), rand(K, C, R, S, dtype=dtype)
+            y = sim_conv2d(x, w, None, stride, padding, dilation, groups)
+            ref = F.conv2d(x.double(), w.double(), None, stride, padding, dilation, groups)
+            scale = F.conv2d(x.double().abs(), w.double().abs(), None, stride, padding, dilation, groups)
+            bound = tol[dtype] * (scale + 1e-3 * scale.max())
+            assert ((y.double() - ref).abs() <= bound).all()
+    finally:
+        sim.set_options()
+
+
 @pytest.mark.parametrize("case", TC_CASES + [(2, 4, 7, 6, 12, 3, 3, 1, 1, 1, 1)], ids=_ids)
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
 def test_tf32_path_when_torch_allows_it(case, layout, monkeypatch):

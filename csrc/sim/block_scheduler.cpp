@@ -1,5 +1,6 @@
 #include "block_scheduler.h"
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -121,10 +122,11 @@ struct BlockScheduler::SimThread {
 BlockScheduler::BlockScheduler(Fiber& host) : host_(host) {}
 BlockScheduler::~BlockScheduler() = default;
 
-void BlockScheduler::begin_launch(dim3 block_dim, bool reverse_thread_order, size_t stack_bytes,
+void BlockScheduler::begin_launch(dim3 block_dim, bool reverse_thread_order, bool warps_run_ahead, size_t stack_bytes,
                                   void (*invoke)(const void*), const void* closure) {
   thread_count_ = block_dim.x * block_dim.y * block_dim.z;
   reverse_thread_order_ = reverse_thread_order;
+  warps_run_ahead_ = warps_run_ahead;
   invoke_ = invoke;
   closure_ = closure;
   if (stack_bytes != pool_stack_bytes_) {  // a new stack size: rebuild the pool
@@ -166,12 +168,7 @@ bool BlockScheduler::run_block(uint3 block_index) {
 
   sanitizer::tsan_release(&block_start_sync_);
   while (live_ > 0 && !fault_) {
-    round_.clear();
-    for (unsigned k = 0; k < thread_count_; ++k) {
-      const unsigned i = reverse_thread_order_ ? thread_count_ - 1 - k : k;
-      if (threads_[i]->state == ThreadState::kRunnable) round_.push_back(i);
-    }
-    if (round_.empty()) {
+    if (!collect_round()) {
       if (!resolve_waits()) break;
       continue;
     }
@@ -179,6 +176,7 @@ bool BlockScheduler::run_block(uint3 block_index) {
     SimThread& first = *threads_[round_[0]];
     make_current(first);
     host_.switch_to(first.fiber);
+    if (warps_run_ahead_ && !fault_ && !complete_round_collectives()) break;
   }
   current_ = nullptr;
   if (fault_) {
@@ -306,6 +304,34 @@ unsigned BlockScheduler::active_mask() const {
 
 // Called by the host when no thread is runnable: completes what can complete, otherwise
 // diagnoses why the block can never finish. False: a fault was recorded.
+bool BlockScheduler::collect_round() {
+  round_.clear();
+  const unsigned warps = (thread_count_ + 31) / 32;
+  for (unsigned w = 0; w < warps; ++w) {
+    // Default: every runnable thread. warps_run_ahead: the lowest warp with a runnable lane
+    // (the highest with reverse_thread_order).
+    const unsigned warp = reverse_thread_order_ ? warps - 1 - w : w;
+    const unsigned begin = warps_run_ahead_ ? warp * 32 : 0;
+    const unsigned end = warps_run_ahead_ ? std::min(thread_count_, begin + 32) : thread_count_;
+    for (unsigned k = begin; k < end; ++k) {
+      const unsigned i = reverse_thread_order_ ? begin + end - 1 - k : k;
+      if (threads_[i]->state == ThreadState::kRunnable) round_.push_back(i);
+    }
+    if (!warps_run_ahead_ || !round_.empty()) break;
+  }
+  return !round_.empty();
+}
+
+// warps_run_ahead: the collectives the round's warp has fully arrived at complete now, so that
+// it goes on in the next round; a barrier waits until every warp arrived (resolve_waits).
+bool BlockScheduler::complete_round_collectives() {
+  for (unsigned i : round_) {
+    SimThread& t = *threads_[i];
+    if (t.state == ThreadState::kAtWarpCollective && try_complete_warp_group(t) == GroupStatus::kFault) return false;
+  }
+  return true;
+}
+
 bool BlockScheduler::resolve_waits() {
   bool progressed = false;
   for (unsigned i = 0; i < thread_count_; ++i) {

@@ -8,7 +8,9 @@
 // to the next runnable thread of the round; the last one switches back to the host. Between
 // rounds the host completes every barrier / collective whose participants have all arrived --
 // only there, so every thread released together resumes within one round, before any of them can
-// arrive at its next barrier (the TSan modelling below relies on this).
+// arrive at its next barrier (the TSan modelling below relies on this). With warps_run_ahead a
+// round holds one warp only (the lowest with a runnable lane), and its collectives complete right
+// after its round: it runs on until a block barrier stops it.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -30,8 +32,8 @@ class BlockScheduler {
   BlockScheduler& operator=(const BlockScheduler&) = delete;
 
   // Prepares the fibers for a launch with blocks of `block_dim` threads calling invoke(closure).
-  void begin_launch(dim3 block_dim, bool reverse_thread_order, size_t stack_bytes, void (*invoke)(const void*),
-                    const void* closure);
+  void begin_launch(dim3 block_dim, bool reverse_thread_order, bool warps_run_ahead, size_t stack_bytes,
+                    void (*invoke)(const void*), const void* closure);
   // Runs all threads of one block to completion. False: the block was aborted; fault_message()
   // says why (with the file:line of the offending call).
   bool run_block(uint3 block_index);
@@ -64,6 +66,8 @@ class BlockScheduler {
   [[noreturn]] void abort_block_from_thread(const char* format, ...) __attribute__((format(printf, 2, 3)));
 
   bool resolve_waits();
+  bool collect_round();
+  bool complete_round_collectives();
   GroupStatus try_complete_warp_group(SimThread& member);
   bool release_block_barrier();
   void diagnose_stuck_collective(const SimThread& waiter);
@@ -78,6 +82,7 @@ class BlockScheduler {
   size_t pool_stack_bytes_ = 0;
   unsigned thread_count_ = 0;
   bool reverse_thread_order_ = false;
+  bool warps_run_ahead_ = false;
   void (*invoke_)(const void*) = nullptr;
   const void* closure_ = nullptr;
 

@@ -58,8 +58,8 @@ cudaError_t launch(const KernelLaunch& launch) {
   runtime.host.adopt_current_thread();
   blockDim = launch.block;
   gridDim = launch.grid;
-  runtime.scheduler.begin_launch(launch.block, opts.reverse_thread_order, opts.fiber_stack_bytes, launch.invoke,
-                                 launch.closure);
+  runtime.scheduler.begin_launch(launch.block, opts.reverse_thread_order, opts.warps_run_ahead,
+                                 opts.fiber_stack_bytes, launch.invoke, launch.closure);
   runtime.shared_memory.begin_launch(launch.kernel, launch.dynamic_shared_bytes, opts.poison_shared_memory);
   count(Counter::kLaunches);
 

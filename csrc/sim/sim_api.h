@@ -13,6 +13,11 @@ namespace sim {
 struct Options {
   bool reverse_block_order = false;   // run blocks last to first (results must not change)
   bool reverse_thread_order = false;  // resume the threads of a block last to first
+  // Run the lowest-numbered runnable warp ahead until it blocks at a __syncthreads (its warp
+  // collectives complete as soon as its own lanes arrive), then the next warp. Every schedule
+  // is legal on a GPU; the default rounds keep warps in near lockstep, this one separates them as
+  // far as a block's barriers allow, so a missing __syncthreads between warps reads poison.
+  bool warps_run_ahead = false;
   bool poison_shared_memory = true;   // 0xFF over static and dynamic shared memory before each block
   bool poison_allocations = true;     // 0xFF over every cudaMalloc'd buffer
   bool print_errors = true;           // also print each refused launch / kernel fault to stderr

@@ -69,10 +69,11 @@ pybind11::dict counters() {
   return d;
 }
 
-void set_options(bool reverse_block_order, bool reverse_thread_order) {
+void set_options(bool reverse_block_order, bool reverse_thread_order, bool warps_run_ahead) {
   sim::Options o = sim::options();
   o.reverse_block_order = reverse_block_order;
   o.reverse_thread_order = reverse_thread_order;
+  o.warps_run_ahead = warps_run_ahead;
   sim::set_options(o);
 }
 
@@ -95,6 +96,8 @@ PYBIND11_MODULE(_sim, m) {
   m.def("last_kernel", &cnnops::cuda::last_kernel, "the kernel configuration the last call of an op ran");
   m.def("counters", &counters, "what the simulator ran since the last reset: {name: count}");
   m.def("reset_counters", &sim::reset_counters);
-  m.def("set_options", &set_options, pybind11::arg("reverse_block_order") = false,
-        pybind11::arg("reverse_thread_order") = false);
+  m.def("set_options", &set_options,
+        "the schedule: blocks / threads last to first, each warp running ahead to the next __syncthreads",
+        pybind11::arg("reverse_block_order") = false, pybind11::arg("reverse_thread_order") = false,
+        pybind11::arg("warps_run_ahead") = false);
 }

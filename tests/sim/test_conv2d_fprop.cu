@@ -91,19 +91,29 @@ void check_fprop(const Shape& shape, DType dtype, const char* kernel, double tol
   a.p = p;
   a.dtype = dtype;
   a.x = dx.get(), a.w = dw.get(), a.bias = db.get(), a.y = dy.get();
-  sim::reset_counters();
-  const cnnops::cuda::LaunchResult r = cnnops::cuda::conv2d_fprop(a, nullptr);
-  REQUIRE(r.error == nullptr);
-  CHECK_EQ(std::string(r.kernel), std::string(kernel));
-  CHECK(sim::counter(sim::Counter::kLaunches) == 1);
-  const std::vector<T> y = dy.download();
   const std::vector<double> ref = reference(p, xf, wf, bf);
-  int bad = 0;
-  for (size_t i = 0; i < y.size(); ++i) {
-    const double v = cnnops::cuda::widen(y[i]);
-    bad += !(std::fabs(v - ref[i]) <= tolerance * (1 + std::fabs(ref[i])));
+  // Three legal schedules: the default rounds; blocks and threads last to first (a block that
+  // writes another's outputs, or a thread order dependence, shows); each warp running ahead to
+  // the next __syncthreads (a missing barrier between warps reads poison).
+  for (int schedule = 0; schedule < 3; ++schedule) {
+    sim::Options o = sim::options();
+    o.reverse_block_order = o.reverse_thread_order = schedule == 1;
+    o.warps_run_ahead = schedule == 2;
+    sim::set_options(o);
+    dy.upload(std::vector<T>(dy.size(), cnnops::cuda::from_acc<T>(NAN)));
+    sim::reset_counters();
+    const cnnops::cuda::LaunchResult r = cnnops::cuda::conv2d_fprop(a, nullptr);
+    REQUIRE(r.error == nullptr);
+    CHECK_EQ(std::string(r.kernel), std::string(kernel));
+    CHECK(sim::counter(sim::Counter::kLaunches) == 1);
+    const std::vector<T> y = dy.download();
+    int bad = 0;
+    for (size_t i = 0; i < y.size(); ++i) {
+      const double v = cnnops::cuda::widen(y[i]);
+      bad += !(std::fabs(v - ref[i]) <= tolerance * (1 + std::fabs(ref[i])));
+    }
+    CHECK_EQ(bad, 0);
   }
-  CHECK_EQ(bad, 0);
 }
 
 void check_fprop_f32(const Shape& shape) { check_fprop<float>(shape, DType::kFloat32, "fprop_simt_64x64x16<f32>", 1e-4); }
@@ -129,4 +139,21 @@ TEST(conv2d_fprop_tensor_cores_f16_nhwc) {
   check_fprop<half_t>({2, 16, 7, 9, 24, 3, 3, 2, 1, 1, 2, 0, 1, 1, true}, DType::kFloat16,
                       "fprop_tc_128x64x32_s3<f16>", 4e-3);
   CHECK(sim::counter(sim::Counter::kMmaSync) > 0);
+  // Right and bottom padding reached, N*P*Q = 130 (two 128-row tiles, every warp row used), a
+  // K tile and a half, 3 pipeline steps.
+  check_fprop<half_t>({2, 32, 9, 10, 96, 3, 3, 1, 0, 1, 2, 1, 1, 1, true}, DType::kFloat16,
+                      "fprop_tc_128x64x32_s3<f16>", 4e-3);
+}
+
+TEST(conv2d_fprop_tensor_cores_1x1_bf16) {
+  check_fprop<cnnops::cuda::bf16_t>({1, 16, 13, 10, 40, 1, 1, 1, 0, 0, 0, 0, 1, 1, true}, DType::kBFloat16,
+                                    "fprop_tc1x1_128x64x32_s3<bf16>", 2e-2);
+}
+
+TEST(conv2d_fprop_cuda_cores_f64_and_bf16_names) {
+  // N*P*Q = 65: one position past a 64-wide tile.
+  check_fprop<double>({1, 3, 5, 13, 5, 1, 1, 1, 0, 0, 0, 0, 1, 1, false}, DType::kFloat64, "fprop_simt_64x64x16<f64>",
+                      1e-12);
+  check_fprop<cnnops::cuda::bf16_t>({1, 4, 5, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, false}, DType::kBFloat16,
+                                    "fprop_simt_64x64x16<bf16>", 2e-2);
 }
