@@ -13,24 +13,20 @@ namespace {
 
 namespace bits = cnnops::cuda::sim_bits;
 
-// A half pattern's value from its fields, as IEEE 754 binary16 defines it.
-double half_value(uint16_t h) {
-  const int sign = h >> 15, exp = (h >> 10) & 31, mant = h & 1023;
+// A 16-bit pattern's value from its fields, as IEEE 754 defines binary16 (5 exponent bits) and
+// bfloat16 (8): bias 2^(e-1) - 1, subnormals below the smallest exponent.
+double value_of(uint16_t h, int exp_bits) {
+  const int mant_bits = 15 - exp_bits, bias = (1 << (exp_bits - 1)) - 1, max_exp = (1 << exp_bits) - 1;
+  const int sign = h >> 15, exp = (h >> mant_bits) & max_exp, mant = h & ((1 << mant_bits) - 1);
   double v;
-  if (exp == 31) v = mant ? NAN : INFINITY;
-  else if (exp == 0) v = std::ldexp(double(mant), -24);
-  else v = std::ldexp(double(1024 + mant), exp - 25);
+  if (exp == max_exp) v = mant ? NAN : INFINITY;
+  else if (exp == 0) v = std::ldexp(double(mant), 1 - bias - mant_bits);
+  else v = std::ldexp(double((1 << mant_bits) + mant), exp - bias - mant_bits);
   return sign ? -v : v;
 }
 
-double bf16_value(uint16_t h) {
-  const int sign = h >> 15, exp = (h >> 7) & 255, mant = h & 127;
-  double v;
-  if (exp == 255) v = mant ? NAN : INFINITY;
-  else if (exp == 0) v = std::ldexp(double(mant), -133);
-  else v = std::ldexp(double(128 + mant), exp - 134);
-  return sign ? -v : v;
-}
+double half_value(uint16_t h) { return value_of(h, 5); }
+double bf16_value(uint16_t h) { return value_of(h, 8); }
 
 bool same(double a, double b) { return (std::isnan(a) && std::isnan(b)) || (a == b && std::signbit(a) == std::signbit(b)); }
 
