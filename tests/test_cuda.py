@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 import cnnops
 from helpers import UNIT_TOL, assert_close_scaled, conv_tf32, rand
-from test_conv2d import CASES, _ids
+from test_conv2d import CASES, _abs_scale, _ids
 
 pytestmark = pytest.mark.gpu
 
@@ -56,10 +56,28 @@ def test_conv2d_forward_layouts(layout):
     torch.testing.assert_close(y.cpu(), F.conv2d(x.double(), w.double(), None, 2, 1).float(), rtol=1e-5, atol=1e-5)
 
 
-def test_conv2d_backward_on_cuda_is_a_clear_error_until_its_kernels_exist():
-    if torch._C._dispatch_has_kernel_for_dispatch_key("cnnops::conv2d_backward", "CUDA"):
-        pytest.skip("CUDA conv backward kernels are registered")
-    x = torch.randn(1, 3, 8, 8, device="cuda", requires_grad=True)
-    w = torch.randn(4, 3, 3, 3, device="cuda")
-    with pytest.raises(NotImplementedError, match="CUDA"):
-        cnnops.conv2d(x, w).sum().backward()
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16], ids=str)
+def test_conv2d_backward_matches_torch(case, dtype):
+    N, C, H, W, K, R, S, stride, padding, dilation, groups = case
+    args = (stride, padding, dilation, groups)
+    x, w, b = rand(N, C, H, W, dtype=dtype), rand(K, C // groups, R, S, dtype=dtype), rand(K, dtype=dtype)
+    leaves = [t.cuda().requires_grad_() for t in (x, w, b)]
+    y = cnnops.conv2d(*leaves, *args)
+    go = torch.randn(y.shape, dtype=torch.float64)
+    grads = torch.autograd.grad(y, leaves, go.to(dtype).cuda())
+    ref64 = [t.double().requires_grad_() for t in (x, w, b)]
+    refs = torch.autograd.grad(F.conv2d(*ref64, *args), ref64, go)
+    _, scales = _abs_scale(*ref64, *args, go)
+    for name, g, r, s in zip(("grad_input", "grad_weight", "grad_bias"), grads, refs, scales):
+        assert_close_scaled(g, r, s, dtype, name)
+
+
+def test_conv2d_backward_is_deterministic():
+    x = torch.randn(8, 16, 56, 56, device="cuda", requires_grad=True)
+    w = torch.randn(32, 16, 3, 3, device="cuda", requires_grad=True)
+    go = torch.randn(8, 32, 56, 56, device="cuda")
+    first = torch.autograd.grad(cnnops.conv2d(x, w, padding=1), [x, w], go)
+    for _ in range(3):
+        again = torch.autograd.grad(cnnops.conv2d(x, w, padding=1), [x, w], go)
+        assert all(torch.equal(a, b) for a, b in zip(first, again))

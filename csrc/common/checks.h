@@ -59,6 +59,18 @@ inline void check_epilogue_args(const at::Tensor& x, const Conv2dParams& p, int6
   TORCH_CHECK(r.device() == x.device(), "cnnops.conv2d_bias_act: residual is on a different device than the input");
 }
 
+// conv2d_backward's grad_output against the forward's arguments (already checked).
+inline void check_conv2d_grad_output(const at::Tensor& grad_output, const at::Tensor& input, const Conv2dParams& p) {
+  TORCH_CHECK(grad_output.dim() == 4, "cnnops.conv2d backward: expected a 4-D grad_output, got ", grad_output.dim(), "-D");
+  TORCH_CHECK(grad_output.size(0) == p.N && grad_output.size(1) == p.K && grad_output.size(2) == p.P &&
+                  grad_output.size(3) == p.Q,
+              "cnnops.conv2d backward: grad_output has shape ", grad_output.sizes(), ", expected [", p.N, ", ", p.K,
+              ", ", p.P, ", ", p.Q, "]");
+  TORCH_CHECK(grad_output.scalar_type() == input.scalar_type(), "cnnops.conv2d backward: grad_output dtype ",
+              grad_output.scalar_type(), " should match input dtype ", input.scalar_type());
+  TORCH_CHECK(grad_output.device() == input.device(), "cnnops.conv2d backward: grad_output is on a different device");
+}
+
 inline void check_pool2d_args(const at::Tensor& x, at::IntArrayRef kernel, at::IntArrayRef stride,
                               at::IntArrayRef padding, at::IntArrayRef dilation, bool ceil_mode) {
   TORCH_CHECK(x.dim() == 4, "cnnops pooling: expected a 4-D input, got ", x.dim(), "-D");

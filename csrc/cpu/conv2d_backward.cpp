@@ -238,13 +238,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward(
   check_conv2d_args(input, weight, c10::nullopt, stride, padding, dilation, groups);
   TORCH_CHECK(grad_output.dim() == 4, "cnnops.conv2d backward: expected a 4-D grad_output, got ", grad_output.dim(), "-D");
   Conv2dParams p = make_conv2d_params(input, weight, grad_output, stride, padding, dilation, groups);
-  TORCH_CHECK(grad_output.size(0) == p.N && grad_output.size(1) == p.K &&
-                  grad_output.size(2) == p.P && grad_output.size(3) == p.Q,
-              "cnnops.conv2d backward: grad_output has shape ", grad_output.sizes(), ", expected [",
-              p.N, ", ", p.K, ", ", p.P, ", ", p.Q, "]");
-  TORCH_CHECK(grad_output.scalar_type() == input.scalar_type(),
-              "cnnops.conv2d backward: grad_output dtype ", grad_output.scalar_type(),
-              " should match input dtype ", input.scalar_type());
+  check_conv2d_grad_output(grad_output, input, p);
   const auto fmt = output_memory_format(input, weight);
   at::Tensor gi, gw, gb;
   if (output_mask[0]) gi = zeros_output(input.sizes(), input.options().memory_format(fmt));

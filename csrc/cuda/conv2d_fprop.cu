@@ -18,13 +18,7 @@ LaunchResult run(const Conv2dFpropArgs& args, cudaStream_t stream, bool launch) 
 }
 
 LaunchResult dispatch(const Conv2dFpropArgs& args, cudaStream_t stream, bool launch) {
-  switch (args.dtype) {
-    case DType::kFloat32: return run<float>(args, stream, launch);
-    case DType::kFloat64: return run<double>(args, stream, launch);
-    case DType::kFloat16: return run<half_t>(args, stream, launch);
-    case DType::kBFloat16: return run<bf16_t>(args, stream, launch);
-  }
-  return LaunchResult{"unsupported dtype", ""};
+  return with_element_type(args.dtype, [&](auto type) { return run<typename decltype(type)::type>(args, stream, launch); });
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "../common/checks.h"
 #include "../common/params_from_tensors.h"
 #include "../common/poison.h"
+#include "conv2d_bprop.h"
 #include "conv2d_fprop.h"
 
 namespace cnnops {
@@ -123,6 +124,55 @@ at::Tensor conv2d_forward_device(const at::Tensor& input, const at::Tensor& weig
                                  at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
                                  void* stream) {
   return conv2d_bias_act_device(input, weight, bias, stride, padding, dilation, groups, 0, c10::nullopt, stream);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward_device(
+    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight, at::IntArrayRef stride,
+    at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups, std::array<bool, 3> output_mask, void* stream) {
+  check_conv2d_args(input, weight, c10::nullopt, stride, padding, dilation, groups);
+  TORCH_CHECK(grad_output.dim() == 4, "cnnops.conv2d backward: expected a 4-D grad_output, got ", grad_output.dim(), "-D");
+  Conv2dBpropArgs a{};
+  a.dtype = dtype_of(input, "conv2d backward");
+  a.p = make_conv2d_params(input, weight, grad_output, stride, padding, dilation, groups);
+  check_conv2d_grad_output(grad_output, input, a.p);
+  a.dy = grad_output.const_data_ptr();
+  a.x = input.const_data_ptr();
+  a.w = weight.const_data_ptr();
+  // Gradients take the layout torch gives them (channels_last when input or weight is); every
+  // element is written by a kernel (poisoned in tests to prove it), except that with nothing to
+  // reduce over grad_weight and grad_bias are zero.
+  const auto fmt = output_memory_format(input, weight);
+  const bool nothing = grad_output.numel() == 0 || input.numel() == 0 || weight.numel() == 0;
+  at::Tensor gi, gw, gb;
+  if (output_mask[0]) gi = empty_output(input.sizes(), input.options().memory_format(fmt));
+  const auto wopts = weight.options().memory_format(fmt);
+  if (output_mask[1]) gw = nothing ? zeros_output(weight.sizes(), wopts) : empty_output(weight.sizes(), wopts);
+  if (output_mask[2])
+    gb = grad_output.numel() == 0 ? at::zeros({a.p.K}, weight.options()) : empty_output({a.p.K}, weight.options());
+  if (gi.defined() && gi.numel() > 0) {
+    if (nothing) {
+      gi.zero_();
+    } else {
+      a.dx = gi.mutable_data_ptr();
+      a.dx_strides = strides4(gi);
+      check_launch(conv2d_dgrad(a, stream), "conv2d_dgrad");
+    }
+  }
+  a.dx = nullptr;
+  if (gw.defined() && !nothing) {
+    a.dw = gw.mutable_data_ptr();
+    a.dw_strides = strides4(gw);
+  }
+  if (gb.defined() && grad_output.numel() > 0) a.db = gb.mutable_data_ptr();
+  at::Tensor workspace;
+  if (a.dw != nullptr || a.db != nullptr) {
+    const size_t bytes = a.dw != nullptr ? conv2d_wgrad_workspace_bytes(a.p, a.dtype) : 0;
+    workspace = at::empty({int64_t(bytes)}, input.options().dtype(at::kByte));
+    a.workspace = bytes > 0 ? workspace.mutable_data_ptr() : nullptr;
+    check_launch(conv2d_wgrad(a, stream), "conv2d_wgrad");
+  }
+  auto none = [&](const at::Tensor& t) { return t.defined() ? t : at::empty({0}, input.options()); };
+  return {none(gi), none(gw), none(gb)};
 }
 
 std::string conv2d_forward_plan(const at::Tensor& input, const at::Tensor& weight,

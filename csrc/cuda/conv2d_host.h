@@ -6,7 +6,9 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <array>
 #include <string>
+#include <tuple>
 
 #include "dtypes.cuh"
 
@@ -25,6 +27,11 @@ at::Tensor conv2d_bias_act_device(const at::Tensor& input, const at::Tensor& wei
                                   const c10::optional<at::Tensor>& bias, at::IntArrayRef stride,
                                   at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
                                   int64_t activation, const c10::optional<at::Tensor>& residual, void* stream);
+
+// grad_input, grad_weight, grad_bias (those output_mask asks for; empty tensors for the others).
+std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward_device(
+    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight, at::IntArrayRef stride,
+    at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups, std::array<bool, 3> output_mask, void* stream);
 
 // The kernel configuration conv2d_forward_device would run for these arguments ("" for an
 // empty output), without launching it.

@@ -166,5 +166,22 @@ CNNOPS_HD_INLINE T from_acc(A v) {
   return FromFloat<T>::convert(v);
 }
 
+// Calls f(Type<T>{}) with the element type named by `dtype` (host code: the launchers' dtype
+// switch, written once).
+template <typename T>
+struct Type {
+  using type = T;
+};
+template <typename F>
+auto with_element_type(DType dtype, F&& f) -> decltype(f(Type<float>{})) {
+  switch (dtype) {
+    case DType::kFloat64: return f(Type<double>{});
+    case DType::kFloat16: return f(Type<half_t>{});
+    case DType::kBFloat16: return f(Type<bf16_t>{});
+    case DType::kFloat32: break;
+  }
+  return f(Type<float>{});
+}
+
 }  // namespace cuda
 }  // namespace cnnops

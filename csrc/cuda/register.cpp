@@ -32,6 +32,16 @@ at::Tensor conv2d_bias_act_cuda(const at::Tensor& input, const at::Tensor& weigh
                                 current_stream(input));
 }
 
+std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward_cuda(
+    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight, at::IntArrayRef stride,
+    at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups, std::array<bool, 3> output_mask) {
+  TORCH_CHECK(grad_output.is_cuda() && input.is_cuda() && weight.is_cuda(),
+              "cnnops.conv2d backward: grad_output, input and weight must all be CUDA tensors");
+  const c10::cuda::CUDAGuard guard(input.device());
+  return conv2d_backward_device(grad_output, input, weight, stride, padding, dilation, groups, output_mask,
+                                current_stream(input));
+}
+
 }  // namespace
 }  // namespace cuda
 }  // namespace cnnops
@@ -39,4 +49,5 @@ at::Tensor conv2d_bias_act_cuda(const at::Tensor& input, const at::Tensor& weigh
 TORCH_LIBRARY_IMPL(cnnops, CUDA, m) {
   m.impl("conv2d_forward", &cnnops::cuda::conv2d_forward_cuda);
   m.impl("conv2d_bias_act", &cnnops::cuda::conv2d_bias_act_cuda);
+  m.impl("conv2d_backward", &cnnops::cuda::conv2d_backward_cuda);
 }

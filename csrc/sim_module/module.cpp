@@ -56,6 +56,20 @@ at::Tensor conv2d_bias_act(const at::Tensor& input, const at::Tensor& weight, co
   });
 }
 
+std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward(const at::Tensor& grad_output, const at::Tensor& input,
+                                                               const at::Tensor& weight, std::vector<int64_t> stride,
+                                                               std::vector<int64_t> padding,
+                                                               std::vector<int64_t> dilation, int64_t groups,
+                                                               std::array<bool, 3> output_mask) {
+  check_cpu(grad_output, "grad_output");
+  check_cpu(input, "input");
+  check_cpu(weight, "weight");
+  return run_simulated([&] {
+    return cnnops::cuda::conv2d_backward_device(grad_output, input, weight, stride, padding, dilation, groups,
+                                                output_mask, nullptr);
+  });
+}
+
 std::string conv2d_forward_plan(const at::Tensor& input, const at::Tensor& weight,
                                 const c10::optional<at::Tensor>& bias, std::vector<int64_t> stride,
                                 std::vector<int64_t> padding, std::vector<int64_t> dilation, int64_t groups) {
@@ -89,6 +103,9 @@ PYBIND11_MODULE(_sim, m) {
         pybind11::arg("input"), pybind11::arg("weight"), pybind11::arg("bias"), pybind11::arg("stride"),
         pybind11::arg("padding"), pybind11::arg("dilation"), pybind11::arg("groups"), pybind11::arg("activation"),
         pybind11::arg("residual"));
+  m.def("conv2d_backward", &conv2d_backward, "torch.ops.cnnops.conv2d_backward on the simulated GPU",
+        pybind11::arg("grad_output"), pybind11::arg("input"), pybind11::arg("weight"), pybind11::arg("stride"),
+        pybind11::arg("padding"), pybind11::arg("dilation"), pybind11::arg("groups"), pybind11::arg("output_mask"));
   m.def("conv2d_forward_plan", &conv2d_forward_plan,
         "the kernel configuration conv2d_forward would run for these arguments (nothing is launched)",
         pybind11::arg("input"), pybind11::arg("weight"), pybind11::arg("bias"), pybind11::arg("stride"),

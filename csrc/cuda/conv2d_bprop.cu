@@ -1,0 +1,23 @@
+// The one place that chooses the convolution-backward kernels for a shape and dtype (CUDA cores
+// for now; the tensor-core dgrad / wgrad come next).
+#include "conv2d_bprop_kernels.cuh"
+
+namespace cnnops {
+namespace cuda {
+
+LaunchResult conv2d_dgrad(const Conv2dBpropArgs& args, void* stream) {
+  return with_element_type(args.dtype, [&](auto type) {
+    return launch_dgrad_simt<typename decltype(type)::type>(args, static_cast<cudaStream_t>(stream));
+  });
+}
+
+LaunchResult conv2d_wgrad(const Conv2dBpropArgs& args, void* stream) {
+  return with_element_type(args.dtype, [&](auto type) {
+    return launch_wgrad_simt<typename decltype(type)::type>(args, static_cast<cudaStream_t>(stream));
+  });
+}
+
+size_t conv2d_wgrad_workspace_bytes(const Conv2dParams& p, DType dtype) { return wgrad_simt_workspace_bytes(p, dtype); }
+
+}  // namespace cuda
+}  // namespace cnnops

@@ -1,0 +1,106 @@
+"""The CUDA convolution backward (grad_input, grad_weight with its split-K reduction, grad_bias)
+run on the CPU by the simulator, through the same host code as on a GPU, against torch's autograd
+in float64: every case, dtype and layout, each gradient alone, determinism under every schedule."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cnnops import _args
+from helpers import assert_close_scaled, assert_layout_like, rand
+from test_conv2d import CASES, _abs_scale, _ids
+
+sim = pytest.importorskip("cnnops._sim", reason="cnnops was built without the simulator module (CNNOPS_SIM=0)")
+
+DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
+TAG = {torch.float64: "f64", torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16"}
+
+
+def sim_backward(go, x, w, conv_args, mask):
+    stride, padding, dilation, groups = _args.conv2d(x, w, None, *conv_args)
+    return sim.conv2d_backward(go, x, w, list(stride), list(padding), list(dilation), groups, mask)
+
+
+def check_backward(case, dtype, layout="contiguous", wlayout="contiguous", golayout="contiguous",
+                   mask=(True, True, True)):
+    N, C, H, W, K, R, S, stride, padding, dilation, groups = case
+    conv_args = (stride, padding, dilation, groups)
+    x = rand(N, C, H, W, dtype=dtype, layout=layout)
+    w = rand(K, C // groups, R, S, dtype=dtype, layout=wlayout)
+    x64, w64 = x.double().requires_grad_(), w.double().requires_grad_()
+    b64 = torch.zeros(K, dtype=torch.float64, requires_grad=True)
+    ref = F.conv2d(x64, w64, b64, *conv_args)
+    go = rand(*ref.shape, dtype=dtype, layout=golayout)
+    refs = torch.autograd.grad(ref, [x64, w64, b64], go.double())
+    _, scales = _abs_scale(x64, w64, b64, *conv_args, go.double())
+    got = sim_backward(go, x, w, conv_args, list(mask))
+    # The gradients' layouts must be those of cnnops' CPU op, which the CPU tests hold to torch's.
+    st, pad, dil, g = _args.conv2d(x, w, None, *conv_args)
+    cpu = torch.ops.cnnops.conv2d_backward(go, x, w, list(st), list(pad), list(dil), g, list(mask))
+    for name, want_it, g, r, s, t, c in zip(("grad_input", "grad_weight", "grad_bias"), mask, got, refs, scales,
+                                            (x, w, torch.empty(K, dtype=dtype)), cpu):
+        if not want_it:
+            assert g.numel() == 0, name
+            continue
+        assert g.dtype == dtype and g.shape == t.shape, name
+        assert_close_scaled(g, r, s, dtype, name)
+        assert_layout_like(g, c, name)
+    return got
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: TAG[d])
+def test_backward_every_case(case, dtype):
+    check_backward(case, dtype)
+    assert sim.last_kernel("conv2d_dgrad") == f"dgrad_simt_64x64x16<{TAG[dtype]}>"
+    assert sim.last_kernel("conv2d_wgrad") == f"wgrad_simt_64x64x16_splitk<{TAG[dtype]}>"
+
+
+@pytest.mark.parametrize("case", [CASES[0], CASES[2], CASES[7], CASES[10]], ids=_ids)
+@pytest.mark.parametrize("layout,wlayout,golayout", [("channels_last", "contiguous", "contiguous"),
+                                                     ("strided", "channels_last", "strided"),
+                                                     ("contiguous", "contiguous", "channels_last")])
+def test_backward_layouts(case, layout, wlayout, golayout):
+    check_backward(case, torch.float32, layout, wlayout, golayout)
+
+
+@pytest.mark.parametrize("mask", [(True, False, False), (False, True, False), (False, False, True),
+                                  (False, True, True)])
+def test_each_gradient_alone(mask):
+    sim.reset_counters()
+    check_backward(CASES[9], torch.float32, mask=mask)
+    # Nothing is launched for a gradient nobody asked for: dgrad alone is one launch, wgrad two
+    # (partial sums, ordered reduction), grad_bias one.
+    launches = (1 if mask[0] else 0) + (2 if mask[1] else 0) + (1 if mask[2] else 0)
+    assert sim.counters()["launches"] == launches
+
+
+def test_split_k_weight_gradient_is_deterministic_under_every_schedule():
+    """N*P*Q = 2888 over a single 64 x 64 tile: the reduction is split in 3, summed in order."""
+    case = (2, 2, 40, 40, 3, 3, 3, 1, 0, 1, 1)
+    sim.reset_counters()
+    check_backward(case, torch.float32)
+    assert sim.counters()["blocks"] > 3  # several split blocks ran
+    x, w, go = rand(2, 2, 40, 40, dtype=torch.float32), rand(3, 2, 3, 3, dtype=torch.float32), rand(2, 3, 38, 38,
+                                                                                                  dtype=torch.float32)
+    first = sim_backward(go, x, w, (1, 0, 1, 1), [True, True, True])
+    for options in ({}, {"reverse_block_order": True, "reverse_thread_order": True}, {"warps_run_ahead": True}):
+        sim.set_options(**options)
+        try:
+            again = sim_backward(go, x, w, (1, 0, 1, 1), [True, True, True])
+        finally:
+            sim.set_options()
+        assert all(torch.equal(a, b) for a, b in zip(first, again)), options
+
+
+def test_empty_batch_gives_zero_weight_and_bias_gradients():
+    x, w = rand(0, 3, 5, 5), rand(4, 3, 3, 3)
+    gi, gw, gb = sim_backward(torch.empty(0, 4, 3, 3, dtype=torch.float64), x, w, (1, 0, 1, 1), [True, True, True])
+    assert gi.shape == (0, 3, 5, 5) and torch.equal(gw, torch.zeros_like(w)) and torch.equal(gb, torch.zeros(4, dtype=gb.dtype))
+
+
+def test_bad_grad_output_is_an_error():
+    x, w = rand(1, 3, 5, 5), rand(4, 3, 3, 3)
+    with pytest.raises(RuntimeError, match="grad_output has shape"):
+        sim_backward(rand(1, 4, 4, 4), x, w, (1, 0, 1, 1), [True, True, True])
+    with pytest.raises(RuntimeError, match="grad_output dtype"):
+        sim_backward(rand(1, 4, 3, 3, dtype=torch.float32), x, w, (1, 0, 1, 1), [True, True, True])
