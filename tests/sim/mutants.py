@@ -47,12 +47,18 @@ OPERATORS = [
 ]
 
 
-# Mutations that cannot change behaviour, left out of the rate: a larger array bound in a
-# declaration (or a parameter's, which decays to a pointer), and the counters' bookkeeping.
+# Mutations that cannot change behaviour, left out of the rate: text inside string literals, a
+# larger array bound in a declaration (or a parameter's, which decays to a pointer), and the
+# counters' bookkeeping.
 DECLARED_BOUND = re.compile(r"\b[A-Za-z_]\w*\s+\**[A-Za-z_]\w*(\[\w+\])*\[$")
 
 
+STRING_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
 def equivalent(code, match, name):
+    if any(lit.start() <= match.start() < lit.end() for lit in STRING_LITERAL.finditer(code)):
+        return True  # inside a message or a kernel name: text, not code
     if name == "constant +1" and DECLARED_BOUND.search(code[: match.start()]) and code[match.end():].startswith("]"):
         return True
     return "::count(" in code

@@ -4,6 +4,8 @@
 // test, a stride mix-up) is reported; in the TSan flavour a missing barrier between the
 // shared-memory tiles and their readers is.
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <random>
 #include <string>
 #include <type_traits>
@@ -42,9 +44,10 @@ Conv2dParams params_of(const Shape& s) {
   return p;
 }
 
-// The definition, one output at a time, in double.
+// The definition, one output at a time, in double: act(conv + bias + residual).
 std::vector<double> reference(const Conv2dParams& p, const std::vector<float>& x, const std::vector<float>& w,
-                              const std::vector<float>& b) {
+                              const std::vector<float>& b, const std::vector<float>* residual = nullptr,
+                              cnnops::Strides4 rs = {}, bool relu = false) {
   std::vector<double> y(p.N * p.K * p.P * p.Q);
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups;
   for (int64_t n = 0; n < p.N; ++n)
@@ -61,37 +64,55 @@ std::vector<double> reference(const Conv2dParams& p, const std::vector<float>& x
                 acc += double(x[n * p.x.n + (g * Cg + c) * p.x.c + h * p.x.h + ww * p.x.w]) *
                        double(w[k * p.w.n + c * p.w.c + r * p.w.h + s * p.w.w]);
               }
-          y[n * p.y.n + k * p.y.c + oh * p.y.h + ow * p.y.w] = acc;
+          if (residual != nullptr) acc += (*residual)[n * rs.n + k * rs.c + oh * rs.h + ow * rs.w];
+          y[n * p.y.n + k * p.y.c + oh * p.y.h + ow * p.y.w] = relu && acc < 0 ? 0.0 : acc;
         }
   return y;
 }
 
 // Runs the forward in element type T (float, or half_t with KRSC filters for the tensor-core
 // kernel) on random data; checks every element against the reference and which kernel ran.
+// epilogue: also add a residual (NCHW strides, whatever the output's) and apply ReLU.
 template <typename T>
-void check_fprop(const Shape& shape, DType dtype, const char* kernel, double tolerance) {
+void check_fprop(const Shape& shape, DType dtype, const char* kernel, double tolerance, bool epilogue = false,
+                 bool allow_tf32 = false) {
   Conv2dParams p = params_of(shape);
-  if (!std::is_same<T, float>::value) p.w = cnnops::Strides4{p.R * p.S * p.C, 1, p.S * p.C, p.C};  // KRSC
+  if (!std::is_same<T, float>::value || allow_tf32)
+    p.w = cnnops::Strides4{p.R * p.S * p.C, 1, p.S * p.C, p.C};  // KRSC, as the tensor-core kernels read
   std::mt19937 rng(uint32_t(p.N * 1000003 + p.C * 101 + p.K));
   std::normal_distribution<float> normal;
-  // Values rounded to T, so the reference sees exactly what the kernel reads.
-  auto random = [&](int64_t count, std::vector<T>& dev, std::vector<float>& host) {
+  // Values rounded to T, so the reference sees exactly what the kernel reads -- and, for TF32,
+  // what the tensor cores multiply (cvt.rna.tf32: 10-bit mantissas, ties away from zero).
+  auto random = [&](int64_t count, std::vector<T>& dev, std::vector<float>& host, bool mma_operand = false) {
     for (int64_t i = 0; i < count; ++i) {
       dev.push_back(cnnops::cuda::from_acc<T>(normal(rng)));
-      host.push_back(cnnops::cuda::widen(dev.back()));
+      float v = float(cnnops::cuda::widen(dev.back()));
+      if (allow_tf32 && mma_operand) {
+        uint32_t bits;
+        std::memcpy(&bits, &v, 4);
+        bits = (bits + 0x1000u) & 0xffffe000u;
+        std::memcpy(&v, &bits, 4);
+      }
+      host.push_back(v);
     }
   };
   std::vector<T> x, w, b;
   std::vector<float> xf, wf, bf;
-  random(p.N * p.C * p.H * p.W, x, xf);
-  random(p.K * (p.C / p.groups) * p.R * p.S, w, wf);
+  random(p.N * p.C * p.H * p.W, x, xf, true);
+  random(p.K * (p.C / p.groups) * p.R * p.S, w, wf, true);
   random(p.K, b, bf);
-  DeviceBuffer<T> dx(x), dw(w), db(b), dy(p.N * p.K * p.P * p.Q);  // dy: 0xFF (NaN) poisoned
+  std::vector<T> r;
+  std::vector<float> rf;
+  random(p.N * p.K * p.P * p.Q, r, rf);
+  const cnnops::Strides4 rs{p.K * p.P * p.Q, p.P * p.Q, p.Q, 1};
+  DeviceBuffer<T> dx(x), dw(w), db(b), dr(r), dy(p.N * p.K * p.P * p.Q);  // dy: 0xFF (NaN) poisoned
   Conv2dFpropArgs a{};
   a.p = p;
   a.dtype = dtype;
+  a.allow_tf32 = allow_tf32;
   a.x = dx.get(), a.w = dw.get(), a.bias = db.get(), a.y = dy.get();
-  const std::vector<double> ref = reference(p, xf, wf, bf);
+  if (epilogue) a.ep = cnnops::EpilogueParams{dr.get(), rs, cnnops::Activation::kRelu};
+  const std::vector<double> ref = epilogue ? reference(p, xf, wf, bf, &rf, rs, true) : reference(p, xf, wf, bf);
   // Three legal schedules: the default rounds; blocks and threads last to first (a block that
   // writes another's outputs, or a thread order dependence, shows); each warp running ahead to
   // the next __syncthreads (a missing barrier between warps reads poison).
@@ -110,13 +131,17 @@ void check_fprop(const Shape& shape, DType dtype, const char* kernel, double tol
     int bad = 0;
     for (size_t i = 0; i < y.size(); ++i) {
       const double v = cnnops::cuda::widen(y[i]);
-      bad += !(std::fabs(v - ref[i]) <= tolerance * (1 + std::fabs(ref[i])));
+      const bool off = !(std::fabs(v - ref[i]) <= tolerance * (1 + std::fabs(ref[i])));
+      if (off && bad == 0) std::printf("     first mismatch at %zu: got %.9g, expected %.9g\n", i, v, ref[i]);
+      bad += off;
     }
     CHECK_EQ(bad, 0);
   }
 }
 
-void check_fprop_f32(const Shape& shape) { check_fprop<float>(shape, DType::kFloat32, "fprop_simt_64x64x16<f32>", 1e-4); }
+void check_fprop_f32(const Shape& shape, bool epilogue = false) {
+  check_fprop<float>(shape, DType::kFloat32, "fprop_simt_64x64x16<f32>", 1e-4, epilogue);
+}
 
 }  // namespace
 
@@ -126,6 +151,19 @@ TEST(conv2d_fprop_nchw_padding_stride_dilation) {
 
 TEST(conv2d_fprop_nhwc_groups_several_tiles) {
   check_fprop_f32({3, 8, 11, 9, 72, 3, 2, 1, 1, 0, 1, 1, 1, 4, true});
+}
+
+TEST(conv2d_fprop_fused_epilogue_cuda_cores) {
+  // 80 filters: two 64-wide filter tiles; residual in NCHW while the output is NHWC.
+  check_fprop_f32({2, 5, 7, 6, 80, 3, 3, 1, 1, 1, 1, 1, 1, 1, true}, true);
+}
+
+TEST(conv2d_fprop_fused_epilogue_tensor_cores_and_tf32) {
+  check_fprop<cnnops::cuda::bf16_t>({2, 16, 9, 7, 72, 3, 3, 1, 1, 1, 1, 1, 1, 1, true}, DType::kBFloat16,
+                                    "fprop_tc_128x64x32_s3<bf16>", 2e-2, true);
+  // float32 as TF32 (C % 4 == 0), KRSC filters: inputs rounded to 10-bit mantissas.
+  check_fprop<float>({2, 12, 9, 7, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, true}, DType::kFloat32,
+                     "fprop_tc_128x64x16_s3<tf32>", 1e-4, true, true);
 }
 
 TEST(conv2d_fprop_depthwise_nhwc) {
