@@ -33,6 +33,14 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def _conv_tf32_enabled() -> bool:
+    """Whether torch's cuDNN (and so cnnops) runs float32 convolutions as TF32 now."""
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):
+        return conv.fp32_precision == "tf32"
+    return torch.backends.cudnn.allow_tf32
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     dtype = getattr(torch, args.dtype)
@@ -40,6 +48,8 @@ def main(argv=None) -> int:
         torch.set_num_threads(os.cpu_count() or 1)
     passes = set(args.passes.split(","))
     tol = {torch.float32: 1e-4, torch.float64: 1e-10}.get(dtype, 3e-2)
+    if args.device == "cuda" and dtype == torch.float32 and _conv_tf32_enabled():
+        tol = 5e-3  # both sides run float32 as TF32 (torch's default): 10-bit mantissas
 
     print("measuring the machine's ceilings ...", flush=True)
     if args.device == "cuda":

@@ -77,7 +77,7 @@ def _max_pool2d_forward_fake(input, kernel_size, stride, padding, dilation, ceil
 
 
 @torch.library.register_fake("cnnops::max_pool2d_backward")
-def _max_pool2d_backward_fake(grad_output, input, indices):
+def _max_pool2d_backward_fake(grad_output, input, indices, kernel_size, stride, padding, dilation, ceil_mode):
     return _empty(input.shape, input, output_memory_format(input))
 
 
@@ -185,21 +185,22 @@ def conv2d_backward_backward(ctx, ggi, ggw, ggb):
 
 
 def max_pool2d_setup_context(ctx, inputs, output):
-    input = inputs[0]
+    input, kernel_size, stride, padding, dilation, ceil_mode = inputs
     _, indices = output
     ctx.mark_non_differentiable(indices)
     ctx.save_for_backward(input, indices)
+    ctx.args = (list(kernel_size), list(stride), list(padding), list(dilation), ceil_mode)
 
 
 def max_pool2d_backward(ctx, grad_output, grad_indices=None):
     input, indices = ctx.saved_tensors
     if not ctx.needs_input_grad[0]:
         return (None,) * 6
-    return ops.max_pool2d_backward(grad_output, input, indices), None, None, None, None, None
+    return ops.max_pool2d_backward(grad_output, input, indices, *ctx.args), None, None, None, None, None
 
 
 def max_pool2d_backward_setup_context(ctx, inputs, output):
-    _, input, indices = inputs
+    input, indices = inputs[1], inputs[2]
     ctx.save_for_backward(indices)
     ctx.input_shape = input.shape
 
@@ -211,7 +212,7 @@ def max_pool2d_backward_backward(ctx, ggi):
     if ctx.needs_input_grad[0]:
         N, C = indices.shape[:2]
         g_go = ggi.reshape(N, C, -1).gather(2, indices.reshape(N, C, -1)).view(indices.shape)
-    return g_go, None, None
+    return (g_go,) + (None,) * 7
 
 
 def avg_pool2d_setup_context(ctx, inputs, output):

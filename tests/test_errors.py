@@ -85,6 +85,7 @@ CONV = [
 ]
 
 P = (2, 3, 9, 9)  # pooling input
+WIN2 = ([2, 2], [2, 2], [0, 0], [1, 1], False)  # the max_pool2d window that takes P to 4 x 4
 
 
 def _pool_cases(op):
@@ -285,15 +286,17 @@ DIRECT = {
     "max_pool2d_forward-output_too_small": _max_fwd(k=(10, 10)),
     "max_pool2d_forward-int64": _max_fwd(x=torch.ones(P, dtype=torch.long)),
     "max_pool2d_backward-input_3d": lambda: ops.max_pool2d_backward(t(3, 4, 4), t(3, 9, 9),
-                                                                    torch.zeros(3, 4, 4, dtype=torch.long)),
-    "max_pool2d_backward-indices_int32": lambda: ops.max_pool2d_backward(t(2, 3, 4, 4), t(*P),
-                                                                         torch.zeros(2, 3, 4, 4, dtype=torch.int32)),
-    "max_pool2d_backward-indices_shape": lambda: ops.max_pool2d_backward(t(2, 3, 4, 4), t(*P),
-                                                                         torch.zeros(2, 3, 4, 3, dtype=torch.long)),
-    "max_pool2d_backward-channel_mismatch": lambda: ops.max_pool2d_backward(t(2, 4, 4, 4), t(*P),
-                                                                            torch.zeros(2, 4, 4, 4, dtype=torch.long)),
+                                                                    torch.zeros(3, 4, 4, dtype=torch.long), *WIN2),
+    "max_pool2d_backward-indices_int32": lambda: ops.max_pool2d_backward(
+        t(2, 3, 4, 4), t(*P), torch.zeros(2, 3, 4, 4, dtype=torch.int32), *WIN2),
+    "max_pool2d_backward-indices_shape": lambda: ops.max_pool2d_backward(
+        t(2, 3, 4, 4), t(*P), torch.zeros(2, 3, 4, 3, dtype=torch.long), *WIN2),
+    "max_pool2d_backward-channel_mismatch": lambda: ops.max_pool2d_backward(
+        t(2, 4, 4, 4), t(*P), torch.zeros(2, 4, 4, 4, dtype=torch.long), *WIN2),
     "max_pool2d_backward-dtype_mismatch": lambda: ops.max_pool2d_backward(
-        t(2, 3, 4, 4, dtype=torch.float32), t(*P), torch.zeros(2, 3, 4, 4, dtype=torch.long)),
+        t(2, 3, 4, 4, dtype=torch.float32), t(*P), torch.zeros(2, 3, 4, 4, dtype=torch.long), *WIN2),
+    "max_pool2d_backward-window_mismatch": lambda: ops.max_pool2d_backward(
+        t(2, 3, 4, 4), t(*P), torch.zeros(2, 3, 4, 4, dtype=torch.long), [3, 3], [1, 1], [0, 0], [1, 1], False),
     "avg_pool2d_forward-input_3d": _avg_fwd(x=t(3, 9, 9)),
     "avg_pool2d_forward-padding_len3": _avg_fwd(p=(0, 0, 0)),
     "avg_pool2d_forward-kernel_len1": _avg_fwd(k=(2,)),
@@ -330,7 +333,8 @@ def test_direct_op_bad_arguments_raise(name):
 def test_direct_max_pool2d_backward_zero_size_ok():
     """Not an error: an empty grad_output gives a zero gradient."""
     x = t(2, 3, 1, 1)
-    gi = ops.max_pool2d_backward(t(0, 3, 1, 1)[:0], x[:0], torch.zeros(0, 3, 1, 1, dtype=torch.long))
+    gi = ops.max_pool2d_backward(t(0, 3, 1, 1)[:0], x[:0], torch.zeros(0, 3, 1, 1, dtype=torch.long), [1, 1], [1, 1],
+                                 [0, 0], [1, 1], False)
     assert gi.shape == (0, 3, 1, 1)
 
 

@@ -30,7 +30,7 @@ def _samples():
         x = _x(2, 3, 9, 8, cl=cl)
         yield "max_pool2d_forward", (x, [3, 2], [2, 1], [1, 1], [1, 2], True)
         y, ind = ops.max_pool2d_forward(x.detach(), [3, 2], [2, 1], [1, 1], [1, 2], True)
-        yield "max_pool2d_backward", (_x(*y.shape, cl=cl), x, ind)
+        yield "max_pool2d_backward", (_x(*y.shape, cl=cl), x, ind, [3, 2], [2, 1], [1, 1], [1, 2], True)
         yield "avg_pool2d_forward", (x, [3, 3], [2, 2], [1, 1], True, False, None)
         yield "avg_pool2d_forward", (x, [2, 3], [1, 2], [0, 1], False, True, -3)
         yield "avg_pool2d_backward", (_x(2, 3, 5, 5, cl=cl), x, [3, 3], [2, 2], [1, 1], True, False, None)

@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include "conv_params.h"
+#include "params_from_tensors.h"
 #include "pool_params.h"
 
 namespace cnnops {
@@ -84,6 +85,30 @@ inline void check_pool2d_args(const at::Tensor& x, at::IntArrayRef kernel, at::I
   const int64_t P = pool_out_size(x.size(2), padding[0], kernel[0], stride[0], dilation[0], ceil_mode);
   const int64_t Q = pool_out_size(x.size(3), padding[1], kernel[1], stride[1], dilation[1], ceil_mode);
   TORCH_CHECK(P > 0 && Q > 0, "cnnops pooling: output size is too small");
+}
+
+// max_pool2d_backward's tensors against each other and against the window arguments; returns
+// the forward's parameters (x strides: the input's, y strides: grad_output's).
+inline Pool2dParams check_max_pool2d_backward_args(const at::Tensor& grad_output, const at::Tensor& input,
+                                                   const at::Tensor& indices, at::IntArrayRef kernel,
+                                                   at::IntArrayRef stride, at::IntArrayRef padding,
+                                                   at::IntArrayRef dilation, bool ceil_mode) {
+  TORCH_CHECK(input.dim() == 4 && grad_output.dim() == 4, "cnnops.max_pool2d backward: expected 4-D tensors");
+  TORCH_CHECK(indices.scalar_type() == at::kLong, "cnnops.max_pool2d backward: indices must be int64");
+  TORCH_CHECK(indices.sizes() == grad_output.sizes(), "cnnops.max_pool2d backward: indices shape ", indices.sizes(),
+              " differs from grad_output shape ", grad_output.sizes());
+  TORCH_CHECK(grad_output.scalar_type() == input.scalar_type(),
+              "cnnops.max_pool2d backward: grad_output and input dtypes differ");
+  TORCH_CHECK(grad_output.device() == input.device() && indices.device() == input.device(),
+              "cnnops.max_pool2d backward: grad_output, input and indices must be on one device");
+  check_pool2d_args(input, kernel, stride, padding, dilation, ceil_mode);
+  Pool2dParams p = make_pool2d_params(input, kernel, stride, padding, dilation, ceil_mode);
+  TORCH_CHECK(grad_output.size(0) == p.N && grad_output.size(1) == p.C && grad_output.size(2) == p.P &&
+                  grad_output.size(3) == p.Q,
+              "cnnops.max_pool2d backward: grad_output has shape ", grad_output.sizes(), ", the pooling gives [", p.N,
+              ", ", p.C, ", ", p.P, ", ", p.Q, "]");
+  p.y = strides4(grad_output);
+  return p;
 }
 
 }  // namespace cnnops

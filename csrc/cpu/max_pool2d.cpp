@@ -95,27 +95,14 @@ std::tuple<at::Tensor, at::Tensor> max_pool2d_forward(const at::Tensor& input, a
   return {y, ind};
 }
 
-at::Tensor max_pool2d_backward(const at::Tensor& grad_output, const at::Tensor& input,
-                               const at::Tensor& indices) {
-  TORCH_CHECK(input.dim() == 4 && grad_output.dim() == 4, "cnnops.max_pool2d backward: expected 4-D tensors");
-  TORCH_CHECK(indices.scalar_type() == at::kLong, "cnnops.max_pool2d backward: indices must be int64");
-  TORCH_CHECK(indices.sizes() == grad_output.sizes(), "cnnops.max_pool2d backward: indices shape ",
-              indices.sizes(), " differs from grad_output shape ", grad_output.sizes());
-  TORCH_CHECK(grad_output.size(0) == input.size(0) && grad_output.size(1) == input.size(1),
-              "cnnops.max_pool2d backward: grad_output and input disagree on N or C");
-  TORCH_CHECK(grad_output.scalar_type() == input.scalar_type(),
-              "cnnops.max_pool2d backward: grad_output and input dtypes differ");
+at::Tensor max_pool2d_backward(const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& indices,
+                               at::IntArrayRef kernel, at::IntArrayRef stride, at::IntArrayRef padding,
+                               at::IntArrayRef dilation, bool ceil_mode) {
+  Pool2dParams p = check_max_pool2d_backward_args(grad_output, input, indices, kernel, stride, padding, dilation,
+                                                  ceil_mode);
   at::Tensor gi = zeros_output(input.sizes(), input.options().memory_format(output_memory_format(input)));
   if (grad_output.numel() == 0) return gi;
-  Pool2dParams p{};
-  p.N = input.size(0);
-  p.C = input.size(1);
-  p.H = input.size(2);
-  p.W = input.size(3);
-  p.P = grad_output.size(2);
-  p.Q = grad_output.size(3);
   p.x = strides4(gi);
-  p.y = strides4(grad_output);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_max_pool2d_backward_cpu", [&] {
     max_backward_kernel<scalar_t>(p, grad_output.const_data_ptr<scalar_t>(), indices.const_data_ptr<int64_t>(),
                                   strides4(indices), gi.mutable_data_ptr<scalar_t>());

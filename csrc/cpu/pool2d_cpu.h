@@ -10,8 +10,9 @@ namespace cpu {
 std::tuple<at::Tensor, at::Tensor> max_pool2d_forward(const at::Tensor& input, at::IntArrayRef kernel,
                                                       at::IntArrayRef stride, at::IntArrayRef padding,
                                                       at::IntArrayRef dilation, bool ceil_mode);
-at::Tensor max_pool2d_backward(const at::Tensor& grad_output, const at::Tensor& input,
-                               const at::Tensor& indices);
+at::Tensor max_pool2d_backward(const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& indices,
+                               at::IntArrayRef kernel, at::IntArrayRef stride, at::IntArrayRef padding,
+                               at::IntArrayRef dilation, bool ceil_mode);
 
 at::Tensor avg_pool2d_forward(const at::Tensor& input, at::IntArrayRef kernel, at::IntArrayRef stride,
                               at::IntArrayRef padding, bool ceil_mode, bool count_include_pad,

@@ -6,7 +6,11 @@ TORCH_LIBRARY_FRAGMENT(cnnops, m) {
   m.def(
       "max_pool2d_forward(Tensor input, int[2] kernel_size, int[2] stride, int[2] padding, "
       "int[2] dilation, bool ceil_mode) -> (Tensor, Tensor)");
-  m.def("max_pool2d_backward(Tensor grad_output, Tensor input, Tensor indices) -> Tensor");
+  // The window arguments let a backend gather, for each input element, from the few windows that
+  // can hold it (deterministic, no atomics) instead of scattering from every output.
+  m.def(
+      "max_pool2d_backward(Tensor grad_output, Tensor input, Tensor indices, int[2] kernel_size, int[2] stride, "
+      "int[2] padding, int[2] dilation, bool ceil_mode) -> Tensor");
   m.def(
       "avg_pool2d_forward(Tensor input, int[2] kernel_size, int[2] stride, int[2] padding, "
       "bool ceil_mode, bool count_include_pad, int? divisor_override) -> Tensor");
