@@ -196,6 +196,7 @@ def _sim_extension():
     sources = sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(csrc, "sim", "*.cpp")))
     sources += wrappers + [
         "csrc/cuda/conv2d_host.cpp",
+        "csrc/cuda/pool2d_host.cpp",
         "csrc/common/poison.cpp",
         "csrc/sim_module/module.cpp",
     ]

@@ -81,3 +81,26 @@ def test_conv2d_backward_is_deterministic():
     for _ in range(3):
         again = torch.autograd.grad(cnnops.conv2d(x, w, padding=1), [x, w], go)
         assert all(torch.equal(a, b) for a, b in zip(first, again))
+
+
+# ----------------------------------------------------------------------------- pooling
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16], ids=str)
+def test_pooling_matches_torch(layout, dtype):
+    x = rand(4, 64, 33, 35, dtype=dtype, layout=layout).cuda().requires_grad_()
+    for fn, args in ((F.max_pool2d, (3, 2, 1)), (F.avg_pool2d, (3, 2, 1, True, False)),
+                     (F.adaptive_avg_pool2d, ((1, 1),)), (F.adaptive_avg_pool2d, ((5, 7),))):
+        ours = getattr(cnnops, fn.__name__)(x, *args)
+        ref = fn(x, *args)
+        assert ours.stride() == ref.stride()
+        torch.testing.assert_close(ours, ref, rtol=2e-2, atol=2e-2)
+        g = torch.randn_like(ref)
+        torch.testing.assert_close(torch.autograd.grad(ours, x, g)[0], torch.autograd.grad(ref, x, g)[0],
+                                   rtol=2e-2, atol=2e-2)
+
+
+def test_max_pool2d_indices_and_ties_match_torch():
+    x = torch.randint(-2, 2, (2, 8, 17, 13), device="cuda").float()
+    y, i = cnnops.max_pool2d(x, 3, 2, 1, return_indices=True)
+    yt, it = F.max_pool2d(x, 3, 2, 1, return_indices=True)
+    assert torch.equal(y, yt) and torch.equal(i, it)

@@ -111,4 +111,56 @@ inline Pool2dParams check_max_pool2d_backward_args(const at::Tensor& grad_output
   return p;
 }
 
+// avg_pool2d's arguments checked and turned into parameters (x strides: the input's).
+inline Pool2dParams avg_pool2d_params(const at::Tensor& input, at::IntArrayRef kernel, at::IntArrayRef stride,
+                                      at::IntArrayRef padding, bool ceil_mode, bool count_include_pad,
+                                      c10::optional<int64_t> divisor_override) {
+  const int64_t one[2] = {1, 1};
+  check_pool2d_args(input, kernel, stride, padding, one, ceil_mode);
+  TORCH_CHECK(!divisor_override.has_value() || *divisor_override != 0, "cnnops.avg_pool2d: divisor must be not zero");
+  Pool2dParams p = make_pool2d_params(input, kernel, stride, padding, one, ceil_mode);
+  p.count_include_pad = count_include_pad;
+  p.divisor_override = divisor_override.value_or(0);
+  return p;
+}
+
+// avg_pool2d_backward's grad_output against the pooling's output shape and the input's dtype.
+inline void check_avg_pool2d_grad_output(const at::Tensor& grad_output, const at::Tensor& input,
+                                         const Pool2dParams& p) {
+  TORCH_CHECK(grad_output.dim() == 4 && grad_output.size(0) == p.N && grad_output.size(1) == p.C &&
+                  grad_output.size(2) == p.P && grad_output.size(3) == p.Q,
+              "cnnops.avg_pool2d backward: grad_output has shape ", grad_output.sizes(), ", expected [", p.N, ", ",
+              p.C, ", ", p.P, ", ", p.Q, "]");
+  TORCH_CHECK(grad_output.scalar_type() == input.scalar_type(),
+              "cnnops.avg_pool2d backward: grad_output and input dtypes differ");
+}
+
+// Adaptive average pooling of `input` to P x Q (x strides: the input's).
+inline Pool2dParams adaptive_pool2d_params(const at::Tensor& input, int64_t P, int64_t Q) {
+  Pool2dParams p{};
+  p.N = input.size(0);
+  p.C = input.size(1);
+  p.H = input.size(2);
+  p.W = input.size(3);
+  p.P = P;
+  p.Q = Q;
+  p.x = strides4(input);
+  return p;
+}
+
+inline void check_adaptive_avg_pool2d_args(const at::Tensor& input, at::IntArrayRef output_size) {
+  TORCH_CHECK(input.dim() == 4, "cnnops.adaptive_avg_pool2d: expected a 4-D input, got ", input.dim(), "-D");
+  TORCH_CHECK(output_size.size() == 2 && output_size[0] >= 0 && output_size[1] >= 0,
+              "cnnops.adaptive_avg_pool2d: output_size must be two non-negative ints, got ", output_size);
+  TORCH_CHECK(input.size(2) > 0 && input.size(3) > 0, "cnnops.adaptive_avg_pool2d: input spatial size must be non-zero");
+}
+
+inline void check_adaptive_avg_pool2d_grad_output(const at::Tensor& grad_output, const at::Tensor& input) {
+  TORCH_CHECK(input.dim() == 4 && grad_output.dim() == 4, "cnnops.adaptive_avg_pool2d backward: expected 4-D tensors");
+  TORCH_CHECK(grad_output.size(0) == input.size(0) && grad_output.size(1) == input.size(1),
+              "cnnops.adaptive_avg_pool2d backward: grad_output and input disagree on N or C");
+  TORCH_CHECK(grad_output.scalar_type() == input.scalar_type(),
+              "cnnops.adaptive_avg_pool2d backward: grad_output and input dtypes differ");
+}
+
 }  // namespace cnnops

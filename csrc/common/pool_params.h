@@ -39,6 +39,20 @@ CNNOPS_HD_INLINE int64_t adaptive_end(int64_t o, int64_t in, int64_t out) {
   return ((o + 1) * in + out - 1) / out;
 }
 
+// The rows (or columns) of a max-pooling window that lie inside the input: start, start + dil,
+// ... < end; start is the first tap at or past 0 (padding taps are skipped, as torch does).
+struct MaxSpan {
+  int64_t start, end;
+};
+
+CNNOPS_HD_INLINE MaxSpan max_pool_span(int64_t o, int64_t stride, int64_t pad, int64_t kernel, int64_t dil,
+                                       int64_t in) {
+  int64_t start = o * stride - pad;
+  const int64_t last = start + (kernel - 1) * dil + 1;
+  if (start < 0) start += ((-start + dil - 1) / dil) * dil;
+  return MaxSpan{start, last < in ? last : in};
+}
+
 // The window of one average-pooling output, clipped to the input, and the divisor it is
 // averaged with. Shared by every backend so all follow torch's rules identically.
 struct AvgWindow {

@@ -28,13 +28,11 @@ void max_forward_kernel(const Pool2dParams& p, const scalar_t* x, scalar_t* y, i
       const scalar_t* xp = x + n * p.x.n + c * p.x.c;
       const int64_t ybase = n * p.y.n + c * p.y.c;
       for (int64_t oh = 0; oh < p.P; ++oh) {
-        int64_t ih0 = oh * p.stride_h - p.pad_h;
-        const int64_t ih1 = std::min(ih0 + (p.kernel_h - 1) * p.dil_h + 1, p.H);
-        while (ih0 < 0) ih0 += p.dil_h;
+        const MaxSpan rows = max_pool_span(oh, p.stride_h, p.pad_h, p.kernel_h, p.dil_h, p.H);
+        const int64_t ih0 = rows.start, ih1 = rows.end;
         for (int64_t ow = 0; ow < p.Q; ++ow) {
-          int64_t iw0 = ow * p.stride_w - p.pad_w;
-          const int64_t iw1 = std::min(iw0 + (p.kernel_w - 1) * p.dil_w + 1, p.W);
-          while (iw0 < 0) iw0 += p.dil_w;
+          const MaxSpan cols = max_pool_span(ow, p.stride_w, p.pad_w, p.kernel_w, p.dil_w, p.W);
+          const int64_t iw0 = cols.start, iw1 = cols.end;
           int64_t best = ih0 * p.W + iw0;
           acc_t maxval = -std::numeric_limits<acc_t>::infinity();
           for (int64_t ih = ih0; ih < ih1; ih += p.dil_h)

@@ -6,6 +6,7 @@
 #include "../common/conv_params.h"
 #include "../common/epilogue.h"
 #include "dtypes.cuh"
+#include "launch_result.h"
 
 namespace cnnops {
 namespace cuda {
@@ -21,14 +22,6 @@ struct Conv2dFpropArgs {
   // torch.backends.cudnn.allow_tf32 on older torch); otherwise IEEE float32 on CUDA cores.
   bool allow_tf32;
   EpilogueParams ep;  // y = act(conv + bias + residual)
-};
-
-// What a launcher did: error is null on success, else a message (CUDA's error string or the
-// reason a shape cannot be launched). kernel names the kernel configuration that ran (or would
-// have), e.g. "fprop_simt_64x64x16<f32>"; it is a static string.
-struct LaunchResult {
-  const char* error;
-  const char* kernel;
 };
 
 // Runs y = act(conv2d(x, w) + bias + residual) on `stream` (a cudaStream_t; null = the legacy default stream).

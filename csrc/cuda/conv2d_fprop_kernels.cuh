@@ -28,10 +28,5 @@ LaunchResult launch_fprop_tc(const Conv2dFpropArgs& args, cudaStream_t stream);
 template <typename T>
 const char* fprop_tc_name(const Conv2dFpropArgs& args);  // fprop_tc1x1_... for the 1x1 GEMM path
 
-// A LaunchResult from a CUDA status: success, or CUDA's message.
-inline LaunchResult launch_result(cudaError_t err, const char* kernel) {
-  return LaunchResult{err == cudaSuccess ? nullptr : cudaGetErrorString(err), kernel};
-}
-
 }  // namespace cuda
 }  // namespace cnnops

@@ -7,6 +7,8 @@
 
 #include <utility>
 
+#include "launch_result.h"
+
 namespace cnnops {
 namespace cuda {
 
@@ -19,6 +21,11 @@ inline cudaError_t launch(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, 
   kernel<<<grid, block, smem, stream>>>(std::forward<Args>(args)...);
 #endif
   return cudaGetLastError();
+}
+
+// A LaunchResult from a CUDA status: success, or CUDA's message.
+inline LaunchResult launch_result(cudaError_t err, const char* kernel) {
+  return LaunchResult{err == cudaSuccess ? nullptr : cudaGetErrorString(err), kernel};
 }
 
 }  // namespace cuda

@@ -5,6 +5,7 @@
 #include <torch/library.h>
 
 #include "conv2d_host.h"
+#include "pool2d_host.h"
 
 namespace cnnops {
 namespace cuda {
@@ -42,6 +43,54 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward_cuda(
                                 current_stream(input));
 }
 
+// Pooling: every op on the input's device, on its current stream.
+#define CNNOPS_ON_DEVICE_OF(t) \
+  TORCH_CHECK((t).is_cuda(), "cnnops pooling: expected CUDA tensors"); \
+  const c10::cuda::CUDAGuard guard((t).device())
+
+std::tuple<at::Tensor, at::Tensor> max_pool2d_forward_cuda(const at::Tensor& input, at::IntArrayRef kernel,
+                                                           at::IntArrayRef stride, at::IntArrayRef padding,
+                                                           at::IntArrayRef dilation, bool ceil_mode) {
+  CNNOPS_ON_DEVICE_OF(input);
+  return max_pool2d_forward_device(input, kernel, stride, padding, dilation, ceil_mode, current_stream(input));
+}
+
+at::Tensor max_pool2d_backward_cuda(const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& indices,
+                                    at::IntArrayRef kernel, at::IntArrayRef stride, at::IntArrayRef padding,
+                                    at::IntArrayRef dilation, bool ceil_mode) {
+  CNNOPS_ON_DEVICE_OF(input);
+  return max_pool2d_backward_device(grad_output, input, indices, kernel, stride, padding, dilation, ceil_mode,
+                                    current_stream(input));
+}
+
+at::Tensor avg_pool2d_forward_cuda(const at::Tensor& input, at::IntArrayRef kernel, at::IntArrayRef stride,
+                                   at::IntArrayRef padding, bool ceil_mode, bool count_include_pad,
+                                   c10::optional<int64_t> divisor_override) {
+  CNNOPS_ON_DEVICE_OF(input);
+  return avg_pool2d_forward_device(input, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override,
+                                   current_stream(input));
+}
+
+at::Tensor avg_pool2d_backward_cuda(const at::Tensor& grad_output, const at::Tensor& input, at::IntArrayRef kernel,
+                                    at::IntArrayRef stride, at::IntArrayRef padding, bool ceil_mode,
+                                    bool count_include_pad, c10::optional<int64_t> divisor_override) {
+  CNNOPS_ON_DEVICE_OF(input);
+  return avg_pool2d_backward_device(grad_output, input, kernel, stride, padding, ceil_mode, count_include_pad,
+                                    divisor_override, current_stream(input));
+}
+
+at::Tensor adaptive_avg_pool2d_forward_cuda(const at::Tensor& input, at::IntArrayRef output_size) {
+  CNNOPS_ON_DEVICE_OF(input);
+  return adaptive_avg_pool2d_forward_device(input, output_size, current_stream(input));
+}
+
+at::Tensor adaptive_avg_pool2d_backward_cuda(const at::Tensor& grad_output, const at::Tensor& input) {
+  CNNOPS_ON_DEVICE_OF(input);
+  return adaptive_avg_pool2d_backward_device(grad_output, input, current_stream(input));
+}
+
+#undef CNNOPS_ON_DEVICE_OF
+
 }  // namespace
 }  // namespace cuda
 }  // namespace cnnops
@@ -50,4 +99,10 @@ TORCH_LIBRARY_IMPL(cnnops, CUDA, m) {
   m.impl("conv2d_forward", &cnnops::cuda::conv2d_forward_cuda);
   m.impl("conv2d_bias_act", &cnnops::cuda::conv2d_bias_act_cuda);
   m.impl("conv2d_backward", &cnnops::cuda::conv2d_backward_cuda);
+  m.impl("max_pool2d_forward", &cnnops::cuda::max_pool2d_forward_cuda);
+  m.impl("max_pool2d_backward", &cnnops::cuda::max_pool2d_backward_cuda);
+  m.impl("avg_pool2d_forward", &cnnops::cuda::avg_pool2d_forward_cuda);
+  m.impl("avg_pool2d_backward", &cnnops::cuda::avg_pool2d_backward_cuda);
+  m.impl("adaptive_avg_pool2d_forward", &cnnops::cuda::adaptive_avg_pool2d_forward_cuda);
+  m.impl("adaptive_avg_pool2d_backward", &cnnops::cuda::adaptive_avg_pool2d_backward_cuda);
 }

@@ -9,6 +9,7 @@
 
 #include "common/poison.h"
 #include "cuda/conv2d_host.h"
+#include "cuda/pool2d_host.h"
 #include "sim/sim_api.h"
 
 namespace {
@@ -76,6 +77,56 @@ std::string conv2d_forward_plan(const at::Tensor& input, const at::Tensor& weigh
   return cnnops::cuda::conv2d_forward_plan(input, weight, bias, stride, padding, dilation, groups);
 }
 
+// The pooling ops on the simulated GPU; arguments as the torch.ops.cnnops schemas.
+std::tuple<at::Tensor, at::Tensor> max_pool2d_forward(const at::Tensor& input, std::vector<int64_t> kernel,
+                                                      std::vector<int64_t> stride, std::vector<int64_t> padding,
+                                                      std::vector<int64_t> dilation, bool ceil_mode) {
+  check_cpu(input, "input");
+  return run_simulated([&] {
+    return cnnops::cuda::max_pool2d_forward_device(input, kernel, stride, padding, dilation, ceil_mode, nullptr);
+  });
+}
+
+at::Tensor max_pool2d_backward(const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& indices,
+                               std::vector<int64_t> kernel, std::vector<int64_t> stride, std::vector<int64_t> padding,
+                               std::vector<int64_t> dilation, bool ceil_mode) {
+  check_cpu(input, "input");
+  return run_simulated([&] {
+    return cnnops::cuda::max_pool2d_backward_device(grad_output, input, indices, kernel, stride, padding, dilation,
+                                                    ceil_mode, nullptr);
+  });
+}
+
+at::Tensor avg_pool2d_forward(const at::Tensor& input, std::vector<int64_t> kernel, std::vector<int64_t> stride,
+                              std::vector<int64_t> padding, bool ceil_mode, bool count_include_pad,
+                              c10::optional<int64_t> divisor_override) {
+  check_cpu(input, "input");
+  return run_simulated([&] {
+    return cnnops::cuda::avg_pool2d_forward_device(input, kernel, stride, padding, ceil_mode, count_include_pad,
+                                                   divisor_override, nullptr);
+  });
+}
+
+at::Tensor avg_pool2d_backward(const at::Tensor& grad_output, const at::Tensor& input, std::vector<int64_t> kernel,
+                               std::vector<int64_t> stride, std::vector<int64_t> padding, bool ceil_mode,
+                               bool count_include_pad, c10::optional<int64_t> divisor_override) {
+  check_cpu(input, "input");
+  return run_simulated([&] {
+    return cnnops::cuda::avg_pool2d_backward_device(grad_output, input, kernel, stride, padding, ceil_mode,
+                                                    count_include_pad, divisor_override, nullptr);
+  });
+}
+
+at::Tensor adaptive_avg_pool2d_forward(const at::Tensor& input, std::vector<int64_t> output_size) {
+  check_cpu(input, "input");
+  return run_simulated([&] { return cnnops::cuda::adaptive_avg_pool2d_forward_device(input, output_size, nullptr); });
+}
+
+at::Tensor adaptive_avg_pool2d_backward(const at::Tensor& grad_output, const at::Tensor& input) {
+  check_cpu(input, "input");
+  return run_simulated([&] { return cnnops::cuda::adaptive_avg_pool2d_backward_device(grad_output, input, nullptr); });
+}
+
 pybind11::dict counters() {
   pybind11::dict d;
   for (int i = 0; i < int(sim::Counter::kNumCounters); ++i)
@@ -110,6 +161,12 @@ PYBIND11_MODULE(_sim, m) {
         "the kernel configuration conv2d_forward would run for these arguments (nothing is launched)",
         pybind11::arg("input"), pybind11::arg("weight"), pybind11::arg("bias"), pybind11::arg("stride"),
         pybind11::arg("padding"), pybind11::arg("dilation"), pybind11::arg("groups"));
+  m.def("max_pool2d_forward", &max_pool2d_forward);
+  m.def("max_pool2d_backward", &max_pool2d_backward);
+  m.def("avg_pool2d_forward", &avg_pool2d_forward);
+  m.def("avg_pool2d_backward", &avg_pool2d_backward);
+  m.def("adaptive_avg_pool2d_forward", &adaptive_avg_pool2d_forward);
+  m.def("adaptive_avg_pool2d_backward", &adaptive_avg_pool2d_backward);
   m.def("last_kernel", &cnnops::cuda::last_kernel, "the kernel configuration the last call of an op ran");
   m.def("counters", &counters, "what the simulator ran since the last reset: {name: count}");
   m.def("reset_counters", &sim::reset_counters);

@@ -1,0 +1,323 @@
+// Pooling on the GPU: max (int64 indices), average and adaptive average, forward and backward.
+//
+// Memory-bound, so one thread per output (forward) or per input element (backward), visited in
+// the tensor's own memory order -- channels fastest for NHWC, columns fastest for NCHW -- so that
+// neighbouring threads touch neighbouring addresses. Window rules are the shared ones of
+// common/pool_params.h (the CPU kernels use the same), so every backend pools identically.
+//
+// Backward is a gather: each input element sums, in (oh, ow) order, the gradients of the few
+// windows that can contain it -- no atomics, no zero-fill launch, and the same order as the CPU
+// kernels' scatter, so results are deterministic. Global average pooling (one output per plane,
+// as at the end of ResNet / GoogLeNet) has its own reduction kernels.
+#include <cstdint>
+
+#include "../common/pool_params.h"
+#include "dtypes.cuh"
+#include "launch.cuh"
+#include "pool2d.h"
+
+namespace cnnops {
+namespace cuda {
+namespace {
+
+constexpr int kThreads = 256;
+// Stated explicitly: without a minimum, ptxas squeezed the average-pooling backward to 64-80
+// registers for occupancy and spilled (its 64-bit index math); with one it uses what it needs.
+constexpr int kMinBlocksPerSm = 1;
+
+// The (n, c, h, w) of the i-th element of an N x C x H x W tensor in its memory order.
+struct Coord {
+  int64_t n, c, h, w;
+};
+
+CNNOPS_HD_INLINE Coord element(int64_t i, int64_t C, int64_t H, int64_t W, bool channels_last) {
+  Coord e;
+  if (channels_last) {
+    e.c = i % C;
+    i /= C;
+    e.w = i % W;
+    i /= W;
+    e.h = i % H;
+    e.n = i / H;
+  } else {
+    e.w = i % W;
+    i /= W;
+    e.h = i % H;
+    i /= H;
+    e.c = i % C;
+    e.n = i / C;
+  }
+  return e;
+}
+
+CNNOPS_HD_INLINE int64_t offset(const Strides4& s, const Coord& e) { return e.n * s.n + e.c * s.c + e.h * s.h + e.w * s.w; }
+
+// Grid-stride loop over `count` elements with 64-bit indices.
+#define CNNOPS_FOR_EACH(i, count)                                                             \
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (count);              \
+       i += int64_t(gridDim.x) * blockDim.x)
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
+    max_pool_forward_kernel(const Pool2dParams p, const T* __restrict__ x, T* __restrict__ y,
+                            int64_t* __restrict__ ind, const Strides4 ind_s, const bool channels_last) {
+  using A = acc_t<T>;
+  CNNOPS_FOR_EACH(i, p.N * p.C * p.P * p.Q) {
+    const Coord o = element(i, p.C, p.P, p.Q, channels_last);
+    const MaxSpan rows = max_pool_span(o.h, p.stride_h, p.pad_h, p.kernel_h, p.dil_h, p.H);
+    const MaxSpan cols = max_pool_span(o.w, p.stride_w, p.pad_w, p.kernel_w, p.dil_w, p.W);
+    const T* plane = x + o.n * p.x.n + o.c * p.x.c;
+    // The first maximum in (row, column) order; a NaN wins, the last one seen (as torch).
+    A best = -A(INFINITY);
+    int64_t where = rows.start * p.W + cols.start;
+    for (int64_t h = rows.start; h < rows.end; h += p.dil_h)
+      for (int64_t w = cols.start; w < cols.end; w += p.dil_w) {
+        const A v = widen(plane[h * p.x.h + w * p.x.w]);
+        if (v > best || v != v) {
+          best = v;
+          where = h * p.W + w;
+        }
+      }
+    y[offset(p.y, o)] = from_acc<T>(best);
+    ind[offset(ind_s, o)] = where;
+  }
+}
+
+// The output indices o whose window [o * stride - pad, ... + (kernel - 1) * dil] can hold input
+// coordinate `in`: lo .. hi (empty when lo > hi).
+struct OutRange {
+  int64_t lo, hi;
+};
+
+CNNOPS_HD_INLINE OutRange windows_holding(int64_t in, int64_t stride, int64_t pad, int64_t span, int64_t out) {
+  const int64_t first = in + pad - span + 1;  // o * stride >= first
+  OutRange r;
+  r.lo = first <= 0 ? 0 : (first + stride - 1) / stride;
+  r.hi = (in + pad) / stride;
+  if (r.hi > out - 1) r.hi = out - 1;
+  return r;
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
+    max_pool_backward_kernel(const Pool2dParams p, const T* __restrict__ dy, const int64_t* __restrict__ ind,
+                             const Strides4 ind_s, T* __restrict__ dx, const bool channels_last) {
+  using A = acc_t<T>;
+  CNNOPS_FOR_EACH(i, p.N * p.C * p.H * p.W) {
+    const Coord e = element(i, p.C, p.H, p.W, channels_last);
+    const int64_t me = e.h * p.W + e.w;
+    const OutRange rows = windows_holding(e.h, p.stride_h, p.pad_h, (p.kernel_h - 1) * p.dil_h + 1, p.P);
+    const OutRange cols = windows_holding(e.w, p.stride_w, p.pad_w, (p.kernel_w - 1) * p.dil_w + 1, p.Q);
+    A sum = A(0);
+    for (int64_t oh = rows.lo; oh <= rows.hi; ++oh) {
+      if ((e.h + p.pad_h - oh * p.stride_h) % p.dil_h != 0) continue;  // between dilated taps
+      for (int64_t ow = cols.lo; ow <= cols.hi; ++ow) {
+        if ((e.w + p.pad_w - ow * p.stride_w) % p.dil_w != 0) continue;
+        const Coord o{e.n, e.c, oh, ow};
+        if (ind[offset(ind_s, o)] == me) sum += widen(dy[offset(p.y, o)]);
+      }
+    }
+    dx[offset(p.x, e)] = from_acc<T>(sum);
+  }
+}
+
+// With dilation a window can hold no input element at all (only padding, or taps stepping over the
+// input): its output is -inf and its index is where its scan would have started, which may name an
+// element outside the window. torch's backward adds that gradient at the index anyway (when it is
+// inside the plane); the gather above never looks there, so this pass, one thread per plane in
+// output order, adds it. Launched only when such windows exist.
+template <typename T>
+__global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
+    max_pool_empty_windows_kernel(const Pool2dParams p, const T* __restrict__ dy, const int64_t* __restrict__ ind,
+                                  const Strides4 ind_s, T* __restrict__ dx) {
+  using A = acc_t<T>;
+  CNNOPS_FOR_EACH(plane, p.N * p.C) {
+    const int64_t n = plane / p.C, c = plane - n * p.C;
+    for (int64_t oh = 0; oh < p.P; ++oh) {
+      const MaxSpan rows = max_pool_span(oh, p.stride_h, p.pad_h, p.kernel_h, p.dil_h, p.H);
+      for (int64_t ow = 0; ow < p.Q; ++ow) {
+        const MaxSpan cols = max_pool_span(ow, p.stride_w, p.pad_w, p.kernel_w, p.dil_w, p.W);
+        if (rows.start < rows.end && cols.start < cols.end) continue;
+        const Coord o{n, c, oh, ow};
+        const int64_t at = ind[offset(ind_s, o)];
+        if (at < 0 || at >= p.H * p.W) continue;
+        const Coord e{n, c, at / p.W, at % p.W};
+        T& dst = dx[offset(p.x, e)];
+        dst = from_acc<T>(widen(dst) + widen(dy[offset(p.y, o)]));
+      }
+    }
+  }
+}
+
+bool has_empty_max_windows(const Pool2dParams& p) {
+  for (int64_t o = 0; o < p.P; ++o) {
+    const MaxSpan s = max_pool_span(o, p.stride_h, p.pad_h, p.kernel_h, p.dil_h, p.H);
+    if (s.start >= s.end) return true;
+  }
+  for (int64_t o = 0; o < p.Q; ++o) {
+    const MaxSpan s = max_pool_span(o, p.stride_w, p.pad_w, p.kernel_w, p.dil_w, p.W);
+    if (s.start >= s.end) return true;
+  }
+  return false;
+}
+
+// kAdaptive: adaptive_avg_pool2d's windows, else avg_pool2d's (a template parameter: one window
+// rule per kernel keeps register pressure down).
+template <typename T, bool kAdaptive>
+__global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
+    avg_pool_forward_kernel(const Pool2dParams p, const T* __restrict__ x, T* __restrict__ y,
+                            const bool channels_last) {
+  using A = acc_t<T>;
+  CNNOPS_FOR_EACH(i, p.N * p.C * p.P * p.Q) {
+    const Coord o = element(i, p.C, p.P, p.Q, channels_last);
+    AvgWindow win;
+    A out = A(0);
+    if (kAdaptive ? adaptive_pool_window(p, o.h, o.w, &win) : avg_pool_window(p, o.h, o.w, &win)) {
+      const T* plane = x + o.n * p.x.n + o.c * p.x.c;
+      A sum = A(0);
+      for (int64_t h = win.ih0; h < win.ih1; ++h)
+        for (int64_t w = win.iw0; w < win.iw1; ++w) sum += widen(plane[h * p.x.h + w * p.x.w]);
+      out = sum / A(win.divisor);
+    }
+    y[offset(p.y, o)] = from_acc<T>(out);
+  }
+}
+
+template <typename T, bool kAdaptive>
+__global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
+    avg_pool_backward_kernel(const Pool2dParams p, const T* __restrict__ dy, T* __restrict__ dx,
+                             const bool channels_last) {
+  using A = acc_t<T>;
+  CNNOPS_FOR_EACH(i, p.N * p.C * p.H * p.W) {
+    const Coord e = element(i, p.C, p.H, p.W, channels_last);
+    OutRange rows, cols;
+    if (kAdaptive) {  // o holds h iff floor(o H / P) <= h < ceil((o + 1) H / P)
+      rows = OutRange{(e.h * p.P) / p.H, ((e.h + 1) * p.P + p.H - 1) / p.H - 1};
+      cols = OutRange{(e.w * p.Q) / p.W, ((e.w + 1) * p.Q + p.W - 1) / p.W - 1};
+      if (rows.hi > p.P - 1) rows.hi = p.P - 1;
+      if (cols.hi > p.Q - 1) cols.hi = p.Q - 1;
+    } else {
+      rows = windows_holding(e.h, p.stride_h, p.pad_h, p.kernel_h, p.P);
+      cols = windows_holding(e.w, p.stride_w, p.pad_w, p.kernel_w, p.Q);
+    }
+    A sum = A(0);
+    for (int64_t oh = rows.lo; oh <= rows.hi; ++oh)
+      for (int64_t ow = cols.lo; ow <= cols.hi; ++ow) {
+        AvgWindow win;
+        if (!(kAdaptive ? adaptive_pool_window(p, oh, ow, &win) : avg_pool_window(p, oh, ow, &win))) continue;
+        if (e.h < win.ih0 || e.h >= win.ih1 || e.w < win.iw0 || e.w >= win.iw1) continue;
+        const Coord o{e.n, e.c, oh, ow};
+        sum += widen(dy[offset(p.y, o)]) / A(win.divisor);
+      }
+    dx[offset(p.x, e)] = from_acc<T>(sum);
+  }
+}
+
+// Global average pooling, NCHW: one warp per (n, c) plane, lanes over the plane, then a fixed
+// butterfly of shuffles.
+template <typename T>
+__global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
+    global_avg_pool_planes_kernel(const Pool2dParams p, const T* __restrict__ x, T* __restrict__ y) {
+  using A = acc_t<T>;
+  const int64_t plane = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
+  const int lane = threadIdx.x % 32;
+  const bool ok = plane < p.N * p.C;  // the whole warp takes the same branch
+  if (!ok) return;
+  const int64_t n = plane / p.C, c = plane - n * p.C, HW = p.H * p.W;
+  const T* xp = x + n * p.x.n + c * p.x.c;
+  A sum = A(0);
+  for (int64_t i = lane; i < HW; i += 32) sum += widen(xp[(i / p.W) * p.x.h + (i % p.W) * p.x.w]);
+  for (int delta = 16; delta > 0; delta /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, delta);
+  if (lane == 0) y[n * p.y.n + c * p.y.c] = from_acc<T>(sum / A(HW));
+}
+
+// Global average pooling, NHWC: one thread per (n, c), consecutive threads on consecutive
+// channels of each pixel.
+template <typename T>
+__global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
+    global_avg_pool_channels_kernel(const Pool2dParams p, const T* __restrict__ x, T* __restrict__ y) {
+  using A = acc_t<T>;
+  CNNOPS_FOR_EACH(i, p.N * p.C) {
+    const int64_t n = i / p.C, c = i - n * p.C;
+    const T* xp = x + n * p.x.n + c * p.x.c;
+    A sum = A(0);
+    for (int64_t h = 0; h < p.H; ++h)
+      for (int64_t w = 0; w < p.W; ++w) sum += widen(xp[h * p.x.h + w * p.x.w]);
+    y[n * p.y.n + c * p.y.c] = from_acc<T>(sum / A(p.H * p.W));
+  }
+}
+
+#undef CNNOPS_FOR_EACH
+
+// Enough blocks to cover `count` threads, capped (grid-stride loops do the rest).
+dim3 grid_for(int64_t count) {
+  const int64_t blocks = (count + kThreads - 1) / kThreads;
+  return dim3(unsigned(blocks < (int64_t(1) << 20) ? (blocks > 0 ? blocks : 1) : (int64_t(1) << 20)));
+}
+
+bool channels_last(const Strides4& s, int64_t C) { return C > 1 && s.c == 1; }
+
+template <typename T>
+LaunchResult forward(const Pool2dArgs& a, cudaStream_t stream) {
+  const Pool2dParams& p = a.p;
+  const T* x = static_cast<const T*>(a.x);
+  T* y = static_cast<T*>(a.y);
+  const bool cl = channels_last(p.y, p.C);
+  if (a.kind == PoolKind::kMax)
+    return launch_result(launch(max_pool_forward_kernel<T>, grid_for(p.N * p.C * p.P * p.Q), dim3(kThreads), 0,
+                                stream, p, x, y, a.indices, a.ind, cl),
+                         "max_pool_forward");
+  if (a.kind == PoolKind::kAdaptiveAvg && p.P == 1 && p.Q == 1) {
+    if (channels_last(p.x, p.C))
+      return launch_result(launch(global_avg_pool_channels_kernel<T>, grid_for(p.N * p.C), dim3(kThreads), 0, stream,
+                                  p, x, y),
+                           "global_avg_pool_channels");
+    return launch_result(launch(global_avg_pool_planes_kernel<T>, grid_for(p.N * p.C * 32), dim3(kThreads), 0, stream,
+                                p, x, y),
+                         "global_avg_pool_planes");
+  }
+  const dim3 grid = grid_for(p.N * p.C * p.P * p.Q);
+  if (a.kind == PoolKind::kAdaptiveAvg)
+    return launch_result(launch(avg_pool_forward_kernel<T, true>, grid, dim3(kThreads), 0, stream, p, x, y, cl),
+                         "adaptive_avg_pool_forward");
+  return launch_result(launch(avg_pool_forward_kernel<T, false>, grid, dim3(kThreads), 0, stream, p, x, y, cl),
+                       "avg_pool_forward");
+}
+
+template <typename T>
+LaunchResult backward(const Pool2dArgs& a, cudaStream_t stream) {
+  const Pool2dParams& p = a.p;
+  const T* dy = static_cast<const T*>(a.dy);
+  T* dx = static_cast<T*>(a.dx);
+  const bool cl = channels_last(p.x, p.C);
+  const dim3 grid = grid_for(p.N * p.C * p.H * p.W);
+  if (a.kind == PoolKind::kMax) {
+    cudaError_t err = launch(max_pool_backward_kernel<T>, grid, dim3(kThreads), 0, stream, p, dy, a.indices, a.ind, dx, cl);
+    if (err == cudaSuccess && has_empty_max_windows(p))
+      err = launch(max_pool_empty_windows_kernel<T>, grid_for(p.N * p.C), dim3(kThreads), 0, stream, p, dy,
+                   static_cast<const int64_t*>(a.indices), a.ind, dx);
+    return launch_result(err, "max_pool_backward_gather");
+  }
+  if (a.kind == PoolKind::kAdaptiveAvg)
+    return launch_result(launch(avg_pool_backward_kernel<T, true>, grid, dim3(kThreads), 0, stream, p, dy, dx, cl),
+                         "adaptive_avg_pool_backward_gather");
+  return launch_result(launch(avg_pool_backward_kernel<T, false>, grid, dim3(kThreads), 0, stream, p, dy, dx, cl),
+                       "avg_pool_backward_gather");
+}
+
+}  // namespace
+
+LaunchResult pool2d_forward(const Pool2dArgs& args, void* stream) {
+  return with_element_type(args.dtype, [&](auto type) {
+    return forward<typename decltype(type)::type>(args, static_cast<cudaStream_t>(stream));
+  });
+}
+
+LaunchResult pool2d_backward(const Pool2dArgs& args, void* stream) {
+  return with_element_type(args.dtype, [&](auto type) {
+    return backward<typename decltype(type)::type>(args, static_cast<cudaStream_t>(stream));
+  });
+}
+
+}  // namespace cuda
+}  // namespace cnnops

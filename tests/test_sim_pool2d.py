@@ -1,0 +1,174 @@
+"""The CUDA pooling kernels (csrc/cuda/pool2d_kernels.cu) run on the CPU by the simulator, through
+the same host code as on a GPU, against cnnops' CPU ops (which tests/test_pool2d.py holds to torch):
+max pooling values and int64 indices exactly (ties, -inf, NaN), gradients gathered without
+atomics, average and adaptive average pooling (incl. the global-pooling reduction kernels) within
+the scaled tolerances, every dtype and layout, every schedule."""
+import pytest
+import torch
+
+from cnnops import _args
+from helpers import assert_close_scaled, assert_layout_like, rand
+from test_pool2d import ADAPTIVE_CASES, AVG_CONFIGS, DIVISORS, MAX_CONFIGS, _id
+
+sim = pytest.importorskip("cnnops._sim", reason="cnnops was built without the simulator module (CNNOPS_SIM=0)")
+cpu = torch.ops.cnnops
+
+DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
+LAYOUTS = ["contiguous", "channels_last", "strided"]
+
+
+def _max_args(x, c):
+    k, s, p, d = _args.pool2d("max_pool2d", x, c["k"], c["s"], c["p"], c["d"], c["ceil"])
+    return [list(k), list(s), list(p), list(d), c["ceil"]]
+
+
+
+
+def check_max(x, c):
+    args = _max_args(x, c)
+    y, ind = sim.max_pool2d_forward(x, *args)
+    y_cpu, ind_cpu = cpu.max_pool2d_forward(x, *args)
+    assert torch.equal(ind, ind_cpu), "indices differ"
+    assert torch.equal(torch.isnan(y), torch.isnan(y_cpu)) and torch.equal(torch.nan_to_num(y), torch.nan_to_num(y_cpu))
+    assert_layout_like(y, y_cpu, "max_pool2d output")
+    assert_layout_like(ind, ind_cpu, "max_pool2d indices")
+    g = rand(*y.shape, dtype=x.dtype)
+    gi = sim.max_pool2d_backward(g, x, ind, *args)
+    gi_cpu = cpu.max_pool2d_backward(g, x, ind_cpu, *args)
+    assert gi.dtype == gi_cpu.dtype
+    assert_layout_like(gi, gi_cpu, "max_pool2d grad_input")
+    if x.dtype in (torch.float32, torch.float64):  # the same additions in the same order
+        assert torch.equal(gi, gi_cpu), "max_pool2d grad_input differs from the CPU op's"
+    else:  # the GPU sums in float and rounds once; the CPU rounds after every add
+        exact = cpu.max_pool2d_backward(g.double(), x.double(), ind_cpu, *args)
+        scale = cpu.max_pool2d_backward(g.double().abs(), x.double(), ind_cpu, *args)
+        assert_close_scaled(gi, exact, scale, x.dtype, "max_pool2d grad_input")
+    return y, ind, gi
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("c", MAX_CONFIGS, ids=_id)
+def test_max_pool2d(c, layout, dtype):
+    check_max(rand(*c["shape"], dtype=dtype, layout=layout), c)
+    assert sim.last_kernel("max_pool2d_backward") == "max_pool_backward_gather"
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("c", [MAX_CONFIGS[i] for i in (1, 2, 5, 7)], ids=_id)
+def test_max_pool2d_ties_neg_inf_and_nan(c, layout):
+    x = torch.randint(-2, 2, c["shape"]).double()  # many ties
+    x.view(-1)[::7] = float("-inf")
+    x.view(-1)[3::11] = float("nan")
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    check_max(x, c)
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 1, 1), (2, 3, 1, 3), (2, 2, 3, 1)], ids=str)
+def test_max_pool2d_empty_windows(shape):
+    """Dilated windows that hold no input element: -inf, torch's index, and the gradient at that
+    index when it is inside the plane (the extra pass of the gather backward)."""
+    x = rand(*shape)
+    check_max(x, dict(k=(1, 2), s=1, p=(0, 1), d=(1, 2), ceil=False))
+
+
+def _avg_args(x, c, cip, div):
+    k, s, p, _ = _args.pool2d("avg_pool2d", x, c["k"], c["s"], c["p"], 1, c["ceil"])
+    return [list(k), list(s), list(p), c["ceil"], cip, div]
+
+
+@pytest.mark.parametrize("div", DIVISORS, ids=lambda d: "div=%s" % d)
+@pytest.mark.parametrize("cip", [True, False], ids=["cip", "nocip"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("c", AVG_CONFIGS, ids=_id)
+def test_avg_pool2d(c, layout, cip, div):
+    x = rand(*c["shape"], layout=layout)
+    args = _avg_args(x, c, cip, div)
+    y = sim.avg_pool2d_forward(x, *args)
+    y_cpu = cpu.avg_pool2d_forward(x, *args)
+    assert_layout_like(y, y_cpu, "avg_pool2d output")
+    assert_close_scaled(y, y_cpu, cpu.avg_pool2d_forward(x.abs(), *args), torch.float64, "avg_pool2d forward")
+    g = rand(*y.shape)
+    gi = sim.avg_pool2d_backward(g, x, *args)
+    gi_cpu = cpu.avg_pool2d_backward(g, x, *args)
+    assert_layout_like(gi, gi_cpu, "avg_pool2d grad_input")
+    assert_close_scaled(gi, gi_cpu, cpu.avg_pool2d_backward(g.abs(), x, *args), torch.float64, "avg_pool2d backward")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("c", [AVG_CONFIGS[i] for i in (1, 5, 8)], ids=_id)
+def test_avg_pool2d_reduced_dtypes(c, dtype):
+    x = rand(*c["shape"], dtype=dtype, layout="channels_last")
+    args = _avg_args(x, c, False, None)
+    y = sim.avg_pool2d_forward(x, *args)
+    x64 = x.double()
+    assert_close_scaled(y, cpu.avg_pool2d_forward(x64, *args), cpu.avg_pool2d_forward(x64.abs(), *args), dtype, "fwd")
+    g = rand(*y.shape, dtype=dtype)
+    gi = sim.avg_pool2d_backward(g, x, *args)
+    want = cpu.avg_pool2d_backward(g.double(), x64, *args)
+    assert_close_scaled(gi, want, cpu.avg_pool2d_backward(g.double().abs(), x64, *args), dtype, "bwd")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("shape,size", ADAPTIVE_CASES, ids=_id)
+def test_adaptive_avg_pool2d(shape, size, layout, dtype):
+    x = rand(*shape, dtype=dtype, layout=layout)
+    out = list(_args.adaptive_avg_pool2d(x, size))
+    y = sim.adaptive_avg_pool2d_forward(x, out)
+    x64 = x.double()
+    want = cpu.adaptive_avg_pool2d_forward(x64, out)
+    assert_layout_like(y, cpu.adaptive_avg_pool2d_forward(x, out), "adaptive output")
+    assert_close_scaled(y, want, cpu.adaptive_avg_pool2d_forward(x64.abs(), out), dtype, "adaptive forward")
+    if out == [1, 1]:
+        kernel = "global_avg_pool_channels" if layout == "channels_last" else "global_avg_pool_planes"
+        assert sim.last_kernel("adaptive_avg_pool2d_forward") == kernel
+    g = rand(*y.shape, dtype=dtype)
+    gi = sim.adaptive_avg_pool2d_backward(g, x)
+    assert_layout_like(gi, cpu.adaptive_avg_pool2d_backward(g, x), "adaptive grad_input")
+    assert_close_scaled(gi, cpu.adaptive_avg_pool2d_backward(g.double(), x64),
+                        cpu.adaptive_avg_pool2d_backward(g.double().abs(), x64), dtype, "adaptive backward")
+
+
+def test_global_average_pool_of_a_resnet_sized_map():
+    """2048 channels of 7x7, both layouts: the per-plane warp reduction and the per-channel kernel."""
+    for layout in ("contiguous", "channels_last"):
+        x = rand(2, 2048, 7, 7, dtype=torch.float32, layout=layout)
+        y = sim.adaptive_avg_pool2d_forward(x, [1, 1])
+        torch.testing.assert_close(y, x.double().mean((2, 3), keepdim=True).float(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("schedule", [dict(reverse_block_order=True, reverse_thread_order=True),
+                                      dict(warps_run_ahead=True)], ids=["reversed", "warps_run_ahead"])
+def test_results_do_not_depend_on_the_schedule(schedule):
+    x = rand(2, 5, 13, 11, layout="channels_last")
+    max_args = [[3, 3], [2, 2], [1, 1], [1, 1], False]
+    avg_args = [[3, 3], [2, 2], [1, 1], True, False, None]
+    g = rand(2, 5, 7, 6)
+
+    def run():
+        y, ind = sim.max_pool2d_forward(x, *max_args)
+        return [y, ind, sim.max_pool2d_backward(g, x, ind, *max_args), sim.avg_pool2d_forward(x, *avg_args),
+                sim.avg_pool2d_backward(g, x, *avg_args), sim.adaptive_avg_pool2d_forward(x, [1, 1]),
+                sim.adaptive_avg_pool2d_backward(g, x)]
+
+    first = run()
+    sim.set_options(**schedule)
+    try:
+        again = run()
+    finally:
+        sim.set_options()
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+
+
+def test_bad_arguments_raise():
+    x = rand(1, 2, 5, 5)
+    with pytest.raises(RuntimeError, match="pad should be at most half"):
+        sim.max_pool2d_forward(x, [2, 2], [2, 2], [2, 2], [1, 1], False)
+    y, ind = sim.max_pool2d_forward(x, [2, 2], [2, 2], [0, 0], [1, 1], False)
+    with pytest.raises(RuntimeError, match="grad_output has shape"):
+        sim.max_pool2d_backward(rand(1, 2, 3, 3), x, torch.zeros(1, 2, 3, 3, dtype=torch.long), [2, 2], [2, 2], [0, 0],
+                                [1, 1], False)
+    with pytest.raises(RuntimeError, match="divisor must be not zero"):
+        sim.avg_pool2d_forward(x, [2, 2], [2, 2], [0, 0], False, True, 0)
