@@ -100,8 +100,8 @@ def copy_tree():
         shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"), copy_function=shutil.copy)
 
 
-def mutants():
-    for path in SOURCES:
+def mutants(only=""):
+    for path in (p for p in SOURCES if only in p):
         with open(os.path.join(TREE, path)) as f:
             lines = f.read().split("\n")
         for i in simulated_lines(lines):
@@ -142,6 +142,7 @@ def main():
     ap.add_argument("--min-rate", type=float, default=0.8)
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--limit", type=int, default=0, help="stop after this many mutants (0: all)")
+    ap.add_argument("--only", default="", help="mutate only the sources whose path contains this text")
     args = ap.parse_args()
     t0 = time.time()
     copy_tree()
@@ -149,7 +150,7 @@ def main():
         sys.exit("mutants: the unmutated sources must build and pass first")
     results = {}
     survivors = []
-    for n, (path, i, name, lines, mutated) in enumerate(mutants(), 1):
+    for n, (path, i, name, lines, mutated) in enumerate(mutants(args.only), 1):
         if args.limit and n > args.limit:
             break
         full = os.path.join(TREE, path)
