@@ -104,3 +104,49 @@ def test_max_pool2d_indices_and_ties_match_torch():
     y, i = cnnops.max_pool2d(x, 3, 2, 1, return_indices=True)
     yt, it = F.max_pool2d(x, 3, 2, 1, return_indices=True)
     assert torch.equal(y, yt) and torch.equal(i, it)
+
+
+# ----------------------------------------------------------------------------- streams, graphs, sizes
+def test_runs_on_the_current_non_default_stream():
+    x, w = torch.randn(4, 32, 28, 28, device="cuda", dtype=torch.bfloat16), torch.randn(64, 32, 3, 3, device="cuda",
+                                                                                         dtype=torch.bfloat16)
+    ref = F.conv2d(x, w, padding=1)
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        y = cnnops.conv2d(x, w, padding=1)
+        p = cnnops.max_pool2d(y, 2)
+    torch.cuda.current_stream().wait_stream(side)
+    torch.testing.assert_close(y, ref, rtol=2e-2, atol=2e-1)
+    torch.testing.assert_close(p, F.max_pool2d(y, 2))
+
+
+def test_cuda_graph_capture_and_replay():
+    x = torch.randn(2, 16, 20, 20, device="cuda", dtype=torch.float16).contiguous(memory_format=torch.channels_last)
+    w = torch.randn(32, 16, 3, 3, device="cuda", dtype=torch.float16)
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # warm-up outside the capture (allocations, kernel choice)
+        cnnops.conv2d_bias_act(x, w, padding=1, activation="relu")
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        y = cnnops.conv2d_bias_act(x, w, padding=1, activation="relu")
+    x.copy_(torch.randn_like(x))
+    graph.replay()
+    torch.cuda.synchronize()
+    torch.testing.assert_close(y, F.relu(F.conv2d(x, w, padding=1)), rtol=2e-2, atol=5e-2)
+
+
+def test_more_than_2_to_the_31_elements():
+    """64-bit indexing: an output of 2^31 + 2^20 bf16 elements (4 GiB); a slice is checked."""
+    if torch.cuda.get_device_properties(0).total_memory < 40 * 2**30:
+        pytest.skip("needs a large GPU")
+    n = (2**31 + 2**20) // (64 * 128 * 128) + 1
+    x = torch.randn(n, 8, 128, 128, device="cuda", dtype=torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    w = torch.randn(64, 8, 1, 1, device="cuda", dtype=torch.bfloat16)
+    y = cnnops.conv2d(x, w)
+    assert y.numel() > 2**31
+    torch.testing.assert_close(y[-2:], F.conv2d(x[-2:], w), rtol=2e-2, atol=5e-2)
+    m = cnnops.max_pool2d(y, 2)
+    torch.testing.assert_close(m[-1:], F.max_pool2d(y[-1:], 2))
