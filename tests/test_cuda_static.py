@@ -56,6 +56,6 @@ def test_tensor_core_kernels_contain_hmma():
         kernels[name] = kernels.get(name, 0) + block.count("HMMA")
     tc = {n: c for n, c in kernels.items() if "fprop_tc_kernel" in n}
     simt = {n: c for n, c in kernels.items() if "fprop_simt_kernel" in n}
-    assert len(tc) == 6, "expected the f16, bf16 and tf32 tensor-core kernels, general and 1x1, found %s" % list(tc)
+    assert len(tc) == 12, "expected f16, bf16 and tf32 tensor-core kernels, general and 1x1, two tiles: %s" % list(tc)
     assert all(c > 0 for c in tc.values()), "tensor-core kernels without HMMA: %s" % tc
     assert simt and all(c == 0 for c in simt.values()), "CUDA-core kernels should not use tensor cores"

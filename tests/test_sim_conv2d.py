@@ -41,17 +41,39 @@ def check_sim_conv(case, dtype, layout="contiguous", wlayout="contiguous", bias=
     return y
 
 
+def out_size(case):
+    N, C, H, W, K, R, S, stride, padding, dilation, groups = case
+    if padding == "same":
+        return H, W
+    if padding == "valid":
+        padding = 0
+    pads = (padding,) * 4 if isinstance(padding, int) else padding * 2 if len(padding) == 2 else padding
+    st = (stride, stride) if isinstance(stride, int) else stride
+    dl = (dilation, dilation) if isinstance(dilation, int) else dilation
+    return ((H + pads[0] + pads[2] - dl[0] * (R - 1) - 1) // st[0] + 1,
+            (W + pads[1] + pads[3] - dl[1] * (S - 1) - 1) // st[1] + 1)
+
+
+def tensor_core_tile(case):
+    """csrc/cuda/conv2d_fprop_tc.cu's heuristic: 64 x 64 tiles when 128 x 64 ones would give
+    fewer blocks than an H100 has SMs (132), else 128 x 64."""
+    P, Q = out_size(case)
+    large_blocks = -(-case[0] * P * Q // 128) * -(-case[4] // 64)
+    return (64, 64) if large_blocks < 132 else (128, 64)
+
+
 def expected_kernel(case, dtype, tf32=False):
     """The selection rule of csrc/cuda/conv2d_fprop.cu: tensor cores for 16-bit types with
     groups == 1 and C % 8 == 0, and for float32 as TF32 when allowed with C % 4 == 0 (operands
-    converted to channels-last) -- the 1x1 GEMM variant for unpadded 1x1 filters; CUDA cores
-    otherwise."""
+    converted to channels-last) -- the 1x1 GEMM variant for unpadded 1x1 filters, the tile by the
+    heuristic above; CUDA cores otherwise."""
     N, C, H, W, K, R, S, stride, padding, dilation, groups = case
     tc = "fprop_tc1x1" if (R, S) == (1, 1) and padding in (0, "valid", (0, 0, 0, 0)) else "fprop_tc"
+    tile = "%dx%d" % tensor_core_tile(case)
     if dtype in (torch.float16, torch.bfloat16) and groups == 1 and C % 8 == 0:
-        return f"{tc}_128x64x32_s3<{DTYPE_TAG[dtype]}>"
+        return f"{tc}_{tile}x32_s3<{DTYPE_TAG[dtype]}>"
     if dtype == torch.float32 and tf32 and groups == 1 and C % 4 == 0:
-        return f"{tc}_128x64x16_s3<tf32>"
+        return f"{tc}_{tile}x16_s3<tf32>"
     return f"fprop_simt_64x64x16<{DTYPE_TAG[dtype]}>"
 
 
@@ -73,6 +95,7 @@ TC_CASES = [
     (1, 16, 12, 12, 8, 3, 3, 2, (0, 1, 2, 1), 2, 1),  # asymmetric padding, dilation, stride
     (2, 32, 6, 5, 40, 1, 1, 2, 0, 1, 1),        # 1x1/2 bottleneck downsample (the 1x1 GEMM kernel)
     (2, 16, 5, 6, 24, 1, 1, 1, 1, 1, 1),        # a padded 1x1: the general kernel
+    (1, 8, 48, 44, 520, 1, 1, 1, 0, 1, 1),      # 17 x 9 = 153 large tiles: the 128 x 64 configuration
 ]
 
 
@@ -123,7 +146,7 @@ def test_float32_is_ieee_when_tf32_is_off():
         check_sim_conv((2, 8, 9, 9, 16, 3, 3, 1, 1, 1, 1), torch.float32)
         assert sim.last_kernel("conv2d_forward") == "fprop_simt_64x64x16<f32>"
     with conv_tf32(True):
-        assert sim.conv2d_forward_plan(x, w, None, [1, 1], [1] * 4, [1, 1], 1) == "fprop_tc_128x64x16_s3<tf32>"
+        assert sim.conv2d_forward_plan(x, w, None, [1, 1], [1] * 4, [1, 1], 1) == "fprop_tc_64x64x16_s3<tf32>"
         # C % 4 != 0: CUDA cores, IEEE, even with TF32 allowed.
         x6, w6 = rand(2, 6, 9, 9, dtype=torch.float32), rand(16, 6, 3, 3, dtype=torch.float32)
         assert sim.conv2d_forward_plan(x6, w6, None, [1, 1], [1] * 4, [1, 1], 1) == "fprop_simt_64x64x16<f32>"
@@ -143,17 +166,18 @@ def check_tensor_core_case(case, dtype, layout):
         check_sim_conv(case, dtype, layout)
     assert sim.last_kernel("conv2d_forward") == expected_kernel(case, dtype, tf32=dtype == torch.float32)
     # Every warp of every block ran 16 mma per 16-deep k slice of every 32-deep step.
-    # Every warp (4 per block) ran 16 mma (and, for 16-bit types, 4 + 2 ldmatrix.x4) per slice,
-    # two slices per 64-byte step; every thread (128) issued 4 + 2 16-byte copies per step.
-    pads = (padding,) * 4 if isinstance(padding, int) else padding
-    P = (H + pads[0] + pads[2] - dilation * (R - 1) - 1) // stride + 1
-    Q = (W + pads[1] + pads[3] - dilation * (S - 1) - 1) // stride + 1
-    blocks = -(-N * P * Q // 128) * -(-K // 64)
+    # Every warp (4 per block) ran (tile_m / 32) * 4 mma per slice (and, for 16-bit types, as
+    # many ldmatrix.x4 as it has A tiles plus half its B tiles), two slices per 64-byte step;
+    # every thread (128) issued (tile_m + tile_n) / 32 16-byte copies per step.
+    tile_m, tile_n = tensor_core_tile(case)
+    P, Q = out_size(case)
+    blocks = -(-N * P * Q // tile_m) * -(-K // tile_n)
     k_steps = -(-C * R * S // (16 if dtype == torch.float32 else 32))
+    frags_m = tile_m // 32
     counters = sim.counters()
-    assert counters["mma_sync"] == blocks * 4 * k_steps * 2 * 16
-    assert counters["ldmatrix"] == (0 if dtype == torch.float32 else blocks * 4 * k_steps * 2 * (4 + 2))
-    assert counters["cp_async"] == blocks * 128 * k_steps * (4 + 2)
+    assert counters["mma_sync"] == blocks * 4 * k_steps * 2 * frags_m * 4
+    assert counters["ldmatrix"] == (0 if dtype == torch.float32 else blocks * 4 * k_steps * 2 * (frags_m + 2))
+    assert counters["cp_async"] == blocks * 128 * k_steps * (tile_m + tile_n) // 32
 
 
 def test_unaligned_channels_last_view_falls_back_to_cuda_cores():

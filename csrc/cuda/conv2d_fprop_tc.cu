@@ -28,17 +28,28 @@ namespace cnnops {
 namespace cuda {
 namespace {
 
-constexpr int kTileM = 128, kTileN = 64, kTileKBytes = 64, kStages = 3;
-constexpr int kWarpsM = 2, kWarpsN = 2, kThreads = 32 * kWarpsM * kWarpsN;
-constexpr int kWarpM = kTileM / kWarpsM, kWarpN = kTileN / kWarpsN;  // 64 x 32
-constexpr int kFragsM = kWarpM / 16, kFragsN = kWarpN / 8;           // 4 x 4 mma tiles per warp
-constexpr int kVecsPerRow = kTileKBytes / 16;                        // 16-byte copies per row: 4
-constexpr int kRowsPerPass = kThreads / kVecsPerRow;                 // 32 rows loaded per pass
-constexpr int kPassesA = kTileM / kRowsPerPass, kPassesB = kTileN / kRowsPerPass;
-// Three resident blocks per SM (46 KB of shared memory each): lets ptxas use up to 170 registers
-// instead of squeezing to 128 for four, which spilled.
-constexpr int kMinBlocksPerSm = 3;
-static_assert(kTileM % kRowsPerPass == 0 && kTileN % kRowsPerPass == 0, "whole loader passes");
+// A block tile configuration: kTileM output positions x kTileN filters per block, kWarpsM x
+// kWarpsN warps, kStages pipeline stages of 64 bytes of reduction per row, and the resident
+// blocks per SM the register budget is planned for (__launch_bounds__). Everything else follows.
+template <int kTileM_, int kTileN_, int kWarpsM_, int kWarpsN_, int kStages_, int kMinBlocksPerSm_>
+struct TcTile {
+  static constexpr int kTileM = kTileM_, kTileN = kTileN_, kWarpsM = kWarpsM_, kWarpsN = kWarpsN_;
+  static constexpr int kStages = kStages_, kMinBlocksPerSm = kMinBlocksPerSm_;
+  static constexpr int kThreads = 32 * kWarpsM * kWarpsN;
+  static constexpr int kWarpM = kTileM / kWarpsM, kWarpN = kTileN / kWarpsN;
+  static constexpr int kFragsM = kWarpM / 16, kFragsN = kWarpN / 8;  // mma tiles per warp
+  static constexpr int kVecsPerRow = 64 / 16;                        // 16-byte copies per 64-byte row
+  static constexpr int kRowsPerPass = kThreads / kVecsPerRow;        // rows one loader pass covers
+  static constexpr int kPassesA = kTileM / kRowsPerPass, kPassesB = kTileN / kRowsPerPass;
+  static_assert(kTileM % kRowsPerPass == 0 && kTileN % kRowsPerPass == 0, "whole loader passes");
+  static_assert(kFragsN % 2 == 0, "B fragments are loaded two n8 tiles per ldmatrix.x4");
+};
+
+// 128 x 64 for most layers. Three resident blocks per SM (46 KB of shared memory each) lets ptxas
+// use up to 170 registers instead of squeezing to 128 for four, which spilled.
+using TileLarge = TcTile<128, 64, 2, 2, 3, 3>;
+// 64 x 64 when the large tiles would not give every SM a block (deep layers, small batches).
+using TileSmall = TcTile<64, 64, 2, 2, 3, 4>;
 
 // What differs between the element types: the shared-memory element, the vector and tile widths
 // in elements, and the mma shape's depth. Rows are 64 bytes of data plus 16 of padding (80).
@@ -57,8 +68,8 @@ constexpr int row_pitch() {
   return TcTraits<T>::kTileK + TcTraits<T>::kVec;
 }
 
-// One k-slice of a warp's 64 x 32 tile: fragments from shared memory, then 4 x 4 mma.
-template <typename T, typename Smem>
+// One k-slice of a warp's tile: fragments from shared memory, then kFragsM x kFragsN mma.
+template <typename T, int kFragsM, int kFragsN, typename Smem>
 __device__ __forceinline__ void warp_mma_slice(float (&acc)[kFragsM][kFragsN][4], const Smem* a_tile,
                                                const Smem* b_tile, int kk, int lane) {
   constexpr int kPitch = row_pitch<T>();
@@ -114,10 +125,14 @@ __device__ __forceinline__ void warp_mma_slice(float (&acc)[kFragsM][kFragsN][4]
 // no padding: every position reads pixel (p * stride, q * stride), always inside the image; a
 // strided convolution reads a strided view). The reduction index is the channel itself, so the
 // tap decode (two divisions per step) and the bounds tests compile away.
-template <typename T, bool kPointwise>
-__global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
+template <typename T, bool kPointwise, typename Tile>
+__global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
     fprop_tc_kernel(const Conv2dParams p, const T* __restrict__ x, const T* __restrict__ w,
                     const T* __restrict__ bias, T* __restrict__ y, const EpilogueParams ep) {
+  constexpr int kTileM = Tile::kTileM, kTileN = Tile::kTileN, kStages = Tile::kStages;
+  constexpr int kWarpsM = Tile::kWarpsM, kWarpM = Tile::kWarpM, kWarpN = Tile::kWarpN;
+  constexpr int kFragsM = Tile::kFragsM, kFragsN = Tile::kFragsN, kVecsPerRow = Tile::kVecsPerRow;
+  constexpr int kRowsPerPass = Tile::kRowsPerPass, kPassesA = Tile::kPassesA, kPassesB = Tile::kPassesB;
   using Smem = typename TcTraits<T>::Smem;
   constexpr int kVec = TcTraits<T>::kVec, kTileK = TcTraits<T>::kTileK, kPitch = row_pitch<T>();
   alignas(16) __shared__ Smem as[kStages][kTileM][kPitch];
@@ -128,7 +143,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
   const int64_t m0 = int64_t(blockIdx.x) * kTileM, n0 = int64_t(blockIdx.y) * kTileN;
   const int64_t k_tiles = (RSC + kTileK - 1) / kTileK;
 
-  // Loader state: reduction column `vec` (one 16-byte vector) of rows tid / 4 + 32 i.
+  // Loader state: reduction column `vec` (one 16-byte vector) of rows row0 + kRowsPerPass i.
   const int vec = tid % kVecsPerRow, row0 = tid / kVecsPerRow;
   // Window origins fit in 32 bits (|origin| <= H + pad, W + pad); offsets stay 64-bit.
   int64_t a_base[kPassesA];
@@ -206,7 +221,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     const int st = int(kt % kStages);
     #pragma unroll
     for (int kk = 0; kk < kTileK; kk += TcTraits<T>::kMmaK)
-      warp_mma_slice<T>(acc, &as[st][wm * kWarpM][0], &bs[st][wn * kWarpN][0], kk, lane);
+      warp_mma_slice<T, kFragsM, kFragsN>(acc, &as[st][wm * kWarpM][0], &bs[st][wn * kWarpN][0], kk, lane);
   }
   ptx::cp_async_wait<0>();  // no copy may still be in flight when the block ends
 
@@ -267,26 +282,59 @@ bool pointwise(const Conv2dParams& p) {
   return p.R == 1 && p.S == 1 && p.pad_top == 0 && p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0;
 }
 
+// The current device's SM count (an H100's 132 if it cannot be read).
+int64_t sm_count() {
+  int device = 0, sms = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess || sms <= 0) {
+    cudaGetLastError();  // clear it: the launch that follows must not report it
+    return 132;
+  }
+  return sms;
+}
+
+// The one heuristic: the small tile when the large one would leave SMs without a block. Either
+// tile sums every output in the same order (k steps, then slices, then the mma's k), so the
+// choice changes speed, never results.
+bool small_tile(const Conv2dParams& p) {
+  const int64_t blocks = ((p.npq() + TileLarge::kTileM - 1) / TileLarge::kTileM) *
+                         ((p.K + TileLarge::kTileN - 1) / TileLarge::kTileN);
+  return blocks < sm_count();
+}
+
 template <typename T>
 const char* fprop_tc_name(const Conv2dFpropArgs& a) {
-  const bool pw = pointwise(a.p);
-  if (std::is_same<T, half_t>::value) return pw ? "fprop_tc1x1_128x64x32_s3<f16>" : "fprop_tc_128x64x32_s3<f16>";
-  if (std::is_same<T, bf16_t>::value) return pw ? "fprop_tc1x1_128x64x32_s3<bf16>" : "fprop_tc_128x64x32_s3<bf16>";
-  return pw ? "fprop_tc1x1_128x64x16_s3<tf32>" : "fprop_tc_128x64x16_s3<tf32>";
+  // [f16, bf16, tf32][1x1][small tile]
+  static const char* const kNames[3][2][2] = {
+      {{"fprop_tc_128x64x32_s3<f16>", "fprop_tc_64x64x32_s3<f16>"},
+       {"fprop_tc1x1_128x64x32_s3<f16>", "fprop_tc1x1_64x64x32_s3<f16>"}},
+      {{"fprop_tc_128x64x32_s3<bf16>", "fprop_tc_64x64x32_s3<bf16>"},
+       {"fprop_tc1x1_128x64x32_s3<bf16>", "fprop_tc1x1_64x64x32_s3<bf16>"}},
+      {{"fprop_tc_128x64x16_s3<tf32>", "fprop_tc_64x64x16_s3<tf32>"},
+       {"fprop_tc1x1_128x64x16_s3<tf32>", "fprop_tc1x1_64x64x16_s3<tf32>"}}};
+  const int type = std::is_same<T, half_t>::value ? 0 : std::is_same<T, bf16_t>::value ? 1 : 2;
+  return kNames[type][pointwise(a.p)][small_tile(a.p)];
+}
+
+template <typename T, typename Tile>
+LaunchResult launch_tile(const Conv2dFpropArgs& a, cudaStream_t stream, const char* name) {
+  const Conv2dParams& p = a.p;
+  const int64_t blocks_m = (p.npq() + Tile::kTileM - 1) / Tile::kTileM;
+  const int64_t blocks_n = (p.K + Tile::kTileN - 1) / Tile::kTileN;
+  if (blocks_m > 0x7fffffff || blocks_n > 65535)
+    return LaunchResult{"the convolution is too large for one launch (N*P*Q / tile must be < 2^31, K / tile <= 65535)",
+                        name};
+  return launch_result(launch(pointwise(p) ? fprop_tc_kernel<T, true, Tile> : fprop_tc_kernel<T, false, Tile>,
+                              dim3(unsigned(blocks_m), unsigned(blocks_n)), dim3(Tile::kThreads), 0, stream, p,
+                              static_cast<const T*>(a.x), static_cast<const T*>(a.w), static_cast<const T*>(a.bias),
+                              static_cast<T*>(a.y), a.ep),
+                       name);
 }
 
 template <typename T>
 LaunchResult launch_fprop_tc(const Conv2dFpropArgs& a, cudaStream_t stream) {
   const char* name = fprop_tc_name<T>(a);
-  const Conv2dParams& p = a.p;
-  const int64_t blocks_m = (p.npq() + kTileM - 1) / kTileM, blocks_n = (p.K + kTileN - 1) / kTileN;
-  if (blocks_m > 0x7fffffff || blocks_n > 65535)
-    return LaunchResult{"the convolution is too large for one launch (N*P*Q/128 must be < 2^31, K/64 <= 65535)", name};
-  return launch_result(launch(pointwise(p) ? fprop_tc_kernel<T, true> : fprop_tc_kernel<T, false>,
-                              dim3(unsigned(blocks_m), unsigned(blocks_n)), dim3(kThreads), 0, stream, p,
-                              static_cast<const T*>(a.x), static_cast<const T*>(a.w), static_cast<const T*>(a.bias),
-                              static_cast<T*>(a.y), a.ep),
-                       name);
+  return small_tile(a.p) ? launch_tile<T, TileSmall>(a, stream, name) : launch_tile<T, TileLarge>(a, stream, name);
 }
 
 template const char* fprop_tc_name<half_t>(const Conv2dFpropArgs&);
