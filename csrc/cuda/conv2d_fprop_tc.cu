@@ -172,9 +172,12 @@ __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
   auto load_stage = [&](int stage, int64_t kt) {
     const int64_t k = kt * kTileK + vec * kVec;
     const bool k_ok = k < RSC;
-    // Reduction index k = (r * S + s) * C + c: a vector of consecutive k shares the tap.
-    const int64_t rs = kPointwise || !k_ok ? 0 : k / p.C, c = kPointwise ? k : (k_ok ? k - rs * p.C : 0);
-    const int64_t r = kPointwise ? 0 : rs / p.S, s = kPointwise ? 0 : rs - r * p.S;
+    // Reduction index k = (r * S + s) * C + c: a vector of consecutive k shares the tap. 32-bit
+    // division (R*S*C < 2^31, checked on the host): a 64-bit one is a long subroutine on a GPU.
+    const int32_t k32 = int32_t(k), C32 = int32_t(p.C), S32 = int32_t(p.S);
+    const int32_t rs = kPointwise || !k_ok ? 0 : k32 / C32;
+    const int64_t c = kPointwise ? k : (k_ok ? k32 - rs * C32 : 0);
+    const int64_t r = kPointwise ? 0 : rs / S32, s = kPointwise ? 0 : rs - int32_t(r) * S32;
     #pragma unroll
     for (int i = 0; i < kPassesA; ++i) {
       bool ok = k_ok && a_ok[i];
@@ -263,9 +266,10 @@ int vector_elements(DType dtype) { return dtype == DType::kFloat32 ? 4 : 8; }
 
 bool fprop_tc_supports_shape(const Conv2dParams& p, DType dtype, bool allow_tf32) {
   const bool type_ok = dtype == DType::kFloat16 || dtype == DType::kBFloat16 || (dtype == DType::kFloat32 && allow_tf32);
-  // The kernel keeps window origins in 32 bits.
+  // The kernel keeps window origins and the reduction index in 32 bits.
   const bool small_origins = p.H + p.pad_top + p.pad_bottom < INT32_MAX && p.W + p.pad_left + p.pad_right < INT32_MAX;
-  return type_ok && small_origins && p.groups == 1 && p.C % vector_elements(dtype) == 0;
+  const bool small_reduction = p.R * p.S * p.C < INT32_MAX - 64;  // the tap decode divides in 32 bits
+  return type_ok && small_origins && small_reduction && p.groups == 1 && p.C % vector_elements(dtype) == 0;
 }
 
 bool fprop_tc_supports(const Conv2dFpropArgs& a) {
