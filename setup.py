@@ -197,6 +197,7 @@ def _sim_extension():
     sources += wrappers + [
         "csrc/cuda/conv2d_host.cpp",
         "csrc/cuda/pool2d_host.cpp",
+        "csrc/cuda/dgrad_phases.cpp",
         "csrc/common/poison.cpp",
         "csrc/sim_module/module.cpp",
     ]

@@ -51,7 +51,11 @@ def check_backward(case, dtype, layout="contiguous", wlayout="contiguous", golay
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: TAG[d])
 def test_backward_every_case(case, dtype):
     check_backward(case, dtype)
-    assert sim.last_kernel("conv2d_dgrad") == f"dgrad_simt_64x64x16<{TAG[dtype]}>"
+    K, groups = case[4], case[10]
+    if dtype in (torch.float16, torch.bfloat16) and groups == 1 and K % 8 == 0:
+        assert sim.last_kernel("conv2d_dgrad").startswith("fprop_tc")  # stride phases on tensor cores
+    else:
+        assert sim.last_kernel("conv2d_dgrad") == f"dgrad_simt_64x64x16<{TAG[dtype]}>"
     assert sim.last_kernel("conv2d_wgrad") == f"wgrad_simt_64x64x16_splitk<{TAG[dtype]}>"
 
 
@@ -61,6 +65,41 @@ def test_backward_every_case(case, dtype):
                                                      ("contiguous", "contiguous", "channels_last")])
 def test_backward_layouts(case, layout, wlayout, golayout):
     check_backward(case, torch.float32, layout, wlayout, golayout)
+
+
+# grad_input by stride phases on the tensor-core forward kernels (K % 8 == 0, groups == 1).
+PHASE_CASES = [
+    (2, 8, 9, 11, 16, 3, 3, 2, 1, 1, 1),          # 3x3/2: four phases with 4, 2, 2, 1 taps
+    (2, 8, 12, 10, 16, 1, 1, 2, 0, 1, 1),         # 1x1/2: three phases get no tap at all (zeros)
+    (1, 16, 13, 12, 24, 7, 7, 2, 3, 1, 1),        # the ResNet stem's geometry
+    (2, 8, 10, 11, 8, 3, 3, (3, 2), (2, 1), (2, 1), 1),  # strides 3/2, dilation 2/1: spaced taps
+    (1, 8, 9, 9, 16, 2, 3, 4, 1, 1, 1),           # stride > kernel: empty phases
+    (2, 16, 7, 8, 32, 3, 3, 1, 1, 1, 1),          # stride 1: one phase, the flipped-filter convolution
+    (1, 8, 11, 10, 16, 4, 2, 3, "valid", 1, 1),
+]
+
+
+@pytest.mark.parametrize("case", PHASE_CASES, ids=_ids)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=lambda d: TAG[d])
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_dgrad_by_stride_phases_on_tensor_cores(case, dtype, layout):
+    sim.reset_counters()
+    check_backward(case, dtype, layout=layout, golayout=layout, mask=(True, False, False))
+    assert sim.last_kernel("conv2d_dgrad").startswith("fprop_tc")
+    assert sim.counters()["mma_sync"] > 0
+
+
+def test_dgrad_by_stride_phases_in_tf32():
+    from helpers import UNIT_TOL, conv_tf32
+
+    old = UNIT_TOL[torch.float32]
+    UNIT_TOL[torch.float32] = 2e-3
+    try:
+        with conv_tf32(True):
+            check_backward(PHASE_CASES[0], torch.float32, mask=(True, False, False))
+            assert sim.last_kernel("conv2d_dgrad").startswith("fprop_tc") and "tf32" in sim.last_kernel("conv2d_dgrad")
+    finally:
+        UNIT_TOL[torch.float32] = old
 
 
 @pytest.mark.parametrize("mask", [(True, False, False), (False, True, False), (False, False, True),

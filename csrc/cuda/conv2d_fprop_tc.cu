@@ -282,8 +282,12 @@ bool fprop_tc_supports(const Conv2dFpropArgs& a) {
   return fprop_tc_supports_shape(p, a.dtype, a.allow_tf32) && x_vec && w_vec;
 }
 
+// The 1x1 GEMM variant reads pixel (p * stride, q * stride) unchecked: every output must read
+// inside the input (always so for a real 1x1 convolution without padding; not for the crafted
+// parameters of the dgrad phases, whose last output rows may lie past grad_output).
 bool pointwise(const Conv2dParams& p) {
-  return p.R == 1 && p.S == 1 && p.pad_top == 0 && p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0;
+  return p.R == 1 && p.S == 1 && p.pad_top == 0 && p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0 &&
+         (p.P - 1) * p.stride_h < p.H && (p.Q - 1) * p.stride_w < p.W;
 }
 
 // The current device's SM count (an H100's 132 if it cannot be read).

@@ -12,6 +12,7 @@
 #include "../common/poison.h"
 #include "conv2d_bprop.h"
 #include "conv2d_fprop.h"
+#include "dgrad_phases.h"
 
 namespace cnnops {
 namespace cuda {
@@ -152,6 +153,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward_device(
   if (gi.defined() && gi.numel() > 0) {
     if (nothing) {
       gi.zero_();
+    } else if (const char* kernel = dgrad_by_phases(grad_output, weight, gi, a.p, a.dtype,
+                                                    a.dtype == DType::kFloat32 && tf32_allowed_for_conv(), stream)) {
+      record_kernel("conv2d_dgrad", kernel);  // tensor cores, one forward launch per stride phase
     } else {
       a.dx = gi.mutable_data_ptr();
       a.dx_strides = strides4(gi);

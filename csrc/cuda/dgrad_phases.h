@@ -1,0 +1,24 @@
+// grad_input on tensor cores by stride-phase decomposition (CUTLASS's strided dgrad idea), with the
+// forward kernels doing the work. For each phase (ph, pw) of the stride grid, the input positions
+// h = ph + i * stride_h receive gradient only through the filter taps r with
+// (ph + pad - r * dil) divisible by the stride, and those taps reach grad_output rows
+// i + off(r) with equally spaced offsets: the phase is a stride-1 forward convolution of
+// grad_output with the sub-filter W[k, c, taps] transposed to [C, K, R', S'], written through the
+// phase's strided view of grad_input. No multiply touches the zeros a transposed convolution
+// would insert. Torch-side (it slices the filters); used by conv2d_host.cpp.
+#pragma once
+#include <ATen/ATen.h>
+
+#include "conv2d_fprop.h"
+
+namespace cnnops {
+namespace cuda {
+
+// Computes grad_input into `gi` and returns the forward kernel used, or returns null (nothing
+// done) when the tensor-core forward kernels would not serve the phases: then the caller runs the
+// CUDA-core dgrad kernel.
+const char* dgrad_by_phases(const at::Tensor& grad_output, const at::Tensor& weight, at::Tensor& gi,
+                            const Conv2dParams& p, DType dtype, bool allow_tf32, void* stream);
+
+}  // namespace cuda
+}  // namespace cnnops
