@@ -170,4 +170,5 @@ def test_converted_resnet50_training_step_matches_stock():
         torch.nn.functional.cross_entropy(model(x), target).backward()
         grads.append({n: p.grad.double() for n, p in model.named_parameters()})
     for name, g in grads[0].items():
-        torch.testing.assert_close(grads[1][name], g, rtol=1e-3, atol=1e-4, msg=name)
+        # 50 layers of float32 backward in a different summation order: relative to the largest.
+        torch.testing.assert_close(grads[1][name], g, rtol=5e-3, atol=1e-3 * g.abs().max().item(), msg=name)
