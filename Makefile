@@ -9,11 +9,12 @@
 #   make mutants               mutation testing of the CUDA kernels through the simulator
 #
 # Knobs: CNNOPS_CUDA=0/1, TORCH_CUDA_ARCH_LIST (default: the GPU's arch, else "8.0;9.0+PTX";
-# CI uses 9.0), MAX_JOBS, PYTEST_ARGS.
+# CI uses 9.0), MAX_JOBS, TESTS (what pytest runs, default tests), PYTEST_ARGS.
 
 PYTHON ?= python3
 VENV ?= 1
 PYTEST_ARGS ?=
+TESTS ?= tests
 
 ifeq ($(VENV),1)
 PY := .venv/bin/python
@@ -42,7 +43,7 @@ dev-build: $(SETUP)
 	CNNOPS_CUDA=0 $(PY) setup.py --quiet build_ext --inplace
 
 test: build
-	$(PY) -m pytest -q tests $(PYTEST_ARGS)
+	$(PY) -m pytest -q $(TESTS) $(PYTEST_ARGS)
 
 bench: build
 	$(PY) -m benchmarks $(BENCH_ARGS)
