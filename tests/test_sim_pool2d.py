@@ -172,3 +172,23 @@ def test_bad_arguments_raise():
                                 [1, 1], False)
     with pytest.raises(RuntimeError, match="divisor must be not zero"):
         sim.avg_pool2d_forward(x, [2, 2], [2, 2], [0, 0], False, True, 0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("c", [MAX_CONFIGS[i] for i in (1, 2, 5, 8)], ids=_id)
+def test_nhwc_channel_vector_kernels(c, dtype):
+    """NHWC with 16 channels: the 16-byte vector forward kernels, equal to the CPU op's results."""
+    shape = (c["shape"][0], 16) + c["shape"][2:]
+    x = rand(*shape, dtype=dtype, layout="channels_last")
+    check_max(x, c)
+    assert sim.last_kernel("max_pool2d_forward") == "max_pool_forward_nhwc_vec16"
+    k, s, p, _ = _args.pool2d("avg_pool2d", x, c["k"], c["s"], c["p"], 1, c["ceil"])
+    args = [list(k), list(s), list(p), c["ceil"], False, None]
+    y = sim.avg_pool2d_forward(x, *args)
+    assert sim.last_kernel("avg_pool2d_forward") == "avg_pool_forward_nhwc_vec16"
+    x64 = x.double()
+    assert_close_scaled(y, cpu.avg_pool2d_forward(x64, *args), cpu.avg_pool2d_forward(x64.abs(), *args), dtype, "avg")
+    y = sim.adaptive_avg_pool2d_forward(x, [3, 2])
+    assert sim.last_kernel("adaptive_avg_pool2d_forward") == "adaptive_avg_pool_forward_nhwc_vec16"
+    assert_close_scaled(y, cpu.adaptive_avg_pool2d_forward(x64, [3, 2]), cpu.adaptive_avg_pool2d_forward(x64.abs(), [3, 2]),
+                        dtype, "adaptive")

@@ -83,6 +83,76 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
   }
 }
 
+// NHWC with the channel vectors aligned: each thread pools kVec = 16 / sizeof(T) consecutive
+// channels of one output position, reading every window tap as one 16-byte load and storing the
+// outputs as one 16-byte store (the int64 indices as kVec stores). The same rules as the scalar
+// kernels, channel by channel.
+template <typename T>
+struct alignas(16) Pack {
+  static constexpr int kVec = 16 / int(sizeof(T));
+  T v[kVec];
+};
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
+    max_pool_forward_nhwc_vec_kernel(const Pool2dParams p, const T* __restrict__ x, T* __restrict__ y,
+                                     int64_t* __restrict__ ind, const Strides4 ind_s) {
+  using A = acc_t<T>;
+  constexpr int kVec = Pack<T>::kVec;
+  const int64_t groups = p.C / kVec;
+  CNNOPS_FOR_EACH(i, p.N * p.P * p.Q * groups) {
+    const Coord o = element(i, groups, p.P, p.Q, true);  // o.c counts channel vectors
+    const int64_t c0 = o.c * kVec;
+    const MaxSpan rows = max_pool_span(o.h, p.stride_h, p.pad_h, p.kernel_h, p.dil_h, p.H);
+    const MaxSpan cols = max_pool_span(o.w, p.stride_w, p.pad_w, p.kernel_w, p.dil_w, p.W);
+    const T* base = x + o.n * p.x.n + c0;
+    A best[kVec];
+    int64_t where[kVec];
+    for (int v = 0; v < kVec; ++v) best[v] = -A(INFINITY), where[v] = rows.start * p.W + cols.start;
+    for (int64_t h = rows.start; h < rows.end; h += p.dil_h)
+      for (int64_t w = cols.start; w < cols.end; w += p.dil_w) {
+        const Pack<T> pack = *reinterpret_cast<const Pack<T>*>(base + h * p.x.h + w * p.x.w);
+        for (int v = 0; v < kVec; ++v) {
+          const A val = widen(pack.v[v]);
+          if (val > best[v] || val != val) best[v] = val, where[v] = h * p.W + w;
+        }
+      }
+    Pack<T> out;
+    for (int v = 0; v < kVec; ++v) out.v[v] = from_acc<T>(best[v]);
+    const Coord first{o.n, c0, o.h, o.w};
+    *reinterpret_cast<Pack<T>*>(y + offset(p.y, first)) = out;
+    int64_t* ind_out = ind + offset(ind_s, first);
+    for (int v = 0; v < kVec; ++v) ind_out[v * ind_s.c] = where[v];
+  }
+}
+
+template <typename T, bool kAdaptive>
+__global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
+    avg_pool_forward_nhwc_vec_kernel(const Pool2dParams p, const T* __restrict__ x, T* __restrict__ y) {
+  using A = acc_t<T>;
+  constexpr int kVec = Pack<T>::kVec;
+  const int64_t groups = p.C / kVec;
+  CNNOPS_FOR_EACH(i, p.N * p.P * p.Q * groups) {
+    const Coord o = element(i, groups, p.P, p.Q, true);
+    const int64_t c0 = o.c * kVec;
+    A sum[kVec];
+    for (int v = 0; v < kVec; ++v) sum[v] = A(0);
+    AvgWindow win;
+    const bool any = kAdaptive ? adaptive_pool_window(p, o.h, o.w, &win) : avg_pool_window(p, o.h, o.w, &win);
+    if (any) {
+      const T* base = x + o.n * p.x.n + c0;
+      for (int64_t h = win.ih0; h < win.ih1; ++h)
+        for (int64_t w = win.iw0; w < win.iw1; ++w) {
+          const Pack<T> pack = *reinterpret_cast<const Pack<T>*>(base + h * p.x.h + w * p.x.w);
+          for (int v = 0; v < kVec; ++v) sum[v] += widen(pack.v[v]);
+        }
+    }
+    Pack<T> out;
+    for (int v = 0; v < kVec; ++v) out.v[v] = from_acc<T>(any ? sum[v] / A(win.divisor) : A(0));
+    *reinterpret_cast<Pack<T>*>(y + offset(p.y, Coord{o.n, c0, o.h, o.w})) = out;
+  }
+}
+
 // The output indices o whose window [o * stride - pad, ... + (kernel - 1) * dil] can hold input
 // coordinate `in`: lo .. hi (empty when lo > hi).
 struct OutRange {
@@ -257,16 +327,40 @@ dim3 grid_for(int64_t count) {
 
 bool channels_last(const Strides4& s, int64_t C) { return C > 1 && s.c == 1; }
 
+// Whether the 16-byte channel-vector kernels can read x and write y (and the indices) as they are.
+template <typename T>
+bool nhwc_vectors(const Pool2dArgs& a) {
+  constexpr int v = Pack<T>::kVec;
+  const Pool2dParams& p = a.p;
+  auto vec_strides = [&](const Strides4& s) { return s.c == 1 && s.n % v == 0 && s.h % v == 0 && s.w % v == 0; };
+  auto aligned = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
+  return p.C % v == 0 && vec_strides(p.x) && vec_strides(p.y) && aligned(a.x) && aligned(a.y) &&
+         (a.kind != PoolKind::kMax || a.ind.c == 1);
+}
+
 template <typename T>
 LaunchResult forward(const Pool2dArgs& a, cudaStream_t stream) {
   const Pool2dParams& p = a.p;
   const T* x = static_cast<const T*>(a.x);
   T* y = static_cast<T*>(a.y);
   const bool cl = channels_last(p.y, p.C);
-  if (a.kind == PoolKind::kMax)
+  const bool vec = nhwc_vectors<T>(a) && !(a.kind == PoolKind::kAdaptiveAvg && p.P == 1 && p.Q == 1);
+  const dim3 vec_grid = grid_for(p.N * p.P * p.Q * (p.C / Pack<T>::kVec));
+  if (a.kind == PoolKind::kMax) {
+    if (vec)
+      return launch_result(launch(max_pool_forward_nhwc_vec_kernel<T>, vec_grid, dim3(kThreads), 0, stream, p, x, y,
+                                  a.indices, a.ind),
+                           "max_pool_forward_nhwc_vec16");
     return launch_result(launch(max_pool_forward_kernel<T>, grid_for(p.N * p.C * p.P * p.Q), dim3(kThreads), 0,
                                 stream, p, x, y, a.indices, a.ind, cl),
                          "max_pool_forward");
+  }
+  if (vec && a.kind == PoolKind::kAdaptiveAvg)
+    return launch_result(launch(avg_pool_forward_nhwc_vec_kernel<T, true>, vec_grid, dim3(kThreads), 0, stream, p, x, y),
+                         "adaptive_avg_pool_forward_nhwc_vec16");
+  if (vec)
+    return launch_result(launch(avg_pool_forward_nhwc_vec_kernel<T, false>, vec_grid, dim3(kThreads), 0, stream, p, x, y),
+                         "avg_pool_forward_nhwc_vec16");
   if (a.kind == PoolKind::kAdaptiveAvg && p.P == 1 && p.Q == 1) {
     if (channels_last(p.x, p.C))
       return launch_result(launch(global_avg_pool_channels_kernel<T>, grid_for(p.N * p.C), dim3(kThreads), 0, stream,

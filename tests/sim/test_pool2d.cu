@@ -43,9 +43,11 @@ void for_each_schedule(F&& f) {
 
 }  // namespace
 
-TEST(max_pool_forward_and_gather_backward_match_the_definition) {
+namespace {
+
+void check_max_pool(int64_t channels) {
   // ResNet's stem pooling, 3x3/2 pad 1, on an odd NHWC map.
-  const Pool2dParams p = nhwc_pool(2, 5, 9, 7, 3, 2, 1, 5, 4);
+  const Pool2dParams p = nhwc_pool(2, channels, 9, 7, 3, 2, 1, 5, 4);
   std::mt19937 rng(7);
   std::normal_distribution<float> normal;
   std::vector<float> x(p.N * p.C * p.H * p.W), dy(p.N * p.C * p.P * p.Q);
@@ -87,6 +89,13 @@ TEST(max_pool_forward_and_gather_backward_match_the_definition) {
     for (size_t i = 0; i < g.size(); ++i) bad += std::fabs(g[i] - dx_ref[i]) > 1e-5;
     CHECK_EQ(bad, 0);
   });
+}
+
+}  // namespace
+
+TEST(max_pool_forward_and_gather_backward_match_the_definition) {
+  check_max_pool(5);  // scalar kernels
+  check_max_pool(8);  // 16-byte channel vectors (4 floats)
 }
 
 TEST(global_average_pool_both_layouts) {
