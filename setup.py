@@ -198,6 +198,7 @@ def _sim_extension():
         "csrc/cuda/conv2d_host.cpp",
         "csrc/cuda/pool2d_host.cpp",
         "csrc/cuda/dgrad_phases.cpp",
+        "csrc/cuda/wgrad_as_fprop.cpp",
         "csrc/common/poison.cpp",
         "csrc/sim_module/module.cpp",
     ]

@@ -102,6 +102,46 @@ def test_dgrad_by_stride_phases_in_tf32():
         UNIT_TOL[torch.float32] = old
 
 
+# grad_weight as a forward convolution with the batch as channels (N % 8 == 0, groups == 1).
+WGRAD_TC_CASES = [
+    (8, 4, 9, 11, 16, 3, 3, 2, 1, 1, 1),          # strided, padded: stride and dilation swap roles
+    (16, 8, 7, 6, 24, 3, 3, 1, 1, 2, 1),          # dilated
+    (8, 16, 6, 7, 40, 1, 1, 2, 0, 1, 1),          # 1x1/2 downsample
+    (8, 3, 12, 13, 8, 7, 7, 2, 3, 1, 1),          # the stem: C = 3 is fine here (the batch is the reduction)
+    (24, 8, 20, 20, 8, 3, 3, 1, 1, 1, 1),         # N*P*Q = 9600: split into batch chunks, summed in order
+]
+
+
+@pytest.mark.parametrize("case", WGRAD_TC_CASES, ids=_ids)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=lambda d: TAG[d])
+def test_wgrad_on_tensor_cores(case, dtype):
+    sim.reset_counters()
+    check_backward(case, dtype, layout="channels_last", mask=(False, True, True))
+    assert sim.last_kernel("conv2d_wgrad").startswith("fprop_tc")
+    assert sim.counters()["mma_sync"] > 0
+
+
+def test_wgrad_on_tensor_cores_in_tf32_and_deterministic():
+    from helpers import UNIT_TOL, conv_tf32
+
+    old = UNIT_TOL[torch.float32]
+    UNIT_TOL[torch.float32] = 2e-3
+    try:
+        with conv_tf32(True):
+            check_backward(WGRAD_TC_CASES[4], torch.float32, mask=(False, True, False))
+            assert "tf32" in sim.last_kernel("conv2d_wgrad")
+            x, w = rand(24, 8, 20, 20, dtype=torch.float32), rand(8, 8, 3, 3, dtype=torch.float32)
+            go = rand(24, 8, 20, 20, dtype=torch.float32)
+            first = sim_backward(go, x, w, (1, 1, 1, 1), [False, True, False])[1]
+            sim.set_options(reverse_block_order=True, warps_run_ahead=True)
+            try:
+                assert torch.equal(first, sim_backward(go, x, w, (1, 1, 1, 1), [False, True, False])[1])
+            finally:
+                sim.set_options()
+    finally:
+        UNIT_TOL[torch.float32] = old
+
+
 @pytest.mark.parametrize("mask", [(True, False, False), (False, True, False), (False, False, True),
                                   (False, True, True)])
 def test_each_gradient_alone(mask):

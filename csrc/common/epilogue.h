@@ -16,6 +16,9 @@ struct EpilogueParams {
   const void* residual;  // null: no residual
   Strides4 r;            // element strides of the residual
   Activation act;
+  // Store the float accumulators unrounded: y is then a float buffer (not the input dtype), the
+  // partial sums of a split reduction that a second pass adds in order (the tensor-core wgrad).
+  bool store_float;
 };
 
 // ReLU as torch's: NaN stays NaN (max(NaN, 0) would give 0 on some paths).

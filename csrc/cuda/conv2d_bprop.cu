@@ -17,6 +17,12 @@ LaunchResult conv2d_wgrad(const Conv2dBpropArgs& args, void* stream) {
   });
 }
 
+LaunchResult conv2d_wgrad_reduce(const Conv2dBpropArgs& args, int64_t splits, void* stream) {
+  return with_element_type(args.dtype, [&](auto type) {
+    return launch_wgrad_reduce<typename decltype(type)::type>(args, splits, static_cast<cudaStream_t>(stream));
+  });
+}
+
 size_t conv2d_wgrad_workspace_bytes(const Conv2dParams& p, DType dtype) { return wgrad_simt_workspace_bytes(p, dtype); }
 
 }  // namespace cuda

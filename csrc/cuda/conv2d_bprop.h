@@ -34,5 +34,9 @@ LaunchResult conv2d_dgrad(const Conv2dBpropArgs& args, void* stream);
 LaunchResult conv2d_wgrad(const Conv2dBpropArgs& args, void* stream);
 size_t conv2d_wgrad_workspace_bytes(const Conv2dParams& p, DType dtype);
 
+// grad_weight = the in-order sum of `splits` float partials laid out [split][K][C/g][R][S]
+// (args.workspace), rounded once into args.dw: the second pass of the tensor-core wgrad.
+LaunchResult conv2d_wgrad_reduce(const Conv2dBpropArgs& args, int64_t splits, void* stream);
+
 }  // namespace cuda
 }  // namespace cnnops

@@ -14,6 +14,8 @@ LaunchResult launch_dgrad_simt(const Conv2dBpropArgs& args, cudaStream_t stream)
 template <typename T>
 LaunchResult launch_wgrad_simt(const Conv2dBpropArgs& args, cudaStream_t stream);
 size_t wgrad_simt_workspace_bytes(const Conv2dParams& p, DType dtype);
+template <typename T>
+LaunchResult launch_wgrad_reduce(const Conv2dBpropArgs& args, int64_t splits, cudaStream_t stream);
 
 }  // namespace cuda
 }  // namespace cnnops

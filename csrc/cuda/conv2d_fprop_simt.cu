@@ -94,7 +94,11 @@ __global__ void __launch_bounds__(kThreads)
       A v = acc[i][j];
       if (bias != nullptr) v += widen(bias[k]);
       if (r_pos != nullptr) v += widen(r_pos[k * ep.r.c]);
-      y_pos[k * p.y.c] = from_acc<T>(apply_activation(v, ep.act));
+      v = apply_activation(v, ep.act);
+      if (ep.store_float)  // unrounded partial sums into a float buffer (the split wgrad)
+        reinterpret_cast<float*>(y)[(y_pos - y) + k * p.y.c] = float(v);
+      else
+        y_pos[k * p.y.c] = from_acc<T>(v);
     }
   }
 }

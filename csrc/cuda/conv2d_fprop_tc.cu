@@ -249,7 +249,11 @@ __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
           float v = acc[i][j][2 * half + e];
           if (bias != nullptr) v += widen(bias[f]);
           if (r_pos != nullptr) v += widen(r_pos[f * ep.r.c]);
-          y_pos[f * p.y.c] = from_acc<T>(apply_activation(v, ep.act));
+          v = apply_activation(v, ep.act);
+          if (ep.store_float)
+            reinterpret_cast<float*>(y)[(y_pos - y) + f * p.y.c] = v;
+          else
+            y_pos[f * p.y.c] = from_acc<T>(v);
         }
     }
 }

@@ -13,6 +13,7 @@
 #include "conv2d_bprop.h"
 #include "conv2d_fprop.h"
 #include "dgrad_phases.h"
+#include "wgrad_as_fprop.h"
 
 namespace cnnops {
 namespace cuda {
@@ -150,11 +151,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward_device(
   if (output_mask[1]) gw = nothing ? zeros_output(weight.sizes(), wopts) : empty_output(weight.sizes(), wopts);
   if (output_mask[2])
     gb = grad_output.numel() == 0 ? at::zeros({a.p.K}, weight.options()) : empty_output({a.p.K}, weight.options());
+  const bool tf32 = a.dtype == DType::kFloat32 && tf32_allowed_for_conv();
   if (gi.defined() && gi.numel() > 0) {
     if (nothing) {
       gi.zero_();
-    } else if (const char* kernel = dgrad_by_phases(grad_output, weight, gi, a.p, a.dtype,
-                                                    a.dtype == DType::kFloat32 && tf32_allowed_for_conv(), stream)) {
+    } else if (const char* kernel = dgrad_by_phases(grad_output, weight, gi, a.p, a.dtype, tf32, stream)) {
       record_kernel("conv2d_dgrad", kernel);  // tensor cores, one forward launch per stride phase
     } else {
       a.dx = gi.mutable_data_ptr();
@@ -163,9 +164,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward_device(
     }
   }
   a.dx = nullptr;
+  const char* wgrad_kernel = nullptr;  // set when the tensor cores computed grad_weight
   if (gw.defined() && !nothing) {
-    a.dw = gw.mutable_data_ptr();
-    a.dw_strides = strides4(gw);
+    wgrad_kernel = wgrad_as_fprop(grad_output, input, gw, a.p, a.dtype, tf32, stream);
+    if (wgrad_kernel == nullptr) {
+      a.dw = gw.mutable_data_ptr();
+      a.dw_strides = strides4(gw);
+    }
   }
   if (gb.defined() && grad_output.numel() > 0) a.db = gb.mutable_data_ptr();
   at::Tensor workspace;
@@ -175,6 +180,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward_device(
     a.workspace = bytes > 0 ? workspace.mutable_data_ptr() : nullptr;
     check_launch(conv2d_wgrad(a, stream), "conv2d_wgrad");
   }
+  if (wgrad_kernel != nullptr) record_kernel("conv2d_wgrad", wgrad_kernel);  // batch chunks + ordered sum
   auto none = [&](const at::Tensor& t) { return t.defined() ? t : at::empty({0}, input.options()); };
   return {none(gi), none(gw), none(gb)};
 }

@@ -183,6 +183,21 @@ LaunchResult launch_wgrad_simt(const Conv2dBpropArgs& a, cudaStream_t stream) {
   return launch_result(err, name);
 }
 
+template <typename T>
+LaunchResult launch_wgrad_reduce(const Conv2dBpropArgs& a, int64_t splits, cudaStream_t stream) {
+  const Conv2dParams& p = a.p;
+  const int64_t reduce_blocks = (p.K * p.crs() + kThreads - 1) / kThreads;
+  if (reduce_blocks > 0x7fffffff) return LaunchResult{"grad_weight too large for one launch", "wgrad_reduce"};
+  using A = acc_t<T>;
+  return launch_result(launch(wgrad_reduce_kernel<T>, dim3(unsigned(reduce_blocks)), dim3(kThreads), 0, stream, p,
+                              static_cast<const A*>(a.workspace), splits, static_cast<T*>(a.dw), a.dw_strides),
+                       "wgrad_reduce");
+}
+
+template LaunchResult launch_wgrad_reduce<float>(const Conv2dBpropArgs&, int64_t, cudaStream_t);
+template LaunchResult launch_wgrad_reduce<double>(const Conv2dBpropArgs&, int64_t, cudaStream_t);
+template LaunchResult launch_wgrad_reduce<half_t>(const Conv2dBpropArgs&, int64_t, cudaStream_t);
+template LaunchResult launch_wgrad_reduce<bf16_t>(const Conv2dBpropArgs&, int64_t, cudaStream_t);
 template LaunchResult launch_wgrad_simt<float>(const Conv2dBpropArgs&, cudaStream_t);
 template LaunchResult launch_wgrad_simt<double>(const Conv2dBpropArgs&, cudaStream_t);
 template LaunchResult launch_wgrad_simt<half_t>(const Conv2dBpropArgs&, cudaStream_t);

@@ -1,0 +1,25 @@
+// grad_weight on tensor cores, with the forward kernels doing the work. With the batch as the
+// channels, grad_weight is itself a convolution:
+//   dW[k, c, r, s] = sum_{n, p, q} dY[n, k, p, q] * X[n, c, p*sh - pt + r*dh, q*sw - pl + s*dw]
+//                  = conv(X', W')[c, k, r, s],  X'[c, n, h, w] = X[n, c, h, w] (C as the batch),
+//                    W'[k, n, p, q] = dY[n, k, p, q] (grad_output as K filters of N x P x Q),
+// with stride and dilation swapped and an R x S output. Large batches are split into chunks of
+// whole channel vectors; each chunk's forward stores its float partial sums (unrounded) into a
+// workspace and conv2d_wgrad_reduce adds them in chunk order and rounds once: deterministic, no
+// atomics. Torch-side (it lays out X' and W'); used by conv2d_host.cpp.
+#pragma once
+#include <ATen/ATen.h>
+
+#include "conv2d_fprop.h"
+
+namespace cnnops {
+namespace cuda {
+
+// Computes grad_weight into `gw` and returns the forward kernel used, or returns null (nothing
+// done) when the tensor-core forward kernels would not serve it (groups > 1, a batch that is not
+// a multiple of the channel vector, float64...): then the caller runs the CUDA-core wgrad.
+const char* wgrad_as_fprop(const at::Tensor& grad_output, const at::Tensor& input, at::Tensor& gw,
+                           const Conv2dParams& p, DType dtype, bool allow_tf32, void* stream);
+
+}  // namespace cuda
+}  // namespace cnnops
