@@ -12,26 +12,14 @@
 #include "conv_indexing.cuh"
 #include "dtypes.cuh"
 #include "launch.cuh"
+#include "simt_tile.cuh"
 
 namespace cnnops {
 namespace cuda {
 namespace {
 
 constexpr int kTile = 64, kTileK = 16, kThreads = 256, kLoadRows = kThreads / kTile;
-
-// Input position m (w fastest) of the grad_input GEMM.
-struct InputPosition {
-  int64_t n, h, w;
-};
-
-CNNOPS_HD_INLINE InputPosition decode_input_position(int64_t m, const Conv2dParams& p) {
-  InputPosition o;
-  const int64_t nh = m / p.W;
-  o.w = m - nh * p.W;
-  o.n = nh / p.H;
-  o.h = nh - o.n * p.H;
-  return o;
-}
+static_assert(kTileK == kSimtTileK && kThreads == kSimtThreads, "the tile of simt_tile.cuh");
 
 // The output index that input coordinate `in` meets through kernel tap `tap`, or -1 if none
 // (not a multiple of the stride, or outside the output).
@@ -59,15 +47,14 @@ __global__ void __launch_bounds__(kThreads)
   const int col = tid % kTile, row0 = tid / kTile;
   const int64_t m = m0 + col;
   const bool m_ok = m < M;
-  const InputPosition at = decode_input_position(m_ok ? m : 0, p);
+  const OutputPosition at = decode_grid_position(m_ok ? m : 0, p.H, p.W);  // (n, h, w) as (n, p, q)
   const T* dy_img = dy + at.n * p.y.n + g * Kg * p.y.c;
   const bool c_ok = c0 + col < Cg;
   const T* w_chan = w + g * Kg * p.w.n + (c_ok ? c0 + col : 0) * p.w.c;
 
   const int tx = tid % 16, ty = tid / 16;
   A acc[4][4];
-  for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) acc[i][j] = A(0);
+  simt_tile_clear(acc);
 
   for (int64_t k0 = 0; k0 < KRS; k0 += kTileK) {
     for (int pass = 0; pass < kTileK / kLoadRows; ++pass) {
@@ -78,8 +65,8 @@ __global__ void __launch_bounds__(kThreads)
         // The reduction index (k, r, s) decodes like a forward tap, the filter in the channel slot.
         const FilterTap tap = decode_filter_tap(krs, p);
         if (m_ok) {
-          const int64_t op = output_index(at.h, p.pad_top, tap.r, p.dil_h, p.stride_h, p.P);
-          const int64_t oq = output_index(at.w, p.pad_left, tap.s, p.dil_w, p.stride_w, p.Q);
+          const int64_t op = output_index(at.p, p.pad_top, tap.r, p.dil_h, p.stride_h, p.P);
+          const int64_t oq = output_index(at.q, p.pad_left, tap.s, p.dil_w, p.stride_w, p.Q);
           if (op >= 0 && oq >= 0) yv = widen(dy_img[tap.c * p.y.c + op * p.y.h + oq * p.y.w]);
         }
         if (c_ok) wv = widen(w_chan[tap.c * p.w.n + tap.r * p.w.h + tap.s * p.w.w]);
@@ -88,21 +75,15 @@ __global__ void __launch_bounds__(kThreads)
       ws[row][col] = wv;
     }
     __syncthreads();
-    for (int kk = 0; kk < kTileK; ++kk) {
-      A a[4], b[4];
-      for (int i = 0; i < 4; ++i) a[i] = ys[kk][tx + 16 * i];
-      for (int j = 0; j < 4; ++j) b[j] = ws[kk][ty + 16 * j];
-      for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < 4; ++j) acc[i][j] += a[i] * b[j];
-    }
+    simt_tile_step(acc, ys, ws, tx, ty);
     __syncthreads();
   }
 
   for (int i = 0; i < 4; ++i) {
     const int64_t mi = m0 + tx + 16 * i;
     if (mi >= M) continue;
-    const InputPosition o = decode_input_position(mi, p);
-    T* dx_pos = dx + o.n * dxs.n + o.h * dxs.h + o.w * dxs.w;
+    const OutputPosition o = decode_grid_position(mi, p.H, p.W);
+    T* dx_pos = dx + o.n * dxs.n + o.p * dxs.h + o.q * dxs.w;
     for (int j = 0; j < 4; ++j) {
       const int64_t c = c0 + ty + 16 * j;
       if (c < Cg) dx_pos[(g * Cg + c) * dxs.c] = from_acc<T>(acc[i][j]);
@@ -114,10 +95,8 @@ __global__ void __launch_bounds__(kThreads)
 
 template <typename T>
 const char* dgrad_simt_name() {
-  return sizeof(T) == 8 ? "dgrad_simt_64x64x16<f64>"
-                        : sizeof(T) == 4 ? "dgrad_simt_64x64x16<f32>"
-                                         : std::is_same<T, half_t>::value ? "dgrad_simt_64x64x16<f16>"
-                                                                          : "dgrad_simt_64x64x16<bf16>";
+  return name_for<T>("dgrad_simt_64x64x16<f32>", "dgrad_simt_64x64x16<f64>",
+                     "dgrad_simt_64x64x16<f16>", "dgrad_simt_64x64x16<bf16>");
 }
 
 template <typename T>

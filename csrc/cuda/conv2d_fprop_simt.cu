@@ -10,6 +10,7 @@
 #include "conv_indexing.cuh"
 #include "dtypes.cuh"
 #include "launch.cuh"
+#include "simt_tile.cuh"
 
 #include <type_traits>
 
@@ -23,6 +24,7 @@ constexpr int kTileK = 16;        // reduction rows staged per step
 constexpr int kThreads = 256;     // 16 x 16 threads, each owning a 4 x 4 block of outputs
 constexpr int kLoadRows = kThreads / kTileM;  // reduction rows one pass of the loader covers
 static_assert(kThreads / kTileN == kLoadRows, "the x and w loaders share their row mapping");
+static_assert(kTileK == kSimtTileK && kThreads == kSimtThreads, "the tile of simt_tile.cuh");
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
@@ -52,8 +54,7 @@ __global__ void __launch_bounds__(kThreads)
   // positions: coalesced in NCHW).
   const int tx = tid % 16, ty = tid / 16;
   A acc[4][4];
-  for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) acc[i][j] = A(0);
+  simt_tile_clear(acc);
 
   for (int64_t k0 = 0; k0 < CRS; k0 += kTileK) {
     for (int pass = 0; pass < kTileK / kLoadRows; ++pass) {
@@ -70,13 +71,7 @@ __global__ void __launch_bounds__(kThreads)
       ws[row][col] = wv;
     }
     __syncthreads();
-    for (int kk = 0; kk < kTileK; ++kk) {
-      A a[4], b[4];
-      for (int i = 0; i < 4; ++i) a[i] = xs[kk][tx + 16 * i];
-      for (int j = 0; j < 4; ++j) b[j] = ws[kk][ty + 16 * j];
-      for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < 4; ++j) acc[i][j] += a[i] * b[j];
-    }
+    simt_tile_step(acc, xs, ws, tx, ty);
     __syncthreads();  // the next step overwrites the tiles
   }
 
@@ -107,10 +102,8 @@ __global__ void __launch_bounds__(kThreads)
 
 template <typename T>
 const char* fprop_simt_name() {
-  return sizeof(T) == 8 ? "fprop_simt_64x64x16<f64>"
-                        : sizeof(T) == 4 ? "fprop_simt_64x64x16<f32>"
-                                         : std::is_same<T, half_t>::value ? "fprop_simt_64x64x16<f16>"
-                                                                          : "fprop_simt_64x64x16<bf16>";
+  return name_for<T>("fprop_simt_64x64x16<f32>", "fprop_simt_64x64x16<f64>",
+                     "fprop_simt_64x64x16<f16>", "fprop_simt_64x64x16<bf16>");
 }
 
 template <typename T>

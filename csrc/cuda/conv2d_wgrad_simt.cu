@@ -17,6 +17,7 @@
 #include "conv_indexing.cuh"
 #include "dtypes.cuh"
 #include "launch.cuh"
+#include "simt_tile.cuh"
 
 namespace cnnops {
 namespace cuda {
@@ -25,6 +26,7 @@ namespace {
 constexpr int kTile = 64, kTileK = 16, kThreads = 256, kLoadRows = kThreads / kTile;
 constexpr int64_t kMinPositionsPerSplit = 1024;
 constexpr int64_t kTargetBlocks = 264;  // two waves of an H100's 132 SMs
+static_assert(kTileK == kSimtTileK && kThreads == kSimtThreads, "the tile of simt_tile.cuh");
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
@@ -51,8 +53,7 @@ __global__ void __launch_bounds__(kThreads)
 
   const int tx = tid % 16, ty = tid / 16;  // taps tx + 16 j, filters ty + 16 i
   A acc[4][4];
-  for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) acc[i][j] = A(0);
+  simt_tile_clear(acc);
 
   for (int64_t m0 = m_begin; m0 < m_end; m0 += kTileK) {
     for (int pass = 0; pass < kTileK / kLoadRows; ++pass) {
@@ -70,13 +71,7 @@ __global__ void __launch_bounds__(kThreads)
       xs[row][col] = xv;
     }
     __syncthreads();
-    for (int kk = 0; kk < kTileK; ++kk) {
-      A a[4], b[4];
-      for (int i = 0; i < 4; ++i) a[i] = ys[kk][ty + 16 * i];
-      for (int j = 0; j < 4; ++j) b[j] = xs[kk][tx + 16 * j];
-      for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < 4; ++j) acc[i][j] += a[i] * b[j];
-    }
+    simt_tile_step(acc, ys, xs, ty, tx);
     __syncthreads();
   }
 
@@ -142,10 +137,8 @@ int64_t wgrad_splits(const Conv2dParams& p) {
 
 template <typename T>
 const char* wgrad_simt_name() {
-  return sizeof(T) == 8 ? "wgrad_simt_64x64x16_splitk<f64>"
-                        : sizeof(T) == 4 ? "wgrad_simt_64x64x16_splitk<f32>"
-                                         : std::is_same<T, half_t>::value ? "wgrad_simt_64x64x16_splitk<f16>"
-                                                                          : "wgrad_simt_64x64x16_splitk<bf16>";
+  return name_for<T>("wgrad_simt_64x64x16_splitk<f32>", "wgrad_simt_64x64x16_splitk<f64>",
+                     "wgrad_simt_64x64x16_splitk<f16>", "wgrad_simt_64x64x16_splitk<bf16>");
 }
 
 }  // namespace

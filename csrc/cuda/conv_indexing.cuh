@@ -13,13 +13,18 @@ struct OutputPosition {
   int64_t n, p, q;
 };
 
-CNNOPS_HD_INLINE OutputPosition decode_output_position(int64_t m, const Conv2dParams& p) {
+// Position m of an N x rows x cols grid, the column fastest: (n, p, q) = (image, row, column).
+CNNOPS_HD_INLINE OutputPosition decode_grid_position(int64_t m, int64_t rows, int64_t cols) {
   OutputPosition o;
-  const int64_t np = m / p.Q;
-  o.q = m - np * p.Q;
-  o.n = np / p.P;
-  o.p = np - o.n * p.P;
+  const int64_t np = m / cols;
+  o.q = m - np * cols;
+  o.n = np / rows;
+  o.p = np - o.n * rows;
   return o;
+}
+
+CNNOPS_HD_INLINE OutputPosition decode_output_position(int64_t m, const Conv2dParams& p) {
+  return decode_grid_position(m, p.P, p.Q);
 }
 
 // Input coordinates of the window's top-left tap (may be negative: padding).

@@ -7,6 +7,7 @@
 // torch-side code names a dtype to the torch-free launchers.
 #pragma once
 #include <cstdint>
+#include <type_traits>
 
 #include "../common/macros.h"
 
@@ -164,6 +165,12 @@ using acc_t = typename AccumulatorOf<T>::type;
 template <typename T, typename A>
 CNNOPS_HD_INLINE T from_acc(A v) {
   return FromFloat<T>::convert(v);
+}
+
+// The one of four names (static strings) that belongs to element type T: kernel names per dtype.
+template <typename T>
+constexpr const char* name_for(const char* f32, const char* f64, const char* f16, const char* bf16) {
+  return std::is_same<T, double>::value ? f64 : std::is_same<T, half_t>::value ? f16 : std::is_same<T, bf16_t>::value ? bf16 : f32;
 }
 
 // Calls f(Type<T>{}) with the element type named by `dtype` (host code: the launchers' dtype
