@@ -1,113 +1,131 @@
 """Runs the benchmark suites: cnnops against torch's own kernels on the same device, in one
 process, every case checked for correctness before it is timed.
 
-    python -m benchmarks                      # default CPU suites (ResNet-50, VGG-16, pooling), batch 8
+    python -m benchmarks                      # cpu-default: every layer suite, float32, batch 8 (< 3 min, 2 cores)
     python -m benchmarks --suites pooling --passes fwd --repeats 10
-    python -m benchmarks --device cuda --dtype bfloat16 --layout nhwc --batch 32   # against cuDNN
+    python -m benchmarks --suites resnet50 --passes dgrad,wgrad --filter 3x3
+    python -m benchmarks --preset gpu-quick   # a few cases of every suite on CUDA, bf16 + tf32, NHWC
+    python -m benchmarks --preset full --device cuda --time-budget 480
+    python -m benchmarks --device cuda --dtype bfloat16,tf32 --layout nhwc --batch 1,32   # against cuDNN
+    python -m benchmarks compare A.json B.json                                          # two runs side by side
+
+Options left out come from the preset (--preset, default cpu-default); see benchmarks/presets.py.
+dtypes: float32 (IEEE on both sides), tf32 (float32 tensors, TF32 allowed on both sides),
+bfloat16, float16, float64. Passes: fwd, fwdbwd, dgrad (input gradient only), wgrad (weight
+gradient only); the models suite's training step is selected by fwdbwd (or train).
 """
 import argparse
 import datetime
 import os
 import sys
+import time
 
 import torch
 
-import cnnops
-
 from . import cases as _cases
-from . import report, suites, timing
+from . import chart, models, precision, presets, report, runner, suites, timing
 
 
-def parse_args(argv=None):
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="cnnops-bench", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--suites", default=",".join(suites.DEFAULT_CPU_SUITES),
-                   help="comma-separated: " + ", ".join(list(suites.CONV_SUITES) + list(suites.POOL_SUITES)))
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16", "float64"])
-    p.add_argument("--layout", default="nchw", choices=["nchw", "nhwc"])
-    p.add_argument("--passes", default="fwd,fwdbwd")
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--preset", choices=list(presets.PRESETS), help="a named selection (default cpu-default)")
+    p.add_argument("--suites", help="comma-separated: " + ", ".join(suites.ALL_SUITES))
+    p.add_argument("--device", choices=["cpu", "cuda"])
+    p.add_argument("--batch", help="batch size(s), comma-separated (DeepBench entries keep their own)")
+    p.add_argument("--dtype", help="comma-separated: " + ", ".join(precision.DTYPES))
+    p.add_argument("--layout", help="comma-separated: nchw, nhwc")
+    p.add_argument("--passes", help="comma-separated: fwd, fwdbwd, dgrad, wgrad (models: fwd, train)")
+    p.add_argument("--repeats", type=int, help="timed repeats per case (at least; tiny cases run longer)")
+    p.add_argument("--time-budget", type=float, dest="time_budget",
+                   help="seconds: once the run has taken this long, the remaining cases are recorded as skipped")
     p.add_argument("--filter", default="", help="only cases whose name contains this text")
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "out"), help="results folder")
-    return p.parse_args(argv)
+    p.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
+    args = presets.resolve(p.parse_args(argv))
+    for what, values, allowed in (("suite", args.suites, suites.ALL_SUITES), ("dtype", args.dtype, precision.DTYPES),
+                                  ("layout", args.layout, ("nchw", "nhwc")),
+                                  ("pass", args.passes, _cases.CONV_PASSES + models.PASSES)):
+        bad = [v for v in values if v not in allowed]
+        if bad:
+            p.error(f"unknown {what} {', '.join(bad)}; choose from {', '.join(allowed)}")
+    return args
 
 
-def _conv_tf32_enabled() -> bool:
-    """Whether torch's cuDNN (and so cnnops) runs float32 convolutions as TF32 now."""
-    conv = getattr(torch.backends.cudnn, "conv", None)
-    if conv is not None and hasattr(conv, "fp32_precision"):
-        return conv.fp32_precision == "tf32"
-    return torch.backends.cudnn.allow_tf32
+def select_cases(args: argparse.Namespace):
+    """The cases of the selection, in suite order (nothing allocated yet)."""
+    passes = set(args.passes) | ({"train"} if "fwdbwd" in args.passes else set())
+    todo = []
+    for suite in args.suites:
+        if suite in suites.CONV_SUITES:
+            found = _cases.cases_for(suite, suites.CONV_SUITES[suite], args.batch, args.dtype, args.device,
+                                     args.layout, _cases.conv_cases)
+        elif suite in suites.POOL_SUITES:
+            found = _cases.cases_for(suite, suites.POOL_SUITES[suite], args.batch, args.dtype, args.device,
+                                     args.layout, _cases.pool_cases)
+        else:
+            found = (c for batch in args.batch for dtype in args.dtype for layout in args.layout
+                     for name in suites.MODELS for c in models.model_cases(name, batch, dtype, args.device, layout))
+        for case in found:
+            if case.pass_ not in passes or args.filter not in case.name:
+                continue
+            if args.cases == "quick" and case.name not in suites.QUICK_CASES.get(suite, ()):
+                continue
+            todo.append(case)
+    return todo
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["compare"]:
+        from . import compare
+
+        return compare.main(argv[1:])
     args = parse_args(argv)
-    dtype = getattr(torch, args.dtype)
     if args.device == "cpu":
         torch.set_num_threads(os.cpu_count() or 1)
-    passes = set(args.passes.split(","))
-    tol = {torch.float32: 1e-4, torch.float64: 1e-10}.get(dtype, 3e-2)
-    if args.device == "cuda" and dtype == torch.float32 and _conv_tf32_enabled():
-        tol = 5e-3  # both sides run float32 as TF32 (torch's default): 10-bit mantissas
-
-    print("measuring the machine's ceilings ...", flush=True)
-    if args.device == "cuda":
-        # The compute ceiling in the benchmarked dtype (float32 as TF32 when torch allows it).
-        ceilings = {"matmul_gflops": timing.measure_cuda_matmul_tflops(dtype) * 1e3,
-                    "copy_gbs": timing.measure_cuda_copy_gbs()}
-        if not torch._C._dispatch_has_kernel_for_dispatch_key("cnnops::conv2d_backward", "CUDA") and "fwdbwd" in passes:
-            print("note: no CUDA backward kernels in this version; timing the forward pass only", flush=True)
-            passes.discard("fwdbwd")
+    elif not torch.cuda.is_available():
+        sys.exit("--device cuda: no CUDA device here")
     else:
-        ceilings = {"matmul_gflops": timing.measure_cpu_matmul_gflops(), "copy_gbs": timing.measure_cpu_copy_gbs()}
+        torch.backends.cudnn.benchmark = False  # the `base` baseline; base_benchmark sets it per call
+    todo = select_cases(args)
+    if args.device == "cuda" and not torch._C._dispatch_has_kernel_for_dispatch_key("cnnops::conv2d_backward", "CUDA"):
+        print("note: no CUDA backward kernels in this build; timing forward passes only", flush=True)
+        todo = [c for c in todo if c.pass_ == "fwd"]
+
+    print(f"preset {args.preset}: {len(todo)} cases; measuring the machine's ceilings ...", flush=True)
+    ceilings = timing.measure_ceilings(args.device, args.dtype)
     machine = report.machine_info(args.device, ceilings)
     where = machine.get("gpu") or f"{machine['processor']}, {machine['torch_threads']} threads"
-    print(f"{where}; ceilings: {args.dtype} matmul {ceilings['matmul_gflops']:.1f} GFLOP/s, "
-          f"copy {ceilings['copy_gbs']:.1f} GB/s", flush=True)
-
-    todo = []
-    for suite in args.suites.split(","):
-        if suite in suites.CONV_SUITES:
-            for spec in suites.CONV_SUITES[suite]:
-                todo += list(_cases.conv_cases(suite, spec, args.batch, dtype, args.device, args.layout, tol))
-        elif suite in suites.POOL_SUITES:
-            for spec in suites.POOL_SUITES[suite]:
-                todo += list(_cases.pool_cases(suite, spec, args.batch, dtype, args.device, args.layout))
-        else:
-            sys.exit(f"unknown suite {suite!r}")
-    todo = [c for c in todo if c.pass_ in passes and args.filter in c.name]
+    print(f"{where}; ceilings: " + ", ".join(f"{k} {v:.1f}" for k, v in ceilings.items()), flush=True)
 
     rows = []
-    for i, case in enumerate(todo, 1):
-        row = {"suite": case.suite, "name": case.name, "pass": case.pass_, **case.info}
-        err = case.check()
-        if args.device == "cuda":
-            row["kernel"] = cnnops.last_cuda_kernel("conv2d_forward") if case.flops else ""
-        if err is not None:
-            row["error"] = err
+    progress = report.Progress(len(todo))
+    start = time.perf_counter()
+    for case in todo:
+        case_start = time.perf_counter()
+        if args.time_budget is not None and case_start - start > args.time_budget:
+            row = runner.skipped_row(case, f"time budget of {args.time_budget:g} s used up")
         else:
-            t = timing.time_alternating({"ours": case.ours, "base": case.base}, args.device, args.repeats,
-                                        min_seconds=0.2)
-            ours, base = t["ours"]["median_s"], t["base"]["median_s"]
-            row.update(ours_ms=ours * 1e3, base_ms=base * 1e3, ratio=ours / base, speedup=base / ours,
-                       ours_spread_ms=[t["ours"]["min_s"] * 1e3, t["ours"]["max_s"] * 1e3],
-                       base_spread_ms=[t["base"]["min_s"] * 1e3, t["base"]["max_s"] * 1e3], repeats=t["ours"]["repeats"])
-            if case.flops:
-                row.update(gflops=case.flops / ours / 1e9, base_gflops=case.flops / base / 1e9,
-                           ceiling_fraction=case.flops / ours / 1e9 / ceilings["matmul_gflops"])
-            else:
-                row.update(gbs=case.bytes / ours / 1e9, base_gbs=case.bytes / base / 1e9,
-                           ceiling_fraction=case.bytes / ours / 1e9 / ceilings["copy_gbs"])
+            row = runner.run_case(case, args.device, args.repeats, ceilings)
+            row["wall_s"] = time.perf_counter() - case_start  # build, check, warm-up and repeats
         rows.append(row)
-        print(f"[{i:3d}/{len(todo)}] " + report.format_row(row), flush=True)
+        progress.row(report.format_row(row))
+    progress.close()
+    elapsed = time.perf_counter() - start
 
     summary = report.summarize(rows)
-    print("\ngeomean time ratio cnnops/torch (lower is better):")
-    for k, v in summary.items():
-        print(f"  {k:<36} {v:.3f}")
+    print(f"\ngeomean speedup per suite, dtype, layout and pass ({elapsed:.0f} s of cases):")
+    print("\n".join("  " + line for line in report.summary_lines(summary)))
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    paths = report.write_results(args.out, f"{args.device}-{stamp}", machine, rows, summary)
+    stem = f"{args.device}-{stamp}"
+    settings = {k: getattr(args, k) for k in ("preset", "suites", "batch", "dtype", "layout", "passes", "repeats",
+                                              "time_budget", "filter", "cases")}
+    settings["seconds"] = elapsed
+    paths = report.write_results(args.out, stem, machine, rows, summary, settings)
+    if not args.no_chart:
+        png = chart.write_chart(os.path.join(args.out, stem + ".png"), rows, ceilings,
+                                title=f"cnnops vs torch: {where}, preset {args.preset}, {stamp}")
+        paths += [png] if png else []
     print("results: " + ", ".join(paths))
     return 1 if any(r.get("error") for r in rows) else 0
 

@@ -86,14 +86,12 @@ else
   record sanitizer skipped 0 "compute-sanitizer not on PATH"
 fi
 
-# 5. Timing against cuDNN in the same process: ResNet-50 and VGG-16 layers at batch 32, NHWC, in
-#    bfloat16 and in float32 (TF32 on both sides, torch's default), forward (+ backward once CUDA
-#    backward kernels exist). Each run writes its JSON/markdown to the results folder.
+# 5. Timing against cuDNN in the same process: the quick GPU selection (--preset gpu-quick: a
+#    few layers of every suite and whole-model ResNet-50, batch 32, NHWC, bfloat16 and float32 as
+#    TF32 on both sides, forward and forward+backward, torch with cudnn.benchmark off and on,
+#    stopped by a 150 s time budget). It writes its JSON/markdown/PNG to the results folder.
 if "$PY" -c "import torch, cnnops, sys; sys.exit(0 if torch._C._dispatch_has_kernel_for_dispatch_key('cnnops::conv2d_forward', 'CUDA') else 1)"; then
-  phase benchmark-bf16 "$PY" -m benchmarks --device cuda --suites resnet50,vgg16 --batch 32 --dtype bfloat16 \
-    --layout nhwc --repeats 20 --out "$RESULTS_DIR"
-  phase benchmark-tf32 "$PY" -m benchmarks --device cuda --suites resnet50,vgg16 --batch 32 --dtype float32 \
-    --layout nhwc --repeats 20 --out "$RESULTS_DIR"
+  phase benchmark-gpu-quick "$PY" -m benchmarks --preset gpu-quick --out "$RESULTS_DIR"
 else
   record benchmark skipped 0 "no CUDA kernels registered"
 fi

@@ -3,9 +3,11 @@ throughput swings up to 2x between runs, so interleaving is what makes a ratio f
 warm-up, reporting the median and the spread of the repeats."""
 import statistics
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, Iterable, List
 
 import torch
+
+from . import precision
 
 
 def _sync(device: str) -> None:
@@ -57,9 +59,9 @@ def time_alternating(fns: Dict[str, Callable[[], object]], device: str, repeats:
             for name, s in samples.items()}
 
 
-def measure_cpu_matmul_gflops(n: int = 3072) -> float:
-    """The machine's float32 compute ceiling as torch's own large matmul sees it (oneDNN/BLAS)."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def measure_cpu_matmul_gflops(n: int = 3072, dtype: torch.dtype = torch.float32) -> float:
+    """The machine's compute ceiling in `dtype` as torch's own large matmul sees it (oneDNN/BLAS)."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     torch.mm(a, b)
     best = min(time_once(lambda: torch.mm(a, b), "cpu") for _ in range(5))
     return 2 * n**3 / best / 1e9
@@ -90,3 +92,34 @@ def measure_cuda_copy_gbs(mb: int = 1024) -> float:
     dst.copy_(src)
     best = min(time_once(lambda: dst.copy_(src), "cuda") for _ in range(10))
     return 2 * src.numel() * 4 / best / 1e9
+
+
+def ceiling_key(dtype_name: str) -> str:
+    return f"matmul_{dtype_name}_gflops"
+
+
+def measure_ceilings(device: str, dtype_names: Iterable[str]) -> Dict[str, float]:
+    """The compute ceiling of each benchmarked dtype (a large matmul under that dtype's TF32
+    setting) and the memory-bandwidth ceiling, measured now on `device`."""
+    ceilings: Dict[str, float] = {}
+    for name in dict.fromkeys(dtype_names):
+        dtype = precision.DTYPES[name]
+        with precision.fp32_mode(name):
+            if device == "cuda":
+                ceilings[ceiling_key(name)] = measure_cuda_matmul_tflops(dtype) * 1e3
+            elif name == "tf32" and ceiling_key("float32") in ceilings:
+                ceilings[ceiling_key(name)] = ceilings[ceiling_key("float32")]  # no TF32 on a CPU
+            else:
+                # Half types and float64 are slow on CPUs: a smaller matmul keeps this short.
+                ceilings[ceiling_key(name)] = measure_cpu_matmul_gflops(3072 if dtype == torch.float32 else 1024, dtype)
+    ceilings["copy_gbs"] = measure_cuda_copy_gbs() if device == "cuda" else measure_cpu_copy_gbs()
+    return ceilings
+
+
+def compute_ceiling(ceilings: Dict[str, float], dtype_name: str) -> float:
+    """A dtype's matmul ceiling, also from older result files: 'matmul_gflops' (the one dtype of
+    that run) or 'matmul_fp32_gflops' (float32 on a CPU)."""
+    for key in (ceiling_key(dtype_name), "matmul_gflops", "matmul_fp32_gflops"):
+        if key in ceilings:
+            return ceilings[key]
+    return float("nan")
