@@ -104,6 +104,9 @@ TEST(conv2d_backward_stride_padding_dilation) { check_backward(nchw_params(2, 3,
 
 TEST(conv2d_backward_groups_and_several_tiles) { check_backward(nchw_params(2, 8, 11, 9, 72, 3, 2, 1, 1, 1, 4)); }
 
+// 50 channels: every thread row of the 64-wide grad_input channel tile is used.
+TEST(conv2d_backward_wide_channel_tile) { check_backward(nchw_params(1, 50, 5, 6, 8, 3, 3, 1, 1, 1, 1)); }
+
 TEST(conv2d_backward_split_k_reduction) {
   // N*P*Q = 2 * 35 * 35 = 2450 over one 64 x 64 weight tile: three split ranges, the last short.
   const Conv2dParams p = nchw_params(2, 2, 37, 37, 3, 3, 3, 1, 0, 1, 1);
