@@ -107,6 +107,9 @@ TEST(conv2d_backward_groups_and_several_tiles) { check_backward(nchw_params(2, 8
 // 50 channels: every thread row of the 64-wide grad_input channel tile is used.
 TEST(conv2d_backward_wide_channel_tile) { check_backward(nchw_params(1, 50, 5, 6, 8, 3, 3, 1, 1, 1, 1)); }
 
+// 80 filters: two 64-wide filter tiles of grad_weight (a tile writing past its own rows shows).
+TEST(conv2d_backward_two_filter_tiles) { check_backward(nchw_params(1, 2, 6, 5, 80, 3, 3, 1, 1, 1, 1)); }
+
 TEST(conv2d_backward_split_k_reduction) {
   // N*P*Q = 2 * 35 * 35 = 2450 over one 64 x 64 weight tile: three split ranges, the last short.
   const Conv2dParams p = nchw_params(2, 2, 37, 37, 3, 3, 3, 1, 0, 1, 1);
