@@ -126,3 +126,48 @@ TEST(global_average_pool_both_layouts) {
     });
   }
 }
+
+// Average pooling, count_include_pad, on NHWC with 5 (scalar) and 8 (16-byte vector) channels, and
+// max pooling on ties (every value in {-1, 0, 1}: the first maximum in scan order must win).
+TEST(avg_pool_and_max_pool_ties_both_paths) {
+  for (int64_t channels : {5, 8}) {
+    const Pool2dParams p = nhwc_pool(2, channels, 7, 9, 3, 2, 1, 4, 5);
+    std::vector<float> x(p.N * p.C * p.H * p.W);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = float(int((i * 7919) % 3) - 1);
+    std::vector<double> avg_ref(p.N * p.C * p.P * p.Q);
+    std::vector<int64_t> ind_ref(avg_ref.size());
+    for (int64_t n = 0; n < p.N; ++n)
+      for (int64_t c = 0; c < p.C; ++c)
+        for (int64_t oh = 0; oh < p.P; ++oh)
+          for (int64_t ow = 0; ow < p.Q; ++ow) {
+            double sum = 0;
+            float best = -INFINITY;
+            int64_t at = -1;
+            for (int64_t h = oh * 2 - 1; h < oh * 2 + 2; ++h)
+              for (int64_t w = ow * 2 - 1; w < ow * 2 + 2; ++w) {
+                if (h < 0 || h >= p.H || w < 0 || w >= p.W) continue;
+                const float v = x[n * p.x.n + c + h * p.x.h + w * p.x.w];
+                sum += v;
+                if (v > best) best = v, at = h * p.W + w;
+              }
+            const int64_t o = n * p.y.n + c + oh * p.y.h + ow * p.y.w;
+            avg_ref[o] = sum / 9;  // count_include_pad: the padded 3x3 window
+            ind_ref[o] = at;
+          }
+    for_each_schedule([&] {
+      DeviceBuffer<float> dx(x), y(avg_ref.size()), ym(avg_ref.size());
+      DeviceBuffer<int64_t> ind(avg_ref.size());
+      Pool2dArgs a{};
+      a.p = p, a.dtype = DType::kFloat32, a.kind = PoolKind::kAvg;
+      a.x = dx.get(), a.y = y.get();
+      REQUIRE(cnnops::cuda::pool2d_forward(a, nullptr).error == nullptr);
+      const std::vector<float> got = y.download();
+      int bad = 0;
+      for (size_t i = 0; i < got.size(); ++i) bad += std::fabs(got[i] - avg_ref[i]) > 1e-6;
+      CHECK_EQ(bad, 0);
+      a.kind = PoolKind::kMax, a.y = ym.get(), a.indices = ind.get(), a.ind = p.y;
+      REQUIRE(cnnops::cuda::pool2d_forward(a, nullptr).error == nullptr);
+      CHECK(ind.download() == ind_ref);
+    });
+  }
+}
