@@ -156,18 +156,76 @@ def test_deterministic_across_runs_and_threads():
         assert torch.equal(a, b) and torch.equal(a, c)
 
 
-def test_generic_microkernel_subprocess():
-    """The portable micro-kernel (chosen on CPUs without AVX2/FMA) gives the same answers."""
-    code = (
-        "import torch, cnnops, torch.nn.functional as F\n"
-        "assert cnnops.build_info()['cpu_microkernel_f32'].startswith('generic')\n"
-        "torch.manual_seed(0)\n"
-        "for dt in (torch.float32, torch.float64):\n"
-        "    x = torch.randn(2, 5, 11, 9, dtype=dt); w = torch.randn(13, 5, 3, 3, dtype=dt)\n"
-        "    assert torch.allclose(cnnops.conv2d(x, w, padding=1), F.conv2d(x, w, padding=1), atol=1e-4)\n"
-    )
-    env = dict(__import__("os").environ, CNNOPS_CPU_KERNEL="generic")
-    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+def _cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return set(next(line for line in f if line.startswith("flags")).split(":")[1].split())
+    except (OSError, StopIteration):
+        return set()
+
+
+def _expected_kernel(cap):
+    """The micro-kernel family CNNOPS_CPU_KERNEL=cap picks here: the cap, unless the CPU lacks it."""
+    flags = _cpu_flags()
+    order = ["generic", "avx2", "avx512"]
+    have = "avx512" if "avx512f" in flags else "avx2" if {"avx2", "fma"} <= flags else "generic"
+    return order[min(order.index(cap), order.index(have))]
+
+
+# Forward, grad_input and grad_weight of shapes that cover every micro-kernel's ragged edges
+# (C*R*S = 45 and 200 reduction columns: more than one 32-wide panel of grad_weight's B).
+_KERNEL_CAP_SCRIPT = """
+import sys, torch, cnnops
+info = cnnops.build_info()
+print(info["cpu_microkernel_f32"], info["cpu_microkernel_f64"])
+torch.manual_seed(0)
+out = []
+for dt in (torch.float32, torch.float64):
+    for shape in [(2, 5, 11, 9, 13, 3, 3, 1, 1), (3, 8, 14, 13, 70, 5, 5, 2, 2), (4, 48, 9, 9, 40, 1, 1, 1, 0)]:
+        n, c, h, w, k, r, s, stride, pad = shape
+        x = torch.randn(n, c, h, w, dtype=dt, requires_grad=True)
+        wt = torch.randn(k, c, r, s, dtype=dt, requires_grad=True)
+        y = cnnops.conv2d(x, wt, stride=stride, padding=pad)
+        go = torch.randn_like(y)
+        out += [x, wt, go, y] + list(torch.autograd.grad(y, (x, wt), go))
+torch.save(out, sys.argv[1])
+"""
+
+
+def _run_with_kernel_cap(cap, path):
+    env = dict(__import__("os").environ, CNNOPS_CPU_KERNEL=cap)
+    done = subprocess.run([sys.executable, "-c", _KERNEL_CAP_SCRIPT, str(path)], check=True, env=env,
+                          capture_output=True, text=True)
+    return done.stdout.split(), torch.load(path)
+
+
+@pytest.mark.parametrize("cap", ["generic", "avx2", "avx512"])
+def test_microkernel_cap_subprocess(cap, tmp_path):
+    """Every micro-kernel this CPU can run (chosen by the CPU's features, capped by
+    CNNOPS_CPU_KERNEL) gives the right forward and backward; the FMA kernels (AVX2 and AVX-512)
+    sum in one order, so they agree bit for bit."""
+    names, out = _run_with_kernel_cap(cap, tmp_path / "out.pt")
+    assert all(name.startswith(_expected_kernel(cap) + "_") for name in names), names
+    for i in range(0, len(out), 6):
+        x, wt, go, y, gx, gw = out[i:i + 6]
+        stride, pad = (1, 1) if wt.shape[-1] == 3 else (2, 2) if wt.shape[-1] == 5 else (1, 0)
+        x64, w64 = x.double().requires_grad_(), wt.double().requires_grad_()
+        ref = F.conv2d(x64, w64, stride=stride, padding=pad)
+        refs = (ref,) + torch.autograd.grad(ref, (x64, w64), go.double())
+        ya, gscale = _abs_scale(x, wt, None, stride, pad, 1, 1, go)
+        for got, want, scale, name in zip((y, gx, gw), refs, (ya,) + gscale, ("output", "grad_input", "grad_weight")):
+            assert_close_scaled(got, want, scale, x.dtype, f"{cap} {name} {tuple(wt.shape)}")
+    if _expected_kernel(cap) == "avx2" and _expected_kernel("avx512") == "avx512":
+        _, wide = _run_with_kernel_cap("avx512", tmp_path / "wide.pt")
+        for a, b in zip(out, wide):
+            assert torch.equal(a, b)
+
+
+def test_microkernel_cap_rejects_unknown_value():
+    env = dict(__import__("os").environ, CNNOPS_CPU_KERNEL="sse9")
+    code = "import torch, cnnops; cnnops.conv2d(torch.randn(1, 1, 4, 4), torch.randn(1, 1, 3, 3))"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode != 0 and "CNNOPS_CPU_KERNEL must be avx512, avx2 or generic" in done.stderr, done.stderr
 
 
 @given(

@@ -17,7 +17,6 @@
 namespace cnnops {
 namespace cpu {
 
-constexpr int kMaxNr = 16;
 // Row runs in one packed block: a block of at most GemmBlocking::nc columns spans at most
 // nc + 1 output rows (one per column when Q = 1).
 constexpr int64_t kMaxRuns = GemmBlocking::nc + 1;
@@ -156,7 +155,7 @@ struct ImageRows {
     const int64_t RS = p.R * p.S;
     for (int64_t jp = 0; jp * nr < nc; ++jp) {
       T* panel = dst + jp * kc * nr;
-      int64_t off[kMaxNr], dh[kMaxNr], dw[kMaxNr];
+      int64_t off[kMaxNr], dh[kMaxNr], dw[kMaxNr];  // nr <= kMaxNr (microkernel.h)
       const int ncols = int(std::min<int64_t>(nr, nc - jp * nr));
       for (int jj = 0; jj < ncols; ++jj) {
         const int64_t j = j0 + jp * nr + jj;

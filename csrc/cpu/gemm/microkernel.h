@@ -7,8 +7,9 @@
 // The packers zero-fill panel rows/columns past the matrix edge, so the kernel always computes
 // a full mr x nr tile and only the store is clipped.
 //
-// Which kernel runs is chosen once, at first use, from the CPU's features (AVX2+FMA or the
-// portable fallback), so one binary built with Python's default flags runs fast where it can.
+// Which kernel runs is chosen once, at first use, from the CPU's features (AVX-512F, AVX2+FMA or
+// the portable fallback), so one binary built with Python's default flags runs fast where it can.
+// Every kernel has nr <= kMaxNr (the packers size stack arrays by it).
 #pragma once
 #include <cstdint>
 
@@ -37,6 +38,10 @@ template <>
 inline const Microkernel<double>& microkernel<double>() { return microkernel_f64(); }
 
 // The individual kernels, for the dispatcher (microkernel_select.cpp) and for tests.
+constexpr int kMaxNr = 32;
+
+extern const Microkernel<float> kMicrokernelF32Avx512;
+extern const Microkernel<double> kMicrokernelF64Avx512;
 extern const Microkernel<float> kMicrokernelF32Avx2;
 extern const Microkernel<double> kMicrokernelF64Avx2;
 extern const Microkernel<float> kMicrokernelF32Generic;
