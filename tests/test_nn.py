@@ -123,3 +123,33 @@ def test_meta_device_forward():
                               cnnops.nn.AvgPool2d(2), cnnops.nn.AdaptiveAvgPool2d(1))
         y = model(torch.randn(2, 3, 16, 16))
     assert y.device.type == "meta" and y.shape == (2, 8, 1, 1)
+
+
+@pytest.mark.parametrize("fn, args", [
+    (cnnops.conv2d, lambda x: (x, torch.randn(4, 3, 3, 3, requires_grad=True))),
+    (cnnops.max_pool2d, lambda x: (x, 2)),
+    (cnnops.avg_pool2d, lambda x: (x, 2)),
+    (cnnops.adaptive_avg_pool2d, lambda x: (x, 1)),
+])
+def test_functional_applies_the_autograd_function_only_when_a_gradient_can_flow(fn, args, monkeypatch):
+    """With a gradient possible, the output comes from the public autograd.Function (its node
+    names the class); under no_grad or with no input requiring grad, the op runs directly
+    (Function.apply is never called) and gives the same values."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 8, 8)
+    xg = x.clone().requires_grad_()
+    a = args(xg)
+    y = fn(*a)
+    assert type(y.grad_fn).__name__.endswith("FunctionBackward"), type(y.grad_fn).__name__
+    function = type(y.grad_fn)._forward_cls
+
+    def no_apply(*unused):
+        raise AssertionError(f"{function.__name__}.apply called where no gradient can flow")
+
+    monkeypatch.setattr(function, "apply", no_apply)
+    with torch.no_grad():
+        y_ng = fn(*a)
+    plain = tuple(t.detach() if isinstance(t, torch.Tensor) else t for t in a)
+    y_plain = fn(*plain)
+    assert y_ng.grad_fn is None and y_plain.grad_fn is None
+    assert torch.equal(y.detach(), y_ng) and torch.equal(y_ng, y_plain)

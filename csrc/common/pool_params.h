@@ -59,36 +59,53 @@ struct AvgWindow {
   int64_t ih0, ih1, iw0, iw1, divisor;
 };
 
+// One axis of an average-pooling window: [start, end) inside the input, and `padded`, its length
+// clipped to the padded input instead (count_include_pad's factor). Windows are separable, so a
+// backend may tabulate the spans of every row and column once per call.
+struct AvgSpan {
+  int64_t start, end, padded;
+};
+
 // avg_pool2d (torch's rules): the window is clipped to the padded input for the
-// count_include_pad divisor and to the input itself for the sum; divisor_override (non-zero,
-// negative allowed) replaces the divisor. Returns false for a window that holds no input element.
-CNNOPS_HD_INLINE bool avg_pool_window(const Pool2dParams& p, int64_t oh, int64_t ow, AvgWindow* win) {
-  int64_t ih0 = oh * p.stride_h - p.pad_h, iw0 = ow * p.stride_w - p.pad_w;
-  int64_t ih1 = ih0 + p.kernel_h < p.H + p.pad_h ? ih0 + p.kernel_h : p.H + p.pad_h;
-  int64_t iw1 = iw0 + p.kernel_w < p.W + p.pad_w ? iw0 + p.kernel_w : p.W + p.pad_w;
-  const int64_t pool_size = (ih1 - ih0) * (iw1 - iw0);
-  ih0 = ih0 > 0 ? ih0 : 0;
-  iw0 = iw0 > 0 ? iw0 : 0;
-  ih1 = ih1 < p.H ? ih1 : p.H;
-  iw1 = iw1 < p.W ? iw1 : p.W;
-  if (ih0 >= ih1 || iw0 >= iw1) return false;
-  win->ih0 = ih0;
-  win->ih1 = ih1;
-  win->iw0 = iw0;
-  win->iw1 = iw1;
-  win->divisor = p.divisor_override != 0 ? p.divisor_override
-                                         : (p.count_include_pad ? pool_size : (ih1 - ih0) * (iw1 - iw0));
+// count_include_pad divisor and to the input itself for the sum.
+CNNOPS_HD_INLINE AvgSpan avg_pool_span(int64_t o, int64_t stride, int64_t pad, int64_t kernel, int64_t in) {
+  int64_t start = o * stride - pad;
+  int64_t end = start + kernel < in + pad ? start + kernel : in + pad;
+  const int64_t padded = end - start;
+  start = start > 0 ? start : 0;
+  end = end < in ? end : in;
+  return AvgSpan{start, end, padded};
+}
+
+// adaptive_avg_pool2d: [floor(o*in/out), ceil((o+1)*in/out)), never empty, never padded.
+CNNOPS_HD_INLINE AvgSpan adaptive_pool_span(int64_t o, int64_t in, int64_t out) {
+  const int64_t start = adaptive_start(o, in, out), end = adaptive_end(o, in, out);
+  return AvgSpan{start, end, end - start};
+}
+
+// The window of a row span and a column span; divisor_override (non-zero, negative allowed)
+// replaces the divisor. Returns false for a window that holds no input element.
+CNNOPS_HD_INLINE bool avg_window_from_spans(const Pool2dParams& p, const AvgSpan& rows, const AvgSpan& cols,
+                                            AvgWindow* win) {
+  if (rows.start >= rows.end || cols.start >= cols.end) return false;
+  win->ih0 = rows.start;
+  win->ih1 = rows.end;
+  win->iw0 = cols.start;
+  win->iw1 = cols.end;
+  win->divisor = p.divisor_override != 0
+                     ? p.divisor_override
+                     : (p.count_include_pad ? rows.padded * cols.padded
+                                            : (rows.end - rows.start) * (cols.end - cols.start));
   return true;
 }
 
-// adaptive_avg_pool2d: rows [floor(oh*H/P), ceil((oh+1)*H/P)), likewise columns; never empty.
+CNNOPS_HD_INLINE bool avg_pool_window(const Pool2dParams& p, int64_t oh, int64_t ow, AvgWindow* win) {
+  return avg_window_from_spans(p, avg_pool_span(oh, p.stride_h, p.pad_h, p.kernel_h, p.H),
+                               avg_pool_span(ow, p.stride_w, p.pad_w, p.kernel_w, p.W), win);
+}
+
 CNNOPS_HD_INLINE bool adaptive_pool_window(const Pool2dParams& p, int64_t oh, int64_t ow, AvgWindow* win) {
-  win->ih0 = adaptive_start(oh, p.H, p.P);
-  win->ih1 = adaptive_end(oh, p.H, p.P);
-  win->iw0 = adaptive_start(ow, p.W, p.Q);
-  win->iw1 = adaptive_end(ow, p.W, p.Q);
-  win->divisor = (win->ih1 - win->ih0) * (win->iw1 - win->iw0);
-  return true;
+  return avg_window_from_spans(p, adaptive_pool_span(oh, p.H, p.P), adaptive_pool_span(ow, p.W, p.Q), win);
 }
 
 }  // namespace cnnops

@@ -1,5 +1,5 @@
 // CPU adaptive average pooling: argument checks and dispatch; the window rule is
-// adaptive_pool_window (common/pool_params.h) and the loops window_average.h.
+// adaptive_pool_span (common/pool_params.h) and the loops window_average.h.
 #include <ATen/Dispatch.h>
 
 #include "../common/checks.h"
@@ -19,7 +19,7 @@ at::Tensor adaptive_avg_pool2d_forward(const at::Tensor& input, at::IntArrayRef 
   p.y = strides4(y);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_adaptive_avg_pool2d_cpu", [&] {
     window_average_forward<scalar_t>(p, input.const_data_ptr<scalar_t>(), y.mutable_data_ptr<scalar_t>(),
-                                     adaptive_pool_window);
+                                     WindowTable::adaptive(p));
   });
   return y;
 }
@@ -33,7 +33,7 @@ at::Tensor adaptive_avg_pool2d_backward(const at::Tensor& grad_output, const at:
   p.y = strides4(grad_output);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_adaptive_avg_pool2d_backward_cpu", [&] {
     window_average_backward<scalar_t>(p, grad_output.const_data_ptr<scalar_t>(), gi.mutable_data_ptr<scalar_t>(),
-                                      adaptive_pool_window);
+                                      WindowTable::adaptive(p));
   });
   return gi;
 }

@@ -1,4 +1,4 @@
-// CPU average pooling: argument checks and dispatch; the window rules are avg_pool_window
+// CPU average pooling: argument checks and dispatch; the window rules are avg_pool_span
 // (common/pool_params.h) and the loops window_average.h.
 #include <ATen/Dispatch.h>
 
@@ -19,7 +19,7 @@ at::Tensor avg_pool2d_forward(const at::Tensor& input, at::IntArrayRef kernel, a
   if (y.numel() == 0) return y;
   p.y = strides4(y);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_avg_pool2d_cpu", [&] {
-    window_average_forward<scalar_t>(p, input.const_data_ptr<scalar_t>(), y.mutable_data_ptr<scalar_t>(), avg_pool_window);
+    window_average_forward<scalar_t>(p, input.const_data_ptr<scalar_t>(), y.mutable_data_ptr<scalar_t>(), WindowTable::average(p));
   });
   return y;
 }
@@ -37,7 +37,7 @@ at::Tensor avg_pool2d_backward(const at::Tensor& grad_output, const at::Tensor& 
   p.y = strides4(grad_output);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_avg_pool2d_backward_cpu", [&] {
     window_average_backward<scalar_t>(p, grad_output.const_data_ptr<scalar_t>(), gi.mutable_data_ptr<scalar_t>(),
-                                      avg_pool_window);
+                                      WindowTable::average(p));
   });
   return gi;
 }

@@ -22,7 +22,7 @@ namespace {
 template <typename scalar_t>
 void max_forward_kernel(const Pool2dParams& p, const scalar_t* x, scalar_t* y, int64_t* ind) {
   using acc_t = at::opmath_type<scalar_t>;
-  at::parallel_for(0, p.N * p.C, 1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, p.N * p.C, planes_per_task(p), [&](int64_t begin, int64_t end) {
     for (int64_t plane = begin; plane < end; ++plane) {
       const int64_t n = plane / p.C, c = plane % p.C;
       const scalar_t* xp = x + n * p.x.n + c * p.x.c;
@@ -56,7 +56,7 @@ template <typename scalar_t>
 void max_backward_kernel(const Pool2dParams& p, const scalar_t* go, const int64_t* ind,
                          const Strides4& is, scalar_t* gi) {
   using acc_t = at::opmath_type<scalar_t>;
-  at::parallel_for(0, p.N * p.C, 1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, p.N * p.C, planes_per_task(p), [&](int64_t begin, int64_t end) {
     for (int64_t plane = begin; plane < end; ++plane) {
       const int64_t n = plane / p.C, c = plane % p.C;
       scalar_t* gp = gi + n * p.x.n + c * p.x.c;

@@ -2,10 +2,21 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <tuple>
+
+#include "../common/pool_params.h"
 
 namespace cnnops {
 namespace cpu {
+
+// The grain of the kernels' at::parallel_for over (n, c) planes: enough planes per task to
+// touch ~32K elements, so that small maps (LeNet's, a global average over 7x7) run on the
+// calling thread instead of paying a thread wake-up that costs more than the work. Each plane
+// is computed alone, so the split never changes a result.
+inline int64_t planes_per_task(const Pool2dParams& p) {
+  return std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(1, p.H * p.W + p.P * p.Q));
+}
 
 std::tuple<at::Tensor, at::Tensor> max_pool2d_forward(const at::Tensor& input, at::IntArrayRef kernel,
                                                       at::IntArrayRef stride, at::IntArrayRef padding,
