@@ -59,21 +59,29 @@ def time_alternating(fns: Dict[str, Callable[[], object]], device: str, repeats:
             for name, s in samples.items()}
 
 
+def _best_gflops(fn: Callable[[], object], flops: float, runs: int = 5) -> float:
+    fn()
+    return flops / min(time_once(fn, "cpu") for _ in range(runs)) / 1e9
+
+
 def measure_cpu_matmul_gflops(n: int = 3072, dtype: torch.dtype = torch.float32) -> float:
-    """The machine's compute ceiling in `dtype` as torch's own GEMMs reach it: the better of a
-    large matmul (MKL/BLAS) and a large 1x1 convolution (oneDNN), the best of several runs each.
-    Both count: MKL takes its AVX2 path on AMD CPUs while oneDNN uses AVX-512 there
-    (2026-12-01, AMD EPYC: matmul ~210 GFLOP/s, the convolution ~300)."""
+    """The machine's compute ceiling in `dtype` as torch's own kernels reach it: the best of a
+    large matmul (MKL/BLAS), a large 1x1 convolution and a 3x3 one (oneDNN), best of 5 runs each.
+    All three count: MKL takes its AVX2 path on AMD CPUs while oneDNN uses AVX-512 there, and
+    oneDNN's direct 3x3 kernels run faster than its 1x1 ones (2026-12-01, AMD EPYC, 2 threads:
+    matmul ~210 GFLOP/s, 1x1 ~300, 3x3 ~470)."""
+    conv = torch.nn.functional.conv2d
     a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    torch.mm(a, b)
-    best_mm = min(time_once(lambda: torch.mm(a, b), "cpu") for _ in range(5))
-    # The 1x1 convolution is a GEMM of K = C = n/3 over 4 images of about n/4 positions each.
-    ck, side = n // 3, max(8, int(round((n / 4) ** 0.5)))
-    x = torch.randn(4, ck, side, side, dtype=dtype)
-    w = torch.randn(ck, ck, 1, 1, dtype=dtype)
-    torch.nn.functional.conv2d(x, w)
-    best_conv = min(time_once(lambda: torch.nn.functional.conv2d(x, w), "cpu") for _ in range(5))
-    return max(2 * n**3 / best_mm, 2 * 4 * side * side * ck * ck / best_conv) / 1e9
+    rates = [_best_gflops(lambda: torch.mm(a, b), 2 * n**3)]
+    # A 1x1 convolution: K = C = n/3 over 4 images of about n/4 positions each.
+    c1, side = n // 3, max(8, int(round((n / 4) ** 0.5)))
+    x1, w1 = torch.randn(4, c1, side, side, dtype=dtype), torch.randn(c1, c1, 1, 1, dtype=dtype)
+    rates.append(_best_gflops(lambda: conv(x1, w1), 2 * 4 * side * side * c1 * c1))
+    # A VGG-like 3x3 convolution: K = C = n/6 on two 28x28 maps.
+    c3 = n // 6
+    x3, w3 = torch.randn(2, c3, 28, 28, dtype=dtype), torch.randn(c3, c3, 3, 3, dtype=dtype)
+    rates.append(_best_gflops(lambda: conv(x3, w3, padding=1), 2 * 2 * 28 * 28 * c3 * c3 * 9))
+    return max(rates)
 
 
 def measure_cpu_copy_gbs(mb: int = 256) -> float:

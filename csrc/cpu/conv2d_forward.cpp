@@ -21,13 +21,21 @@ namespace cnnops {
 namespace cpu {
 namespace {
 
-// Task scratch: one packed B block, the accumulators of one (row block x column chunk) tile and
-// the output offsets of its columns.
+// Columns [j, j + len) of a chunk whose outputs are consecutive in memory.
+struct ColumnRun {
+  int64_t j, len;
+};
+
+// Task scratch: one packed B block, the accumulators of one (row block x column chunk) tile, the
+// output offsets of its columns and their consecutive runs.
 template <typename acc_t>
 struct ForwardScratch {
   Scratch<acc_t> bbuf, cbuf;
   std::vector<int64_t> col_off, res_off;
-  ForwardScratch(int64_t b, int64_t c, int64_t cols) : bbuf(b), cbuf(c), col_off(cols), res_off(cols) {}
+  std::vector<ColumnRun> runs;
+  ForwardScratch(int64_t b, int64_t c, int64_t cols) : bbuf(b), cbuf(c), col_off(cols), res_off(cols) {
+    runs.reserve(cols);
+  }
 };
 
 template <typename scalar_t, typename acc_t>
@@ -110,18 +118,35 @@ void forward_kernel(const Conv2dParams& p, const scalar_t* x, const scalar_t* w,
           st.col_off[j] = n * p.y.n + (pq / p.Q) * p.y.h + (pq % p.Q) * p.y.w;
           st.res_off[j] = n * ep.r.n + (pq / p.Q) * ep.r.h + (pq % p.Q) * ep.r.w;
         }
+        // Runs of columns whose outputs (and residuals) are consecutive in memory -- whole images
+        // of a contiguous NCHW output -- are stored as plain vectorizable loops; other layouts
+        // get runs of one.
+        st.runs.clear();
+        for (int64_t j = 0; j < ncur;) {
+          int64_t len = 1;
+          while (j + len < ncur && st.col_off[j + len] == st.col_off[j] + len &&
+                 (residual == nullptr || st.res_off[j + len] == st.res_off[j] + len))
+            ++len;
+          st.runs.push_back({j, len});
+          j += len;
+        }
         for (int64_t k = m0; k < m1; ++k) {
           const acc_t b = bias != nullptr ? static_cast<acc_t>(bias[g * Kg + k]) : acc_t(0);
           scalar_t* yk = y + (g * Kg + k) * p.y.c;
           const acc_t* ck = rows + k * nc;
-          if (residual == nullptr && ep.act == Activation::kNone) {
-            for (int64_t j = 0; j < ncur; ++j) yk[st.col_off[j]] = static_cast<scalar_t>(ck[j] + b);
-          } else {
-            const scalar_t* rk = residual != nullptr ? residual + (g * Kg + k) * ep.r.c : nullptr;
-            for (int64_t j = 0; j < ncur; ++j) {
-              acc_t v = ck[j] + b;
-              if (rk != nullptr) v += static_cast<acc_t>(rk[st.res_off[j]]);
-              yk[st.col_off[j]] = static_cast<scalar_t>(apply_activation(v, ep.act));
+          const scalar_t* rk = residual != nullptr ? residual + (g * Kg + k) * ep.r.c : nullptr;
+          for (const ColumnRun& run : st.runs) {
+            scalar_t* dst = yk + st.col_off[run.j];
+            const acc_t* src = ck + run.j;
+            if (rk == nullptr && ep.act == Activation::kNone) {
+              for (int64_t t = 0; t < run.len; ++t) dst[t] = static_cast<scalar_t>(src[t] + b);
+            } else {
+              const scalar_t* res = rk != nullptr ? rk + st.res_off[run.j] : nullptr;
+              for (int64_t t = 0; t < run.len; ++t) {
+                acc_t v = src[t] + b;
+                if (res != nullptr) v += static_cast<acc_t>(res[t]);
+                dst[t] = static_cast<scalar_t>(apply_activation(v, ep.act));
+              }
             }
           }
         }
