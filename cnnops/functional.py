@@ -4,6 +4,7 @@ conv2d, max_pool2d, avg_pool2d and adaptive_avg_pool2d, computed by cnnops kerne
 Each function checks its arguments once (cnnops/_args.py), handles unbatched 3-D input and
 autocast, and applies the autograd Function of cnnops/autograd.py (_apply).
 """
+import contextlib
 from typing import Optional
 
 import torch
@@ -33,24 +34,33 @@ def _apply(function, *args):
 
 
 def _autocast(device_type: str, *tensors):
-    """Casts the floating tensors to the autocast dtype when autocast is on for this device:
-    convolution is on autocast's lower-precision list (the user's chosen dtype, fp16 or bf16)."""
+    """(tensors, cast): the floating tensors cast to the autocast dtype when autocast is on for
+    this device -- convolution is on autocast's lower-precision list, and this honours the dtype
+    the user chose (fp16 or bf16) -- and whether that happened."""
     # Devices without autocast (meta, ...) pass through; asking them would raise.
     if not torch.amp.is_autocast_available(device_type) or not torch.is_autocast_enabled(device_type):
-        return tensors
+        return tensors, False
     dtype = torch.get_autocast_dtype(device_type)
-    return tuple(t.to(dtype) if t is not None and t.is_floating_point() else t for t in tensors)
+    return tuple(t.to(dtype) if t is not None and t.is_floating_point() else t for t in tensors), True
+
+
+def _autocast_off(device_type: str, cast: bool):
+    """After _autocast has cast the inputs, the op runs with autocast off: its own op-level
+    autocast (cnnops/ops.py, one fixed dtype per device) must not cast them again."""
+    return torch.autocast(device_type, enabled=False) if cast else contextlib.nullcontext()
 
 
 def conv2d(input: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None, stride=1, padding=0,
            dilation=1, groups: int = 1) -> torch.Tensor:
     """2-D cross-correlation, as torch.nn.functional.conv2d (padding may be 'valid' or 'same')."""
+    cast = False
     if isinstance(input, torch.Tensor) and isinstance(weight, torch.Tensor):
-        input, weight, bias = _autocast(input.device.type, input, weight, bias)
+        (input, weight, bias), cast = _autocast(input.device.type, input, weight, bias)
     stride, padding, dilation, groups = _args.conv2d(input, weight, bias, stride, padding, dilation, groups)
     require_backend("conv2d_forward", "conv2d", input)
     x, unbatched = _batched(input)
-    y = _apply(Conv2dFunction, x, weight, bias, stride, padding, dilation, groups)
+    with _autocast_off(input.device.type, cast):
+        y = _apply(Conv2dFunction, x, weight, bias, stride, padding, dilation, groups)
     return y.squeeze(0) if unbatched else y
 
 
@@ -63,8 +73,9 @@ def conv2d_bias_act(input: torch.Tensor, weight: torch.Tensor, bias: Optional[to
     of the output's shape (a ResNet block's shortcut). Differentiable in every tensor argument."""
     if activation not in ACTIVATIONS:
         raise ValueError("cnnops.conv2d_bias_act: activation must be None or 'relu', got %r" % (activation,))
+    cast = False
     if isinstance(input, torch.Tensor) and isinstance(weight, torch.Tensor):
-        input, weight, bias, residual = _autocast(input.device.type, input, weight, bias, residual)
+        (input, weight, bias, residual), cast = _autocast(input.device.type, input, weight, bias, residual)
     stride, padding, dilation, groups = _args.conv2d(input, weight, bias, stride, padding, dilation, groups)
     require_backend("conv2d_bias_act", "conv2d_bias_act", input)
     x, unbatched = _batched(input)
@@ -73,8 +84,9 @@ def conv2d_bias_act(input: torch.Tensor, weight: torch.Tensor, bias: Optional[to
             raise TypeError("cnnops.conv2d_bias_act: residual must be a Tensor or None, got %s" % type(residual).__name__)
         if unbatched:
             residual = residual.unsqueeze(0)
-    y = _apply(Conv2dBiasActFunction, x, weight, bias, stride, padding, dilation, groups, ACTIVATIONS[activation],
-                                    residual)
+    with _autocast_off(input.device.type, cast):
+        y = _apply(Conv2dBiasActFunction, x, weight, bias, stride, padding, dilation, groups,
+                   ACTIVATIONS[activation], residual)
     return y.squeeze(0) if unbatched else y
 
 

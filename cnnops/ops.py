@@ -272,4 +272,13 @@ _AUTOGRAD = {
 for _name, (_backward, _setup) in _AUTOGRAD.items():
     torch.library.register_autograd("cnnops::" + _name, _backward, setup_context=_setup)
 
+# Autocast at the op level, for code that calls torch.ops.cnnops.* directly: convolution is on
+# autocast's lower-precision list, cast to the device's default autocast dtype (CUDA float16,
+# CPU bfloat16). register_autocast pins one dtype per device, so the functional API casts to the
+# dtype the user chose itself and calls the op with autocast off (cnnops/functional.py).
+AUTOCAST_DTYPES = {"cuda": torch.float16, "cpu": torch.bfloat16}
+for _name in ("conv2d_forward", "conv2d_bias_act"):
+    for _device, _dtype in AUTOCAST_DTYPES.items():
+        torch.library.register_autocast("cnnops::" + _name, _device, _dtype)
+
 ALL_OPS: List[str] = list(_AUTOGRAD)

@@ -60,6 +60,35 @@ def test_autocast_cpu_bf16():
     assert torch.allclose(y.float(), ref.float(), rtol=3e-2, atol=3e-2)
 
 
+def test_autocast_cpu_user_dtype_wins_over_the_op_level_default():
+    """The op-level autocast casts to CPU's default bfloat16; the functional API honours the
+    dtype the user asked for (float16 here) and does not let the op cast its inputs again."""
+    torch.manual_seed(0)
+    x, w, b = torch.randn(2, 3, 8, 8), torch.randn(4, 3, 3, 3), torch.randn(4)
+    with torch.autocast("cpu", dtype=torch.float16):
+        y = cnnops.conv2d(x, w, b, padding=1)
+        fused = cnnops.conv2d_bias_act(x, w, b, padding=1, activation="relu", residual=torch.randn(2, 4, 8, 8))
+    assert y.dtype == fused.dtype == torch.float16
+    ref = F.conv2d(x.half().double(), w.half().double(), b.half().double(), padding=1)
+    assert torch.allclose(y.double(), ref, rtol=1e-2, atol=1e-2)
+
+
+def test_op_level_autocast():
+    """torch.ops.cnnops.conv2d_forward / conv2d_bias_act called directly under autocast run in the
+    device's default autocast dtype (register_autocast), like torch's own convolution."""
+    torch.manual_seed(0)
+    x, w = torch.randn(2, 3, 8, 8), torch.randn(4, 3, 3, 3)
+    args = ([1, 1], [1, 1, 1, 1], [1, 1], 1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = torch.ops.cnnops.conv2d_forward(x, w, None, *args)
+        fused = torch.ops.cnnops.conv2d_bias_act(x, w, None, *args, 1, torch.randn(2, 4, 8, 8))
+        ref = F.conv2d(x, w, padding=1)
+    assert y.dtype == fused.dtype == ref.dtype == torch.bfloat16
+    assert torch.allclose(y.float(), ref.float(), rtol=3e-2, atol=3e-2)
+    y32 = torch.ops.cnnops.conv2d_forward(x, w, None, *args)  # autocast off again: float32
+    assert y32.dtype == torch.float32
+
+
 def _model():
     return torch.nn.Sequential(
         cnnops.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), cnnops.nn.MaxPool2d(2),
