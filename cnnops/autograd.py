@@ -6,6 +6,8 @@ The functional API (cnnops.conv2d, ...) applies these classes to 4-D inputs with
 arguments: Conv2dFunction.apply(x, w, b, stride[2], padding[4] (top, left, bottom, right),
 dilation[2], groups).
 """
+import inspect
+
 import torch
 
 from . import ops as _ops
@@ -88,5 +90,12 @@ class AdaptiveAvgPool2dFunction(torch.autograd.Function):
     def backward(ctx, grad_output):
         return _ops.adaptive_avg_pool2d_backward(ctx, grad_output)
 
+
+# Function.apply binds its arguments to forward's signature on every call when setup_context is
+# defined (torch.autograd.function._bind_default_args), and inspect.signature re-derives it each
+# time unless the function carries __signature__: cached here once, it saves ~10 us per call
+# (measured 2026-12-01, avg_pool2d on a LeNet-sized map: apply 40 -> 30 us).
+for _cls in (Conv2dFunction, Conv2dBiasActFunction, MaxPool2dFunction, AvgPool2dFunction, AdaptiveAvgPool2dFunction):
+    _cls.forward.__signature__ = inspect.signature(_cls.forward)
 
 __all__ = ["Conv2dFunction", "Conv2dBiasActFunction", "MaxPool2dFunction", "AvgPool2dFunction", "AdaptiveAvgPool2dFunction"]
