@@ -36,6 +36,7 @@ CASES = [
     (2, 2, 40, 40, 3, 3, 3, 1, 0, 1, 1),         # long N*P*Q reduction: split-K wgrad
     (1, 3, 4, 4, 2, 4, 4, 1, 0, 1, 1),           # kernel = input: 1x1 output
     (2, 3, 3, 3, 2, 3, 3, 3, 1, 1, 1),           # stride > kernel span hits padding only rows
+    (1, 1, 44, 44, 1, 9, 9, 1, 5, 1, 1),         # padding 5: short runs wholly in the left padding
 ]
 
 
