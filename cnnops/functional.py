@@ -22,13 +22,17 @@ def _batched(input: torch.Tensor):
     return (input.unsqueeze(0), True) if input.dim() == 3 else (input, False)
 
 
+def _grad_can_flow(*args) -> bool:
+    return torch.is_grad_enabled() and any(isinstance(a, torch.Tensor) and a.requires_grad for a in args)
+
+
 def _apply(function, *args):
     """function.apply(*args) when a gradient may flow (grad mode on and a tensor argument that
     requires grad), else the Function's own forward: the same op call, without the ~20 us of
     Python bookkeeping that Function.apply costs per call (measured 2026-12-01: a LeNet-sized
     average pooling took 43 us through apply, 13 us in torch) -- inference and no_grad calls
     pay only for the op."""
-    if torch.is_grad_enabled() and any(isinstance(a, torch.Tensor) and a.requires_grad for a in args):
+    if _grad_can_flow(*args):
         return function.apply(*args)
     return function.forward(*args)
 
@@ -97,6 +101,11 @@ def max_pool2d(input: torch.Tensor, kernel_size, stride=None, padding=0, dilatio
                                                      ceil_mode)
     require_backend("max_pool2d_forward", "max_pool2d", input)
     x, unbatched = _batched(input)
+    if not return_indices and not _grad_can_flow(x):
+        # Inference: the values alone, no int64 indices allocated or written (for float32 a
+        # third of the bytes).
+        y = torch.ops.cnnops.max_pool2d_values(x, kernel, stride, padding, dilation, bool(ceil_mode))
+        return y.squeeze(0) if unbatched else y
     y, indices = _apply(MaxPool2dFunction, x, kernel, stride, padding, dilation, bool(ceil_mode))
     if unbatched:
         y, indices = y.squeeze(0), indices.squeeze(0)

@@ -76,6 +76,12 @@ def _max_pool2d_forward_fake(input, kernel_size, stride, padding, dilation, ceil
     return _empty(shape, input, fmt), _empty(shape, input, fmt, dtype=torch.int64)
 
 
+@torch.library.register_fake("cnnops::max_pool2d_values")
+def _max_pool2d_values_fake(input, kernel_size, stride, padding, dilation, ceil_mode):
+    return _empty(_pool_out_shape(input, kernel_size, stride, padding, dilation, ceil_mode), input,
+                  output_memory_format(input))
+
+
 @torch.library.register_fake("cnnops::max_pool2d_backward")
 def _max_pool2d_backward_fake(grad_output, input, indices, kernel_size, stride, padding, dilation, ceil_mode):
     return _empty(input.shape, input, output_memory_format(input))
@@ -199,6 +205,17 @@ def max_pool2d_backward(ctx, grad_output, grad_indices=None):
     return ops.max_pool2d_backward(grad_output, input, indices, *ctx.args), None, None, None, None, None
 
 
+def max_pool2d_values_setup_context(ctx, inputs, output):
+    pass
+
+
+def max_pool2d_values_backward(ctx, grad_output):
+    """max_pool2d_values keeps no indices, so it has no gradient: say so instead of returning
+    a wrong one (cnnops.max_pool2d uses it only where no gradient can flow)."""
+    raise RuntimeError("cnnops::max_pool2d_values is not differentiable (it keeps no indices); "
+                       "use cnnops::max_pool2d_forward, or cnnops.max_pool2d, when a gradient is needed")
+
+
 def max_pool2d_backward_setup_context(ctx, inputs, output):
     input, indices = inputs[1], inputs[2]
     ctx.save_for_backward(indices)
@@ -263,6 +280,7 @@ _AUTOGRAD = {
     "conv2d_bias_act": (conv2d_bias_act_backward, conv2d_bias_act_setup_context),
     "conv2d_backward": (conv2d_backward_backward, conv2d_backward_setup_context),
     "max_pool2d_forward": (max_pool2d_backward, max_pool2d_setup_context),
+    "max_pool2d_values": (max_pool2d_values_backward, max_pool2d_values_setup_context),
     "max_pool2d_backward": (max_pool2d_backward_backward, max_pool2d_backward_setup_context),
     "avg_pool2d_forward": (avg_pool2d_backward, avg_pool2d_setup_context),
     "avg_pool2d_backward": (avg_pool2d_backward_backward, avg_pool2d_backward_setup_context),

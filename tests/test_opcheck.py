@@ -29,6 +29,7 @@ def _samples():
         yield "conv2d_backward", (go, x, w, [2, 1], [1, 0, 1, 1], [1, 2], 2, [False, True, False])
         x = _x(2, 3, 9, 8, cl=cl)
         yield "max_pool2d_forward", (x, [3, 2], [2, 1], [1, 1], [1, 2], True)
+        yield "max_pool2d_values", (x.detach(), [3, 2], [2, 1], [1, 1], [1, 2], True)  # not differentiable
         y, ind = ops.max_pool2d_forward(x.detach(), [3, 2], [2, 1], [1, 1], [1, 2], True)
         yield "max_pool2d_backward", (_x(*y.shape, cl=cl), x, ind, [3, 2], [2, 1], [1, 1], [1, 2], True)
         yield "avg_pool2d_forward", (x, [3, 3], [2, 2], [1, 1], True, False, None)

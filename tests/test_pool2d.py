@@ -511,3 +511,39 @@ def test_determinism(op, dtype, layout):
         runs.append(out + (_grad(out[0], xr, g),))
     for a, b in zip(*runs):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last", "strided"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16], ids=str)
+def test_max_pool2d_values_op_and_inference_route(dtype, layout, monkeypatch):
+    """max_pool2d_values (no indices) gives max_pool2d_forward's values bit for bit, in its layout;
+    cnnops.max_pool2d takes it exactly when no indices are asked for and no gradient can flow."""
+    x = rand(2, 5, 13, 11, dtype=dtype, layout=layout)
+    args = ([3, 3], [2, 2], [1, 1], [1, 1], True)
+    y, _ = torch.ops.cnnops.max_pool2d_forward(x, *args)
+    values = torch.ops.cnnops.max_pool2d_values(x, *args)
+    assert torch.equal(values, y) and values.stride() == y.stride()
+    calls = []
+    real = torch.ops.cnnops.max_pool2d_values
+
+    class Spy:
+        def __getattr__(self, name):
+            if name == "max_pool2d_values":
+                return lambda *a: calls.append(name) or real(*a)
+            return getattr(torch.ops.cnnops, name)
+
+    monkeypatch.setattr(cnnops.functional.torch.ops, "cnnops", Spy())
+    assert torch.equal(cnnops.max_pool2d(x, 3, 2, 1, ceil_mode=True), y) and calls == ["max_pool2d_values"]
+    cnnops.max_pool2d(x, 3, 2, 1, ceil_mode=True, return_indices=True)
+    with torch.no_grad():
+        cnnops.max_pool2d(x.requires_grad_(), 3, 2, 1, ceil_mode=True)
+    assert calls == ["max_pool2d_values"] * 2
+    out = cnnops.max_pool2d(x, 3, 2, 1, ceil_mode=True)  # x requires grad now: the indexed route
+    assert calls == ["max_pool2d_values"] * 2 and out.grad_fn is not None
+
+
+def test_max_pool2d_values_is_not_differentiable():
+    x = torch.randn(1, 2, 6, 6, requires_grad=True)
+    y = torch.ops.cnnops.max_pool2d_values(x, [2, 2], [2, 2], [0, 0], [1, 1], False)
+    with pytest.raises(RuntimeError, match="max_pool2d_values is not differentiable"):
+        y.sum().backward()

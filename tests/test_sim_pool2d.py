@@ -24,13 +24,23 @@ def _max_args(x, c):
 
 
 
+def _same_values(a, b):
+    return torch.equal(torch.isnan(a), torch.isnan(b)) and torch.equal(torch.nan_to_num(a), torch.nan_to_num(b))
+
+
 def check_max(x, c):
     args = _max_args(x, c)
     y, ind = sim.max_pool2d_forward(x, *args)
+    forward_kernel = sim.last_kernel("max_pool2d_forward")
     y_cpu, ind_cpu = cpu.max_pool2d_forward(x, *args)
     assert torch.equal(ind, ind_cpu), "indices differ"
-    assert torch.equal(torch.isnan(y), torch.isnan(y_cpu)) and torch.equal(torch.nan_to_num(y), torch.nan_to_num(y_cpu))
+    assert _same_values(y, y_cpu)
     assert_layout_like(y, y_cpu, "max_pool2d output")
+    # The values alone (no indices written): the same kernel with a null index pointer.
+    values = sim.max_pool2d_values(x, *args)
+    assert sim.last_kernel("max_pool2d_values") == forward_kernel
+    assert _same_values(values, y) and _same_values(values, cpu.max_pool2d_values(x, *args))
+    assert_layout_like(values, y_cpu, "max_pool2d_values output")
     assert_layout_like(ind, ind_cpu, "max_pool2d indices")
     g = rand(*y.shape, dtype=x.dtype)
     gi = sim.max_pool2d_backward(g, x, ind, *args)

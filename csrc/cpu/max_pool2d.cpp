@@ -45,7 +45,7 @@ void max_forward_kernel(const Pool2dParams& p, const scalar_t* x, scalar_t* y, i
             }
           const int64_t o = ybase + oh * p.y.h + ow * p.y.w;
           y[o] = static_cast<scalar_t>(maxval);
-          ind[o] = best;
+          if (ind != nullptr) ind[o] = best;
         }
       }
     }
@@ -74,23 +74,37 @@ void max_backward_kernel(const Pool2dParams& p, const scalar_t* go, const int64_
   });
 }
 
+// The forward, with the int64 indices only when asked for (`ind` stays undefined otherwise).
+std::tuple<at::Tensor, at::Tensor> max_forward(const at::Tensor& input, at::IntArrayRef kernel, at::IntArrayRef stride,
+                                               at::IntArrayRef padding, at::IntArrayRef dilation, bool ceil_mode,
+                                               bool with_indices) {
+  check_pool2d_args(input, kernel, stride, padding, dilation, ceil_mode);
+  Pool2dParams p = make_pool2d_params(input, kernel, stride, padding, dilation, ceil_mode);
+  const auto fmt = output_memory_format(input);
+  at::Tensor y = empty_output({p.N, p.C, p.P, p.Q}, input.options().memory_format(fmt));
+  at::Tensor ind = with_indices
+                       ? empty_output({p.N, p.C, p.P, p.Q}, input.options().dtype(at::kLong).memory_format(fmt))
+                       : at::Tensor();
+  if (y.numel() == 0) return {y, ind};
+  p.y = strides4(y);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_max_pool2d_cpu", [&] {
+    max_forward_kernel<scalar_t>(p, input.const_data_ptr<scalar_t>(), y.mutable_data_ptr<scalar_t>(),
+                                 with_indices ? ind.mutable_data_ptr<int64_t>() : nullptr);
+  });
+  return {y, ind};
+}
+
 }  // namespace
 
 std::tuple<at::Tensor, at::Tensor> max_pool2d_forward(const at::Tensor& input, at::IntArrayRef kernel,
                                                       at::IntArrayRef stride, at::IntArrayRef padding,
                                                       at::IntArrayRef dilation, bool ceil_mode) {
-  check_pool2d_args(input, kernel, stride, padding, dilation, ceil_mode);
-  Pool2dParams p = make_pool2d_params(input, kernel, stride, padding, dilation, ceil_mode);
-  const auto fmt = output_memory_format(input);
-  at::Tensor y = empty_output({p.N, p.C, p.P, p.Q}, input.options().memory_format(fmt));
-  at::Tensor ind = empty_output({p.N, p.C, p.P, p.Q}, input.options().dtype(at::kLong).memory_format(fmt));
-  if (y.numel() == 0) return {y, ind};
-  p.y = strides4(y);
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_max_pool2d_cpu", [&] {
-    max_forward_kernel<scalar_t>(p, input.const_data_ptr<scalar_t>(), y.mutable_data_ptr<scalar_t>(),
-                                 ind.mutable_data_ptr<int64_t>());
-  });
-  return {y, ind};
+  return max_forward(input, kernel, stride, padding, dilation, ceil_mode, true);
+}
+
+at::Tensor max_pool2d_values(const at::Tensor& input, at::IntArrayRef kernel, at::IntArrayRef stride,
+                             at::IntArrayRef padding, at::IntArrayRef dilation, bool ceil_mode) {
+  return std::get<0>(max_forward(input, kernel, stride, padding, dilation, ceil_mode, false));
 }
 
 at::Tensor max_pool2d_backward(const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& indices,

@@ -9,6 +9,7 @@ TORCH_LIBRARY_IMPL(cnnops, CPU, m) {
   m.impl("conv2d_bias_act", &cnnops::cpu::conv2d_bias_act);
   m.impl("conv2d_backward", &cnnops::cpu::conv2d_backward);
   m.impl("max_pool2d_forward", &cnnops::cpu::max_pool2d_forward);
+  m.impl("max_pool2d_values", &cnnops::cpu::max_pool2d_values);
   m.impl("max_pool2d_backward", &cnnops::cpu::max_pool2d_backward);
   m.impl("avg_pool2d_forward", &cnnops::cpu::avg_pool2d_forward);
   m.impl("avg_pool2d_backward", &cnnops::cpu::avg_pool2d_backward);

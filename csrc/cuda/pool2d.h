@@ -18,7 +18,7 @@ struct Pool2dArgs {
   PoolKind kind;
   const void* x;       // forward: input
   void* y;             // forward: output
-  int64_t* indices;    // max forward: written; max backward: read (as const)
+  int64_t* indices;    // max forward: written, or null when not asked for; max backward: read (as const)
   Strides4 ind;        // strides of indices
   const void* dy;      // backward: grad_output
   void* dx;            // backward: grad_input (every element written)

@@ -54,25 +54,41 @@ at::Tensor gather_backward(const at::Tensor& grad_output, const at::Tensor& inpu
   return gi;
 }
 
+// Max pooling forward; the int64 indices only when asked for (else `ind` stays undefined and the
+// kernels get a null pointer).
+std::tuple<at::Tensor, at::Tensor> max_forward(const at::Tensor& input, at::IntArrayRef kernel, at::IntArrayRef stride,
+                                               at::IntArrayRef padding, at::IntArrayRef dilation, bool ceil_mode,
+                                               bool with_indices, const char* op, void* stream) {
+  check_pool2d_args(input, kernel, stride, padding, dilation, ceil_mode);
+  Pool2dParams p = make_pool2d_params(input, kernel, stride, padding, dilation, ceil_mode);
+  const auto opts = input.options().memory_format(output_memory_format(input));
+  at::Tensor y = empty_output({p.N, p.C, p.P, p.Q}, opts);
+  at::Tensor ind = with_indices ? empty_output({p.N, p.C, p.P, p.Q}, opts.dtype(at::kLong)) : at::Tensor();
+  if (y.numel() == 0) return {y, ind};
+  p.y = strides4(y);
+  Pool2dArgs a = args_for(p, input, PoolKind::kMax, op);
+  a.x = input.const_data_ptr();
+  a.y = y.mutable_data_ptr();
+  if (with_indices) {
+    a.indices = ind.mutable_data_ptr<int64_t>();
+    a.ind = strides4(ind);
+  }
+  run(pool2d_forward(a, stream), op);
+  return {y, ind};
+}
+
 }  // namespace
 
 std::tuple<at::Tensor, at::Tensor> max_pool2d_forward_device(const at::Tensor& input, at::IntArrayRef kernel,
                                                              at::IntArrayRef stride, at::IntArrayRef padding,
                                                              at::IntArrayRef dilation, bool ceil_mode, void* stream) {
-  check_pool2d_args(input, kernel, stride, padding, dilation, ceil_mode);
-  Pool2dParams p = make_pool2d_params(input, kernel, stride, padding, dilation, ceil_mode);
-  const auto opts = input.options().memory_format(output_memory_format(input));
-  at::Tensor y = empty_output({p.N, p.C, p.P, p.Q}, opts);
-  at::Tensor ind = empty_output({p.N, p.C, p.P, p.Q}, opts.dtype(at::kLong));
-  if (y.numel() == 0) return {y, ind};
-  p.y = strides4(y);
-  Pool2dArgs a = args_for(p, input, PoolKind::kMax, "max_pool2d");
-  a.x = input.const_data_ptr();
-  a.y = y.mutable_data_ptr();
-  a.indices = ind.mutable_data_ptr<int64_t>();
-  a.ind = strides4(ind);
-  run(pool2d_forward(a, stream), "max_pool2d_forward");
-  return {y, ind};
+  return max_forward(input, kernel, stride, padding, dilation, ceil_mode, true, "max_pool2d_forward", stream);
+}
+
+at::Tensor max_pool2d_values_device(const at::Tensor& input, at::IntArrayRef kernel, at::IntArrayRef stride,
+                                    at::IntArrayRef padding, at::IntArrayRef dilation, bool ceil_mode, void* stream) {
+  return std::get<0>(max_forward(input, kernel, stride, padding, dilation, ceil_mode, false, "max_pool2d_values",
+                                 stream));
 }
 
 at::Tensor max_pool2d_backward_device(const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& indices,

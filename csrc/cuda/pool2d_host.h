@@ -12,6 +12,9 @@ namespace cuda {
 std::tuple<at::Tensor, at::Tensor> max_pool2d_forward_device(const at::Tensor& input, at::IntArrayRef kernel,
                                                              at::IntArrayRef stride, at::IntArrayRef padding,
                                                              at::IntArrayRef dilation, bool ceil_mode, void* stream);
+// The values alone (op max_pool2d_values): no indices allocated or written.
+at::Tensor max_pool2d_values_device(const at::Tensor& input, at::IntArrayRef kernel, at::IntArrayRef stride,
+                                    at::IntArrayRef padding, at::IntArrayRef dilation, bool ceil_mode, void* stream);
 at::Tensor max_pool2d_backward_device(const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& indices,
                                       at::IntArrayRef kernel, at::IntArrayRef stride, at::IntArrayRef padding,
                                       at::IntArrayRef dilation, bool ceil_mode, void* stream);

@@ -79,7 +79,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
         }
       }
     y[offset(p.y, o)] = from_acc<T>(best);
-    ind[offset(ind_s, o)] = where;
+    if (ind != nullptr) ind[offset(ind_s, o)] = where;
   }
 }
 
@@ -121,8 +121,10 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     for (int v = 0; v < kVec; ++v) out.v[v] = from_acc<T>(best[v]);
     const Coord first{o.n, c0, o.h, o.w};
     *reinterpret_cast<Pack<T>*>(y + offset(p.y, first)) = out;
-    int64_t* ind_out = ind + offset(ind_s, first);
-    for (int v = 0; v < kVec; ++v) ind_out[v * ind_s.c] = where[v];
+    if (ind != nullptr) {
+      int64_t* ind_out = ind + offset(ind_s, first);
+      for (int v = 0; v < kVec; ++v) ind_out[v * ind_s.c] = where[v];
+    }
   }
 }
 
@@ -335,7 +337,7 @@ bool nhwc_vectors(const Pool2dArgs& a) {
   auto vec_strides = [&](const Strides4& s) { return s.c == 1 && s.n % v == 0 && s.h % v == 0 && s.w % v == 0; };
   auto aligned = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
   return p.C % v == 0 && vec_strides(p.x) && vec_strides(p.y) && aligned(a.x) && aligned(a.y) &&
-         (a.kind != PoolKind::kMax || a.ind.c == 1);
+         (a.kind != PoolKind::kMax || a.indices == nullptr || a.ind.c == 1);
 }
 
 template <typename T>

@@ -55,6 +55,12 @@ std::tuple<at::Tensor, at::Tensor> max_pool2d_forward_cuda(const at::Tensor& inp
   return max_pool2d_forward_device(input, kernel, stride, padding, dilation, ceil_mode, current_stream(input));
 }
 
+at::Tensor max_pool2d_values_cuda(const at::Tensor& input, at::IntArrayRef kernel, at::IntArrayRef stride,
+                                  at::IntArrayRef padding, at::IntArrayRef dilation, bool ceil_mode) {
+  CNNOPS_ON_DEVICE_OF(input);
+  return max_pool2d_values_device(input, kernel, stride, padding, dilation, ceil_mode, current_stream(input));
+}
+
 at::Tensor max_pool2d_backward_cuda(const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& indices,
                                     at::IntArrayRef kernel, at::IntArrayRef stride, at::IntArrayRef padding,
                                     at::IntArrayRef dilation, bool ceil_mode) {
@@ -100,6 +106,7 @@ TORCH_LIBRARY_IMPL(cnnops, CUDA, m) {
   m.impl("conv2d_bias_act", &cnnops::cuda::conv2d_bias_act_cuda);
   m.impl("conv2d_backward", &cnnops::cuda::conv2d_backward_cuda);
   m.impl("max_pool2d_forward", &cnnops::cuda::max_pool2d_forward_cuda);
+  m.impl("max_pool2d_values", &cnnops::cuda::max_pool2d_values_cuda);
   m.impl("max_pool2d_backward", &cnnops::cuda::max_pool2d_backward_cuda);
   m.impl("avg_pool2d_forward", &cnnops::cuda::avg_pool2d_forward_cuda);
   m.impl("avg_pool2d_backward", &cnnops::cuda::avg_pool2d_backward_cuda);

@@ -87,6 +87,14 @@ std::tuple<at::Tensor, at::Tensor> max_pool2d_forward(const at::Tensor& input, s
   });
 }
 
+at::Tensor max_pool2d_values(const at::Tensor& input, std::vector<int64_t> kernel, std::vector<int64_t> stride,
+                             std::vector<int64_t> padding, std::vector<int64_t> dilation, bool ceil_mode) {
+  check_cpu(input, "input");
+  return run_simulated([&] {
+    return cnnops::cuda::max_pool2d_values_device(input, kernel, stride, padding, dilation, ceil_mode, nullptr);
+  });
+}
+
 at::Tensor max_pool2d_backward(const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& indices,
                                std::vector<int64_t> kernel, std::vector<int64_t> stride, std::vector<int64_t> padding,
                                std::vector<int64_t> dilation, bool ceil_mode) {
@@ -162,6 +170,7 @@ PYBIND11_MODULE(_sim, m) {
         pybind11::arg("input"), pybind11::arg("weight"), pybind11::arg("bias"), pybind11::arg("stride"),
         pybind11::arg("padding"), pybind11::arg("dilation"), pybind11::arg("groups"));
   m.def("max_pool2d_forward", &max_pool2d_forward);
+  m.def("max_pool2d_values", &max_pool2d_values);
   m.def("max_pool2d_backward", &max_pool2d_backward);
   m.def("avg_pool2d_forward", &avg_pool2d_forward);
   m.def("avg_pool2d_backward", &avg_pool2d_backward);
