@@ -7,6 +7,7 @@
 #   make dev-build             fast inner loop: CPU kernels only, no CUDA compile
 #   make sim-test              the CUDA simulator's own C++ tests (plain, ASan+UBSan, TSan)
 #   make mutants               mutation testing of the CUDA kernels through the simulator
+#   make asan-test             the CPU kernel tests on a build with AddressSanitizer + UBSan
 #
 # Knobs: CNNOPS_CUDA=0/1, TORCH_CUDA_ARCH_LIST (default: the GPU's arch, else "8.0;9.0+PTX";
 # CI uses 9.0), MAX_JOBS, TESTS (what pytest runs, default tests), PYTEST_ARGS.
@@ -24,7 +25,7 @@ PY := $(PYTHON)
 SETUP :=
 endif
 
-.PHONY: test bench build dev-build clean venv mutants sim-test
+.PHONY: test bench build dev-build clean venv mutants sim-test asan-test
 
 .venv/.installed: requirements-dev.txt
 	@test -x .venv/bin/python || $(PYTHON) -m venv .venv
@@ -50,6 +51,9 @@ bench: build
 
 sim-test:
 	bash tests/sim/run.sh
+
+asan-test: $(SETUP)
+	PY=$(PY) bash tests/cpu_asan/run.sh
 
 # Mutation testing of the CUDA kernel sources through the simulator: prints the kill rate.
 mutants:

@@ -8,6 +8,9 @@ without a GPU on the machine. Environment:
   CUDA_HOME                the CUDA toolkit; found from nvcc on PATH when unset (a wrapper
                            script that execs the real nvcc is followed to its toolkit)
 
+  CNNOPS_SANITIZE=1        the CPU kernels alone, built with AddressSanitizer + UBSan (-O1 -g) in
+                           build/temp-asan; for tests/cpu_asan/run.sh, which runs the CPU tests on
+                           them (no CUDA part, no simulator module)
 A second module, cnnops._sim, is always built (g++ only): the CUDA sources of csrc/cuda compiled
 as C++ against the CPU simulator (csrc/sim), so tests run the CUDA kernels on machines without a
 GPU. CNNOPS_SIM=0 leaves it out.
@@ -129,8 +132,13 @@ def _arch_list():
     return "8.0;9.0+PTX"
 
 
+_SANITIZE = os.environ.get("CNNOPS_SANITIZE") == "1"
+# The sanitizers' flags: every report fatal, frames kept for readable stacks.
+_SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
+
+
 def _extension():
-    with_cuda = _want_cuda()
+    with_cuda = _want_cuda() and not _SANITIZE
     csrc = os.path.join(ROOT, "csrc")
     rel = lambda paths: sorted(os.path.relpath(p, ROOT) for p in paths)  # noqa: E731
     cpu_sources = rel(
@@ -153,6 +161,9 @@ def _extension():
         extra_link_args=["-fopenmp"],
         depends=headers,
     )
+    if _SANITIZE:
+        cxx = ["-O1", "-g", "-fopenmp", "-Wall", "-Wno-unknown-pragmas", "-Wno-sign-compare"] + _SANITIZE_FLAGS
+        kwargs["extra_link_args"] = kwargs["extra_link_args"] + _SANITIZE_FLAGS
     if not with_cuda:
         return CppExtension(sources=cpu_sources, extra_compile_args={"cxx": cxx}, **kwargs), False
     archs = _arch_list()
@@ -183,7 +194,7 @@ def _sim_extension():
     """cnnops._sim: every csrc/cuda/*.cu compiled by g++ against the simulator (through a
     generated one-line wrapper each, since setuptools hands .cu files to nvcc), the simulator
     runtime, the shared host code of the CUDA ops and the Python bindings."""
-    if os.environ.get("CNNOPS_SIM") == "0":
+    if os.environ.get("CNNOPS_SIM") == "0" or _SANITIZE:
         return None
     csrc = os.path.join(ROOT, "csrc")
     wrappers = []
@@ -233,7 +244,7 @@ class _Build(BuildExtension):
 
     def finalize_options(self):
         super().finalize_options()
-        tag = "cuda" if _WITH_CUDA else "cpu"
+        tag = "asan" if _SANITIZE else "cuda" if _WITH_CUDA else "cpu"
         self.build_temp = os.path.join(ROOT, "build", "temp-" + tag)
 
     def build_extension(self, ext):
