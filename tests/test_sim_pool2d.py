@@ -202,3 +202,52 @@ def test_nhwc_channel_vector_kernels(c, dtype):
     assert sim.last_kernel("adaptive_avg_pool2d_forward") == "adaptive_avg_pool_forward_nhwc_vec16"
     assert_close_scaled(y, cpu.adaptive_avg_pool2d_forward(x64, [3, 2]), cpu.adaptive_avg_pool2d_forward(x64.abs(), [3, 2]),
                         dtype, "adaptive")
+
+
+NCHW_ROW_VECTOR_CONFIGS = [
+    dict(k=2, s=None, p=0, d=1, ceil=False, shape=(2, 3, 8, 32)),            # VGG's 2x2/2
+    dict(k=(3, 2), s=(2, 2), p=(1, 0), d=1, ceil=True, shape=(2, 3, 9, 16)),  # padded rows, ceil mode
+    dict(k=(2, 2), s=(1, 2), p=0, d=(2, 1), ceil=False, shape=(1, 5, 7, 32)),  # overlapping dilated rows
+    dict(k=(2, 2), s=(1, 2), p=0, d=(2, 1), ceil=False, shape=(1, 5, 7, 33)),  # W odd: unaligned rows
+    dict(k=(1, 2), s=(3, 2), p=0, d=1, ceil=True, shape=(2, 2, 10, 16)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("c", NCHW_ROW_VECTOR_CONFIGS, ids=_id)
+def test_nchw_row_vector_kernels(c, dtype):
+    """NCHW with 2-wide stride-2 windows along W and 16-byte aligned rows: the row-vector forward
+    kernels (two 16-byte loads per window row, one 16-byte store), equal to the CPU op's results;
+    a row length that breaks the alignment falls back to the scalar kernel."""
+    x = rand(*c["shape"], dtype=dtype)
+    if x.shape[-1] % (16 // x.element_size()) != 0:  # rows not 16-byte aligned: the scalar kernel
+        check_max(x, c)
+        assert sim.last_kernel("max_pool2d_forward") == "max_pool_forward"
+        return
+    check_max(x, c)
+    assert sim.last_kernel("max_pool2d_forward") == "max_pool_forward_nchw_wvec16"
+    assert sim.last_kernel("max_pool2d_values") == "max_pool_forward_nchw_wvec16"
+    k, s, p, _ = _args.pool2d("avg_pool2d", x, c["k"], c["s"], c["p"], 1, c["ceil"])
+    for cip, div in [(True, None), (False, None), (True, -3)]:
+        args = [list(k), list(s), list(p), c["ceil"], cip, div]
+        y = sim.avg_pool2d_forward(x, *args)
+        assert sim.last_kernel("avg_pool2d_forward") == "avg_pool_forward_nchw_wvec16"
+        if dtype in (torch.float32, torch.float64):  # the same additions in the same order
+            assert torch.equal(y, cpu.avg_pool2d_forward(x, *args))
+        x64 = x.double()
+        assert_close_scaled(y, cpu.avg_pool2d_forward(x64, *args), cpu.avg_pool2d_forward(x64.abs(), *args), dtype,
+                            "avg")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
+def test_nchw_row_vector_max_ties_neg_inf_and_nan(dtype):
+    """torch's index choice on ties (the first in row-major order) and its NaN rule (the last NaN
+    wins) hold in the row-vector kernel too."""
+    torch.manual_seed(3)
+    x = torch.randint(-2, 2, (2, 3, 9, 32)).to(dtype)
+    x[0, 0, 0, :6] = float("-inf")
+    x[0, 1, 2, 3] = float("nan")
+    x[1, 2, 4, 8:12] = float("nan")
+    c = dict(k=(3, 2), s=(2, 2), p=(1, 0), d=1, ceil=True)
+    check_max(x, c)
+    assert sim.last_kernel("max_pool2d_forward") == "max_pool_forward_nchw_wvec16"

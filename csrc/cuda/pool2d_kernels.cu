@@ -2,7 +2,9 @@
 //
 // Memory-bound, so one thread per output (forward) or per input element (backward), visited in
 // the tensor's own memory order -- channels fastest for NHWC, columns fastest for NCHW -- so that
-// neighbouring threads touch neighbouring addresses. Window rules are the shared ones of
+// neighbouring threads touch neighbouring addresses. Where alignment allows, a forward thread
+// takes 16 bytes of outputs instead: kVec channels (NHWC) or kVec columns of 2-wide stride-2
+// windows (NCHW). Window rules are the shared ones of
 // common/pool_params.h (the CPU kernels use the same), so every backend pools identically.
 //
 // Backward is a gather: each input element sums, in (oh, ow) order, the gradients of the few
@@ -152,6 +154,76 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     Pack<T> out;
     for (int v = 0; v < kVec; ++v) out.v[v] = from_acc<T>(any ? sum[v] / A(win.divisor) : A(0));
     *reinterpret_cast<Pack<T>*>(y + offset(p.y, Coord{o.n, c0, o.h, o.w})) = out;
+  }
+}
+
+// NCHW with 2-wide, stride-2 windows along W that lie inside the rows (VGG's and LeNet's pools):
+// each thread pools kVec consecutive outputs of one output row, reading each window row as two
+// 16-byte loads (2 * kVec consecutive inputs) and storing the outputs as one 16-byte store.
+// Rows follow the scalar kernels' rules (any kernel_h, stride_h, pad_h, dil_h, ceil mode), and
+// the taps are visited in the same (row, column) order, so values, indices and sums are the
+// scalar kernels' bit for bit. The tap index j = 2v + t is a compile-time constant in the
+// unrolled loops, so the packs stay in registers.
+template <typename T, bool kMax>
+__global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
+    pool_forward_nchw_wvec_kernel(const Pool2dParams p, const T* __restrict__ x, T* __restrict__ y,
+                                  int64_t* __restrict__ ind, const Strides4 ind_s) {
+  using A = acc_t<T>;
+  constexpr int kVec = Pack<T>::kVec;
+  const int64_t groups = p.Q / kVec;
+  CNNOPS_FOR_EACH(i, p.N * p.C * p.P * groups) {
+    const Coord o = element(i, p.C, p.P, groups, false);  // o.w counts output vectors
+    const int64_t ow0 = o.w * kVec;
+    const T* base = x + o.n * p.x.n + o.c * p.x.c + 2 * ow0;
+    A acc[kVec];
+    int64_t where[kVec];
+    Pack<T> out;
+    if (kMax) {
+      const MaxSpan rows = max_pool_span(o.h, p.stride_h, p.pad_h, p.kernel_h, p.dil_h, p.H);
+#pragma unroll
+      for (int v = 0; v < kVec; ++v) acc[v] = -A(INFINITY), where[v] = rows.start * p.W + 2 * (ow0 + v);
+      for (int64_t h = rows.start; h < rows.end; h += p.dil_h) {
+        const Pack<T> lo = *reinterpret_cast<const Pack<T>*>(base + h * p.x.h);
+        const Pack<T> hi = *reinterpret_cast<const Pack<T>*>(base + h * p.x.h + kVec);
+#pragma unroll
+        for (int v = 0; v < kVec; ++v)
+#pragma unroll
+          for (int t = 0; t < 2; ++t) {
+            const int j = 2 * v + t;
+            const A val = widen(j < kVec ? lo.v[j] : hi.v[j - kVec]);
+            if (val > acc[v] || val != val) acc[v] = val, where[v] = h * p.W + 2 * (ow0 + v) + t;
+          }
+      }
+#pragma unroll
+      for (int v = 0; v < kVec; ++v) out.v[v] = from_acc<T>(acc[v]);
+    } else {
+      const AvgSpan rows = avg_pool_span(o.h, p.stride_h, p.pad_h, p.kernel_h, p.H);
+#pragma unroll
+      for (int v = 0; v < kVec; ++v) acc[v] = A(0);
+      for (int64_t h = rows.start; h < rows.end; ++h) {
+        const Pack<T> lo = *reinterpret_cast<const Pack<T>*>(base + h * p.x.h);
+        const Pack<T> hi = *reinterpret_cast<const Pack<T>*>(base + h * p.x.h + kVec);
+#pragma unroll
+        for (int v = 0; v < kVec; ++v)
+#pragma unroll
+          for (int t = 0; t < 2; ++t) {
+            const int j = 2 * v + t;
+            acc[v] += widen(j < kVec ? lo.v[j] : hi.v[j - kVec]);
+          }
+      }
+#pragma unroll
+      for (int v = 0; v < kVec; ++v) {
+        AvgWindow win;
+        const bool any = avg_window_from_spans(
+            p, rows, avg_pool_span(ow0 + v, p.stride_w, p.pad_w, p.kernel_w, p.W), &win);
+        out.v[v] = from_acc<T>(any ? acc[v] / A(win.divisor) : A(0));
+      }
+    }
+    *reinterpret_cast<Pack<T>*>(y + o.n * p.y.n + o.c * p.y.c + o.h * p.y.h + ow0) = out;
+    if (kMax && ind != nullptr) {
+#pragma unroll
+      for (int v = 0; v < kVec; ++v) ind[offset(ind_s, Coord{o.n, o.c, o.h, ow0 + v})] = where[v];
+    }
   }
 }
 
@@ -340,6 +412,19 @@ bool nhwc_vectors(const Pool2dArgs& a) {
          (a.kind != PoolKind::kMax || a.indices == nullptr || a.ind.c == 1);
 }
 
+// Whether the NCHW row-vector kernel applies: 2-wide, stride-2, unpadded, undilated windows
+// along W, all inside the rows, whole output vectors per row, and 16-byte aligned rows.
+template <typename T>
+bool nchw_row_vectors(const Pool2dArgs& a) {
+  constexpr int v = Pack<T>::kVec;
+  const Pool2dParams& p = a.p;
+  auto vec_rows = [&](const Strides4& s) { return s.w == 1 && s.h % v == 0 && s.c % v == 0 && s.n % v == 0; };
+  auto aligned = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
+  return a.kind != PoolKind::kAdaptiveAvg && p.kernel_w == 2 && p.stride_w == 2 && p.pad_w == 0 &&
+         p.dil_w == 1 && 2 * p.Q <= p.W && p.Q % v == 0 && vec_rows(p.x) && vec_rows(p.y) && aligned(a.x) &&
+         aligned(a.y);
+}
+
 template <typename T>
 LaunchResult forward(const Pool2dArgs& a, cudaStream_t stream) {
   const Pool2dParams& p = a.p;
@@ -348,6 +433,16 @@ LaunchResult forward(const Pool2dArgs& a, cudaStream_t stream) {
   const bool cl = channels_last(p.y, p.C);
   const bool vec = nhwc_vectors<T>(a) && !(a.kind == PoolKind::kAdaptiveAvg && p.P == 1 && p.Q == 1);
   const dim3 vec_grid = grid_for(p.N * p.P * p.Q * (p.C / Pack<T>::kVec));
+  if (!vec && nchw_row_vectors<T>(a)) {
+    const dim3 grid = grid_for(p.N * p.C * p.P * (p.Q / Pack<T>::kVec));
+    if (a.kind == PoolKind::kMax)
+      return launch_result(launch(pool_forward_nchw_wvec_kernel<T, true>, grid, dim3(kThreads), 0, stream, p, x, y,
+                                  a.indices, a.ind),
+                           "max_pool_forward_nchw_wvec16");
+    return launch_result(launch(pool_forward_nchw_wvec_kernel<T, false>, grid, dim3(kThreads), 0, stream, p, x, y,
+                                static_cast<int64_t*>(nullptr), Strides4{}),
+                         "avg_pool_forward_nchw_wvec16");
+  }
   if (a.kind == PoolKind::kMax) {
     if (vec)
       return launch_result(launch(max_pool_forward_nhwc_vec_kernel<T>, vec_grid, dim3(kThreads), 0, stream, p, x, y,
