@@ -106,6 +106,26 @@ def test_max_pool2d_indices_and_ties_match_torch():
     assert torch.equal(y, yt) and torch.equal(i, it)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.float64], ids=str)
+def test_vector_pooling_paths_match_torch(dtype):
+    """The 16-byte paths on real hardware: NCHW row vectors (VGG's 2x2/2), NHWC channel vectors,
+    and max pooling without indices (inference), each named by the kernel log."""
+    x = rand(4, 16, 32, 64, dtype=dtype).cuda()
+    with torch.no_grad():
+        y = cnnops.max_pool2d(x, 2)
+        assert cnnops.last_cuda_kernel("max_pool2d_values") == "max_pool_forward_nchw_wvec16"
+        assert torch.equal(y, F.max_pool2d(x, 2))
+        y, i = cnnops.max_pool2d(x, 2, return_indices=True)
+        yt, it = F.max_pool2d(x, 2, return_indices=True)
+        assert torch.equal(y, yt) and torch.equal(i, it)
+        a = cnnops.avg_pool2d(x, 2)
+        assert cnnops.last_cuda_kernel("avg_pool2d_forward") == "avg_pool_forward_nchw_wvec16"
+        torch.testing.assert_close(a, F.avg_pool2d(x, 2), rtol=UNIT_TOL[dtype] * 4, atol=UNIT_TOL[dtype] * 4)
+        xc = x.contiguous(memory_format=torch.channels_last)
+        assert torch.equal(cnnops.max_pool2d(xc, 3, 2, 1), F.max_pool2d(xc, 3, 2, 1))
+        assert cnnops.last_cuda_kernel("max_pool2d_values") == "max_pool_forward_nhwc_vec16"
+
+
 # ----------------------------------------------------------------------------- streams, graphs, sizes
 def test_runs_on_the_current_non_default_stream():
     x, w = torch.randn(4, 32, 28, 28, device="cuda", dtype=torch.bfloat16), torch.randn(64, 32, 3, 3, device="cuda",

@@ -162,8 +162,16 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
 // 16-byte loads (2 * kVec consecutive inputs) and storing the outputs as one 16-byte store.
 // Rows follow the scalar kernels' rules (any kernel_h, stride_h, pad_h, dil_h, ceil mode), and
 // the taps are visited in the same (row, column) order, so values, indices and sums are the
-// scalar kernels' bit for bit. The tap index j = 2v + t is a compile-time constant in the
-// unrolled loops, so the packs stay in registers.
+// scalar kernels' bit for bit. The tap index 2v + t is a compile-time constant in the unrolled
+// loops, so the packs stay in registers (the static SASS check finds no local memory).
+template <typename T>
+struct RowPair {  // 2 * kVec consecutive inputs of one row, as two 16-byte loads
+  Pack<T> lo, hi;
+  CNNOPS_HD_INLINE RowPair(const T* row)
+      : lo(*reinterpret_cast<const Pack<T>*>(row)), hi(*reinterpret_cast<const Pack<T>*>(row + Pack<T>::kVec)) {}
+  CNNOPS_HD_INLINE T tap(int j) const { return j < Pack<T>::kVec ? lo.v[j] : hi.v[j - Pack<T>::kVec]; }
+};
+
 template <typename T, bool kMax>
 __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     pool_forward_nchw_wvec_kernel(const Pool2dParams p, const T* __restrict__ x, T* __restrict__ y,
@@ -183,14 +191,12 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
 #pragma unroll
       for (int v = 0; v < kVec; ++v) acc[v] = -A(INFINITY), where[v] = rows.start * p.W + 2 * (ow0 + v);
       for (int64_t h = rows.start; h < rows.end; h += p.dil_h) {
-        const Pack<T> lo = *reinterpret_cast<const Pack<T>*>(base + h * p.x.h);
-        const Pack<T> hi = *reinterpret_cast<const Pack<T>*>(base + h * p.x.h + kVec);
+        const RowPair<T> row(base + h * p.x.h);
 #pragma unroll
         for (int v = 0; v < kVec; ++v)
 #pragma unroll
           for (int t = 0; t < 2; ++t) {
-            const int j = 2 * v + t;
-            const A val = widen(j < kVec ? lo.v[j] : hi.v[j - kVec]);
+            const A val = widen(row.tap(2 * v + t));
             if (val > acc[v] || val != val) acc[v] = val, where[v] = h * p.W + 2 * (ow0 + v) + t;
           }
       }
@@ -201,15 +207,11 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
 #pragma unroll
       for (int v = 0; v < kVec; ++v) acc[v] = A(0);
       for (int64_t h = rows.start; h < rows.end; ++h) {
-        const Pack<T> lo = *reinterpret_cast<const Pack<T>*>(base + h * p.x.h);
-        const Pack<T> hi = *reinterpret_cast<const Pack<T>*>(base + h * p.x.h + kVec);
+        const RowPair<T> row(base + h * p.x.h);
 #pragma unroll
         for (int v = 0; v < kVec; ++v)
 #pragma unroll
-          for (int t = 0; t < 2; ++t) {
-            const int j = 2 * v + t;
-            acc[v] += widen(j < kVec ? lo.v[j] : hi.v[j - kVec]);
-          }
+          for (int t = 0; t < 2; ++t) acc[v] += widen(row.tap(2 * v + t));
       }
 #pragma unroll
       for (int v = 0; v < kVec; ++v) {
