@@ -157,7 +157,8 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
   }
 }
 
-// NCHW with 2-wide, stride-2 windows along W that lie inside the rows (VGG's and LeNet's pools):
+// NCHW with 2-wide, stride-2 windows along W that lie inside the rows (VGG's pools; rows whose
+// output width is not a multiple of kVec, like LeNet's 14, take the scalar kernel):
 // each thread pools kVec consecutive outputs of one output row, reading each window row as two
 // 16-byte loads (2 * kVec consecutive inputs) and storing the outputs as one 16-byte store.
 // Rows follow the scalar kernels' rules (any kernel_h, stride_h, pad_h, dil_h, ceil mode), and
