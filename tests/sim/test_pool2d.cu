@@ -176,8 +176,9 @@ TEST(avg_pool_and_max_pool_ties_both_paths) {
 
 // NCHW with 2-wide stride-2 windows along W and 16-byte aligned rows: the row-vector forward
 // kernel (two 16-byte loads per window row). Rows 3-tall, stride 2, padded by 1 (the padded
-// divisor of count_include_pad), values in {-1, 0, 1} so that max pooling has ties; max pooling
-// also without indices (a null index pointer). Exact-size buffers: ASan sees a load past a row.
+// divisor of count_include_pad), values in {-3, -2, -1} so that max pooling has ties and every
+// maximum is negative (a running maximum not started at -inf shows); max pooling also without
+// indices (a null index pointer). Exact-size buffers: ASan sees a load past a row.
 TEST(nchw_row_vector_forward_max_and_avg) {
   Pool2dParams p{};
   p.N = 2, p.C = 3, p.H = 9, p.W = 16, p.P = 5, p.Q = 8;
@@ -186,7 +187,7 @@ TEST(nchw_row_vector_forward_max_and_avg) {
   p.x = cnnops::Strides4{p.C * p.H * p.W, p.H * p.W, p.W, 1};
   p.y = cnnops::Strides4{p.C * p.P * p.Q, p.P * p.Q, p.Q, 1};
   std::vector<float> x(p.N * p.C * p.H * p.W);
-  for (size_t i = 0; i < x.size(); ++i) x[i] = float(int((i * 7919) % 3) - 1);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(-1 - int((i * 7919) % 3));
   std::vector<float> max_ref(p.N * p.C * p.P * p.Q);
   std::vector<double> avg_ref(max_ref.size());
   std::vector<int64_t> ind_ref(max_ref.size());
