@@ -32,6 +32,27 @@ Pool2dParams nhwc_pool(int64_t N, int64_t C, int64_t H, int64_t W, int64_t k, in
   return p;
 }
 
+// The reference of one output of a 3x3/2 pad-1 window on an NHWC map (nhwc_pool(.., 3, 2, 1, ..)):
+// the sum of its input elements, and the first maximum in (row, column) order with its index.
+struct WindowRef {
+  double sum = 0;
+  float best = -INFINITY;
+  int64_t at = -1;
+};
+
+WindowRef window_3x3s2p1(const Pool2dParams& p, const std::vector<float>& x, int64_t n, int64_t c, int64_t oh,
+                         int64_t ow) {
+  WindowRef r;
+  for (int64_t h = oh * 2 - 1; h < oh * 2 + 2; ++h)
+    for (int64_t w = ow * 2 - 1; w < ow * 2 + 2; ++w) {
+      if (h < 0 || h >= p.H || w < 0 || w >= p.W) continue;
+      const float v = x[n * p.x.n + c + h * p.x.h + w * p.x.w];
+      r.sum += v;
+      if (v > r.best) r.best = v, r.at = h * p.W + w;
+    }
+  return r;
+}
+
 template <typename F>
 void for_each_schedule(F&& f) {
   for (int schedule = 0; schedule < 3; ++schedule) {
@@ -63,17 +84,10 @@ void check_max_pool(int64_t channels) {
     for (int64_t c = 0; c < p.C; ++c)
       for (int64_t oh = 0; oh < p.P; ++oh)
         for (int64_t ow = 0; ow < p.Q; ++ow) {
-          float best = -INFINITY;
-          int64_t at = -1;
-          for (int64_t h = oh * 2 - 1; h < oh * 2 + 2; ++h)
-            for (int64_t w = ow * 2 - 1; w < ow * 2 + 2; ++w) {
-              if (h < 0 || h >= p.H || w < 0 || w >= p.W) continue;
-              const float v = x[n * p.x.n + c + h * p.x.h + w * p.x.w];
-              if (v > best) best = v, at = h * p.W + w;
-            }
+          const WindowRef r = window_3x3s2p1(p, x, n, c, oh, ow);
           const int64_t o = n * p.y.n + c + oh * p.y.h + ow * p.y.w;
-          y_ref[o] = best, i_ref[o] = at;
-          dx_ref[n * p.x.n + c + (at / p.W) * p.x.h + (at % p.W) * p.x.w] += dy[o];
+          y_ref[o] = r.best, i_ref[o] = r.at;
+          dx_ref[n * p.x.n + c + (r.at / p.W) * p.x.h + (r.at % p.W) * p.x.w] += dy[o];
         }
   for_each_schedule([&] {
     DeviceBuffer<float> dx_(x), y(dy.size()), ddy(dy), gx(x.size());
@@ -142,19 +156,10 @@ TEST(avg_pool_and_max_pool_ties_both_paths) {
       for (int64_t c = 0; c < p.C; ++c)
         for (int64_t oh = 0; oh < p.P; ++oh)
           for (int64_t ow = 0; ow < p.Q; ++ow) {
-            double sum = 0;
-            float best = -INFINITY;
-            int64_t at = -1;
-            for (int64_t h = oh * 2 - 1; h < oh * 2 + 2; ++h)
-              for (int64_t w = ow * 2 - 1; w < ow * 2 + 2; ++w) {
-                if (h < 0 || h >= p.H || w < 0 || w >= p.W) continue;
-                const float v = x[n * p.x.n + c + h * p.x.h + w * p.x.w];
-                sum += v;
-                if (v > best) best = v, at = h * p.W + w;
-              }
+            const WindowRef r = window_3x3s2p1(p, x, n, c, oh, ow);
             const int64_t o = n * p.y.n + c + oh * p.y.h + ow * p.y.w;
-            avg_ref[o] = sum / 9;  // count_include_pad: the padded 3x3 window
-            ind_ref[o] = at;
+            avg_ref[o] = r.sum / 9;  // count_include_pad: the padded 3x3 window
+            ind_ref[o] = r.at;
           }
     for_each_schedule([&] {
       DeviceBuffer<float> dx(x), y(avg_ref.size()), ym(avg_ref.size());
