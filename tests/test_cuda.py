@@ -108,8 +108,9 @@ def test_max_pool2d_indices_and_ties_match_torch():
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.float64], ids=str)
 def test_vector_pooling_paths_match_torch(dtype):
-    """The 16-byte paths on real hardware: NCHW row vectors (VGG's 2x2/2), NHWC channel vectors,
-    and max pooling without indices (inference), each named by the kernel log."""
+    """The 16-byte paths on real hardware: NCHW row vectors (VGG's 2x2/2, 3x3/2 with and without
+    padding, 3x3/1 pad 1), NHWC channel vectors, and max pooling without indices (inference),
+    each named by the kernel log."""
     x = rand(4, 16, 32, 64, dtype=dtype).cuda()
     with torch.no_grad():
         y = cnnops.max_pool2d(x, 2)
@@ -121,6 +122,16 @@ def test_vector_pooling_paths_match_torch(dtype):
         a = cnnops.avg_pool2d(x, 2)
         assert cnnops.last_cuda_kernel("avg_pool2d_forward") == "avg_pool_forward_nchw_wvec16"
         torch.testing.assert_close(a, F.avg_pool2d(x, 2), rtol=UNIT_TOL[dtype] * 4, atol=UNIT_TOL[dtype] * 4)
+        # ResNet's stem, GoogLeNet's ceil-mode pool, Inception's branch pool: the other row-vector shapes
+        for args, kw in [((3, 2, 1), {}), ((3, 2), dict(ceil_mode=True)), ((3, 1, 1), {})]:
+            y, i = cnnops.max_pool2d(x, *args, return_indices=True, **kw)
+            assert cnnops.last_cuda_kernel("max_pool2d_forward") == "max_pool_forward_nchw_wvec16"
+            yt, it = F.max_pool2d(x, *args, return_indices=True, **kw)
+            assert torch.equal(y, yt) and torch.equal(i, it), args
+            a = cnnops.avg_pool2d(x, *args, **kw)
+            assert cnnops.last_cuda_kernel("avg_pool2d_forward") == "avg_pool_forward_nchw_wvec16"
+            torch.testing.assert_close(a, F.avg_pool2d(x, *args, **kw), rtol=UNIT_TOL[dtype] * 4,
+                                       atol=UNIT_TOL[dtype] * 4)
         xc = x.contiguous(memory_format=torch.channels_last)
         assert torch.equal(cnnops.max_pool2d(xc, 3, 2, 1), F.max_pool2d(xc, 3, 2, 1))
         assert cnnops.last_cuda_kernel("max_pool2d_values") == "max_pool_forward_nhwc_vec16"

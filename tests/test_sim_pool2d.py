@@ -210,22 +210,41 @@ NCHW_ROW_VECTOR_CONFIGS = [
     dict(k=(2, 2), s=(1, 2), p=0, d=(2, 1), ceil=False, shape=(1, 5, 7, 32)),  # overlapping dilated rows
     dict(k=(2, 2), s=(1, 2), p=0, d=(2, 1), ceil=False, shape=(1, 5, 7, 33)),  # W odd: unaligned rows
     dict(k=(1, 2), s=(3, 2), p=0, d=1, ceil=True, shape=(2, 2, 10, 16)),
+    dict(k=3, s=2, p=1, d=1, ceil=False, shape=(2, 3, 9, 32)),               # ResNet's stem 3x3/2 pad 1
+    dict(k=3, s=2, p=1, d=1, ceil=False, shape=(1, 2, 7, 24)),               # Q = 12: float16 falls back
+    dict(k=3, s=2, p=0, d=1, ceil=True, shape=(2, 3, 9, 32)),                # GoogLeNet's: last window clipped
+    dict(k=3, s=2, p=0, d=1, ceil=False, shape=(1, 3, 7, 32)),               # Q = 15: the scalar kernel
+    dict(k=3, s=1, p=1, d=1, ceil=True, shape=(1, 4, 6, 16)),                # Inception's branch 3x3/1 pad 1
+    dict(k=(2, 3), s=(1, 1), p=(0, 1), d=(2, 1), ceil=False, shape=(2, 2, 5, 8)),
+    dict(k=3, s=2, p=1, d=(1, 2), ceil=False, shape=(1, 2, 7, 32)),          # dilated along W: scalar
 ]
+
+# The window shapes along W the row-vector kernel is built for: (stride, kernel, pad).
+ROW_VECTOR_WINDOWS = {(2, 2, 0), (2, 3, 1), (2, 3, 0), (1, 3, 1)}
+
+
+def _takes_row_vectors(x, c):
+    """Whether the CUDA forward should take the NCHW row-vector kernel for contiguous x."""
+    k, s, p, d = _args.pool2d("max_pool2d", x, c["k"], c["s"], c["p"], c["d"], c["ceil"])
+    vec = 16 // x.element_size()
+    q = cpu.max_pool2d_values(x, list(k), list(s), list(p), list(d), c["ceil"]).shape[-1]
+    return ((s[1], k[1], p[1]) in ROW_VECTOR_WINDOWS and d[1] == 1 and s[1] * q <= x.shape[-1] and q % vec == 0
+            and x.shape[-1] % vec == 0)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("c", NCHW_ROW_VECTOR_CONFIGS, ids=_id)
 def test_nchw_row_vector_kernels(c, dtype):
-    """NCHW with 2-wide stride-2 windows along W and 16-byte aligned rows: the row-vector forward
-    kernels (two 16-byte loads per window row, one 16-byte store), equal to the CPU op's results;
-    a row length that breaks the alignment falls back to the scalar kernel."""
+    """NCHW with 16-byte aligned rows and one of the row-vector window shapes along W: the
+    row-vector forward kernels (16-byte loads along each window row, one 16-byte store), equal to
+    the CPU op's results; rows that break the alignment, output widths that are not whole vectors
+    and other window shapes take the scalar kernel."""
     x = rand(*c["shape"], dtype=dtype)
-    if x.shape[-1] % (16 // x.element_size()) != 0:  # rows not 16-byte aligned: the scalar kernel
-        check_max(x, c)
-        assert sim.last_kernel("max_pool2d_forward") == "max_pool_forward"
-        return
+    vectors = _takes_row_vectors(x, c)
     check_max(x, c)
-    assert sim.last_kernel("max_pool2d_forward") == "max_pool_forward_nchw_wvec16"
+    assert sim.last_kernel("max_pool2d_forward") == ("max_pool_forward_nchw_wvec16" if vectors else "max_pool_forward")
+    if not vectors:
+        return
     assert sim.last_kernel("max_pool2d_values") == "max_pool_forward_nchw_wvec16"
     k, s, p, _ = _args.pool2d("avg_pool2d", x, c["k"], c["s"], c["p"], 1, c["ceil"])
     for cip, div in [(True, None), (False, None), (True, -3)]:
@@ -239,15 +258,30 @@ def test_nchw_row_vector_kernels(c, dtype):
                             "avg")
 
 
+def test_nchw_row_vector_configs_reach_every_window_shape():
+    """Each row-vector window shape is exercised in float32 (a config list edit cannot silently
+    drop one)."""
+    reached = set()
+    for c in NCHW_ROW_VECTOR_CONFIGS:
+        x = rand(*c["shape"], dtype=torch.float32)
+        if _takes_row_vectors(x, c):
+            k, s, p, _ = _args.pool2d("max_pool2d", x, c["k"], c["s"], c["p"], c["d"], c["ceil"])
+            reached.add((s[1], k[1], p[1]))
+    assert reached == ROW_VECTOR_WINDOWS
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
-def test_nchw_row_vector_max_ties_neg_inf_and_nan(dtype):
+@pytest.mark.parametrize("c", [dict(k=(3, 2), s=(2, 2), p=(1, 0), d=1, ceil=True), dict(k=3, s=2, p=1, d=1, ceil=False),
+                               dict(k=3, s=2, p=0, d=1, ceil=True), dict(k=3, s=1, p=1, d=1, ceil=False)], ids=_id)
+def test_nchw_row_vector_max_ties_neg_inf_and_nan(c, dtype):
     """torch's index choice on ties (the first in row-major order) and its NaN rule (the last NaN
-    wins) hold in the row-vector kernel too."""
+    wins) hold in the row-vector kernel too, for every window shape along W (an all -inf window
+    at the left edge keeps its first in-row column as the index)."""
     torch.manual_seed(3)
     x = torch.randint(-2, 2, (2, 3, 9, 32)).to(dtype)
-    x[0, 0, 0, :6] = float("-inf")
+    x[0, 0, 0:3, :6] = float("-inf")
     x[0, 1, 2, 3] = float("nan")
     x[1, 2, 4, 8:12] = float("nan")
-    c = dict(k=(3, 2), s=(2, 2), p=(1, 0), d=1, ceil=True)
+    x[1, 1, :, 29:] = float("-inf")
     check_max(x, c)
     assert sim.last_kernel("max_pool2d_forward") == "max_pool_forward_nchw_wvec16"

@@ -3,8 +3,8 @@
 // Memory-bound, so one thread per output (forward) or per input element (backward), visited in
 // the tensor's own memory order -- channels fastest for NHWC, columns fastest for NCHW -- so that
 // neighbouring threads touch neighbouring addresses. Where alignment allows, a forward thread
-// takes 16 bytes of outputs instead: kVec channels (NHWC) or kVec columns of 2-wide stride-2
-// windows (NCHW). Window rules are the shared ones of
+// takes 16 bytes of outputs instead: kVec channels (NHWC) or kVec columns of one output row
+// (NCHW, for the common window shapes along W). Window rules are the shared ones of
 // common/pool_params.h (the CPU kernels use the same), so every backend pools identically.
 //
 // Backward is a gather: each input element sums, in (oh, ow) order, the gradients of the few
@@ -157,48 +157,72 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
   }
 }
 
-// NCHW with 2-wide, stride-2 windows along W that lie inside the rows (VGG's pools; rows whose
-// output width is not a multiple of kVec, like LeNet's 14, take the scalar kernel):
-// each thread pools kVec consecutive outputs of one output row, reading each window row as two
-// 16-byte loads (2 * kVec consecutive inputs) and storing the outputs as one 16-byte store.
-// Rows follow the scalar kernels' rules (any kernel_h, stride_h, pad_h, dil_h, ceil mode), and
-// the taps are visited in the same (row, column) order, so values, indices and sums are the
-// scalar kernels' bit for bit. The tap index 2v + t is a compile-time constant in the unrolled
-// loops, so the packs stay in registers (the static SASS check finds no local memory).
-template <typename T>
-struct RowPair {  // 2 * kVec consecutive inputs of one row, as two 16-byte loads
-  Pack<T> lo, hi;
-  CNNOPS_HD_INLINE RowPair(const T* row)
-      : lo(*reinterpret_cast<const Pack<T>*>(row)), hi(*reinterpret_cast<const Pack<T>*>(row + Pack<T>::kVec)) {}
-  CNNOPS_HD_INLINE T tap(int j) const { return j < Pack<T>::kVec ? lo.v[j] : hi.v[j - Pack<T>::kVec]; }
+// NCHW with aligned rows and one of a few window shapes along W (RowWindow below: VGG's 2/2,
+// ResNet's and GoogLeNet's 3/2 with and without padding, Inception's 3/1 pad 1): each thread
+// pools kVec consecutive outputs of one output row, reading each window row as kStride 16-byte
+// loads plus at most one column either side, and storing the outputs as one 16-byte store.
+// Rows follow the scalar kernels' rules (any kernel_h, stride_h, pad_h, dil_h, ceil mode), and the
+// taps are visited in the same (row, column) order, so values, indices and sums are the scalar
+// kernels' bit for bit. Tap indices are compile-time constants in the unrolled loops, so the
+// loads stay in registers (the static SASS check finds no local memory).
+//
+// RowTaps: the inputs one thread's kVec windows read along one row, as column offsets r from
+// the first window's unpadded start: r in [0, kStride * kVec) from the 16-byte loads, r = -1 (the
+// left padding column of padded windows) and r = kStride * kVec (the last window's reach past the
+// loads) as single loads. A side column outside the row holds `neutral` -- -inf for max, 0 for
+// average -- which changes no maximum, index or sum, so it stands for the scalar kernels' skipped
+// taps.
+template <typename T, int kStride, int kKernel, int kPad>
+struct RowTaps {
+  static constexpr int kVec = Pack<T>::kVec;
+  static constexpr int kLoaded = kStride * kVec;
+  static constexpr bool kLeft = kPad == 1;
+  static constexpr bool kRight = kKernel - 1 - kPad == kStride;
+  static_assert(kPad == 0 || kPad == 1, "one side column at most");
+  static_assert(kKernel - 1 - kPad <= kStride, "the last window reaches one column past the loads at most");
+  Pack<T> packs[kStride];
+  T left, right;
+  CNNOPS_HD_INLINE RowTaps(const T* row, bool left_inside, bool right_inside, T neutral) {
+#pragma unroll
+    for (int s = 0; s < kStride; ++s) packs[s] = *reinterpret_cast<const Pack<T>*>(row + s * kVec);
+    left = kLeft && left_inside ? row[-1] : neutral;
+    right = kRight && right_inside ? row[kLoaded] : neutral;
+  }
+  CNNOPS_HD_INLINE T tap(int r) const { return r < 0 ? left : r >= kLoaded ? right : packs[r / kVec].v[r % kVec]; }
 };
 
-template <typename T, bool kMax>
+template <typename T, bool kMax, int kStride, int kKernel, int kPad>
 __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     pool_forward_nchw_wvec_kernel(const Pool2dParams p, const T* __restrict__ x, T* __restrict__ y,
                                   int64_t* __restrict__ ind, const Strides4 ind_s) {
   using A = acc_t<T>;
+  using Taps = RowTaps<T, kStride, kKernel, kPad>;
   constexpr int kVec = Pack<T>::kVec;
   const int64_t groups = p.Q / kVec;
+  const T neutral = from_acc<T>(kMax ? -A(INFINITY) : A(0));
   CNNOPS_FOR_EACH(i, p.N * p.C * p.P * groups) {
     const Coord o = element(i, p.C, p.P, groups, false);  // o.w counts output vectors
     const int64_t ow0 = o.w * kVec;
-    const T* base = x + o.n * p.x.n + o.c * p.x.c + 2 * ow0;
+    const int64_t c0 = kStride * ow0;  // the input column of tap offset r = 0
+    const bool left_inside = c0 > 0, right_inside = c0 + Taps::kLoaded < p.W;
+    const T* base = x + o.n * p.x.n + o.c * p.x.c + c0;
     A acc[kVec];
     int64_t where[kVec];
     Pack<T> out;
     if (kMax) {
       const MaxSpan rows = max_pool_span(o.h, p.stride_h, p.pad_h, p.kernel_h, p.dil_h, p.H);
 #pragma unroll
-      for (int v = 0; v < kVec; ++v) acc[v] = -A(INFINITY), where[v] = rows.start * p.W + 2 * (ow0 + v);
+      for (int v = 0; v < kVec; ++v)
+        acc[v] = -A(INFINITY), where[v] = rows.start * p.W + max_pool_span(ow0 + v, kStride, kPad, kKernel, 1, p.W).start;
       for (int64_t h = rows.start; h < rows.end; h += p.dil_h) {
-        const RowPair<T> row(base + h * p.x.h);
+        const Taps row(base + h * p.x.h, left_inside, right_inside, neutral);
 #pragma unroll
         for (int v = 0; v < kVec; ++v)
 #pragma unroll
-          for (int t = 0; t < 2; ++t) {
-            const A val = widen(row.tap(2 * v + t));
-            if (val > acc[v] || val != val) acc[v] = val, where[v] = h * p.W + 2 * (ow0 + v) + t;
+          for (int t = 0; t < kKernel; ++t) {
+            const int r = kStride * v - kPad + t;
+            const A val = widen(row.tap(r));
+            if (val > acc[v] || val != val) acc[v] = val, where[v] = h * p.W + c0 + r;
           }
       }
 #pragma unroll
@@ -208,17 +232,17 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
 #pragma unroll
       for (int v = 0; v < kVec; ++v) acc[v] = A(0);
       for (int64_t h = rows.start; h < rows.end; ++h) {
-        const RowPair<T> row(base + h * p.x.h);
+        const Taps row(base + h * p.x.h, left_inside, right_inside, neutral);
 #pragma unroll
         for (int v = 0; v < kVec; ++v)
 #pragma unroll
-          for (int t = 0; t < 2; ++t) acc[v] += widen(row.tap(2 * v + t));
+          for (int t = 0; t < kKernel; ++t) acc[v] += widen(row.tap(kStride * v - kPad + t));
       }
 #pragma unroll
       for (int v = 0; v < kVec; ++v) {
         AvgWindow win;
-        const bool any = avg_window_from_spans(
-            p, rows, avg_pool_span(ow0 + v, p.stride_w, p.pad_w, p.kernel_w, p.W), &win);
+        const bool any =
+            avg_window_from_spans(p, rows, avg_pool_span(ow0 + v, kStride, kPad, kKernel, p.W), &win);
         out.v[v] = from_acc<T>(any ? acc[v] / A(win.divisor) : A(0));
       }
     }
@@ -277,7 +301,6 @@ template <typename T>
 __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     max_pool_empty_windows_kernel(const Pool2dParams p, const T* __restrict__ dy, const int64_t* __restrict__ ind,
                                   const Strides4 ind_s, T* __restrict__ dx) {
-  using A = acc_t<T>;
   CNNOPS_FOR_EACH(plane, p.N * p.C) {
     const int64_t n = plane / p.C, c = plane - n * p.C;
     for (int64_t oh = 0; oh < p.P; ++oh) {
@@ -415,17 +438,43 @@ bool nhwc_vectors(const Pool2dArgs& a) {
          (a.kind != PoolKind::kMax || a.indices == nullptr || a.ind.c == 1);
 }
 
-// Whether the NCHW row-vector kernel applies: 2-wide, stride-2, unpadded, undilated windows
-// along W, all inside the rows, whole output vectors per row, and 16-byte aligned rows.
+// The window shapes along W that the NCHW row-vector kernel is built for, as (stride, kernel,
+// pad): VGG's 2x2/2, ResNet's stem 3x3/2 pad 1, GoogLeNet's ceil-mode 3x3/2, Inception's branch
+// 3x3/1 pad 1.
+enum class RowWindow { kNone, k2s2p0, k3s2p1, k3s2p0, k3s1p1 };
+
+// Which row-vector kernel applies: one of those shapes, undilated along W; whole output vectors
+// per row whose loads stay inside the row (stride * Q <= W); 16-byte aligned rows.
 template <typename T>
-bool nchw_row_vectors(const Pool2dArgs& a) {
+RowWindow nchw_row_window(const Pool2dArgs& a) {
   constexpr int v = Pack<T>::kVec;
   const Pool2dParams& p = a.p;
   auto vec_rows = [&](const Strides4& s) { return s.w == 1 && s.h % v == 0 && s.c % v == 0 && s.n % v == 0; };
   auto aligned = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
-  return a.kind != PoolKind::kAdaptiveAvg && p.kernel_w == 2 && p.stride_w == 2 && p.pad_w == 0 &&
-         p.dil_w == 1 && 2 * p.Q <= p.W && p.Q % v == 0 && vec_rows(p.x) && vec_rows(p.y) && aligned(a.x) &&
-         aligned(a.y);
+  if (a.kind == PoolKind::kAdaptiveAvg || p.dil_w != 1 || p.stride_w * p.Q > p.W || p.Q % v != 0 ||
+      !vec_rows(p.x) || !vec_rows(p.y) || !aligned(a.x) || !aligned(a.y))
+    return RowWindow::kNone;
+  const int64_t s = p.stride_w, k = p.kernel_w, pad = p.pad_w;
+  if (s == 2 && k == 2 && pad == 0) return RowWindow::k2s2p0;
+  if (s == 2 && k == 3 && pad == 1) return RowWindow::k3s2p1;
+  if (s == 2 && k == 3 && pad == 0) return RowWindow::k3s2p0;
+  if (s == 1 && k == 3 && pad == 1) return RowWindow::k3s1p1;
+  return RowWindow::kNone;
+}
+
+template <typename T, int kStride, int kKernel, int kPad>
+LaunchResult launch_nchw_row_vectors(const Pool2dArgs& a, cudaStream_t stream) {
+  const Pool2dParams& p = a.p;
+  const T* x = static_cast<const T*>(a.x);
+  T* y = static_cast<T*>(a.y);
+  const dim3 grid = grid_for(p.N * p.C * p.P * (p.Q / Pack<T>::kVec));
+  if (a.kind == PoolKind::kMax)
+    return launch_result(launch(pool_forward_nchw_wvec_kernel<T, true, kStride, kKernel, kPad>, grid, dim3(kThreads), 0,
+                                stream, p, x, y, a.indices, a.ind),
+                         "max_pool_forward_nchw_wvec16");
+  return launch_result(launch(pool_forward_nchw_wvec_kernel<T, false, kStride, kKernel, kPad>, grid, dim3(kThreads), 0,
+                              stream, p, x, y, static_cast<int64_t*>(nullptr), Strides4{}),
+                       "avg_pool_forward_nchw_wvec16");
 }
 
 template <typename T>
@@ -436,16 +485,13 @@ LaunchResult forward(const Pool2dArgs& a, cudaStream_t stream) {
   const bool cl = channels_last(p.y, p.C);
   const bool vec = nhwc_vectors<T>(a) && !(a.kind == PoolKind::kAdaptiveAvg && p.P == 1 && p.Q == 1);
   const dim3 vec_grid = grid_for(p.N * p.P * p.Q * (p.C / Pack<T>::kVec));
-  if (!vec && nchw_row_vectors<T>(a)) {
-    const dim3 grid = grid_for(p.N * p.C * p.P * (p.Q / Pack<T>::kVec));
-    if (a.kind == PoolKind::kMax)
-      return launch_result(launch(pool_forward_nchw_wvec_kernel<T, true>, grid, dim3(kThreads), 0, stream, p, x, y,
-                                  a.indices, a.ind),
-                           "max_pool_forward_nchw_wvec16");
-    return launch_result(launch(pool_forward_nchw_wvec_kernel<T, false>, grid, dim3(kThreads), 0, stream, p, x, y,
-                                static_cast<int64_t*>(nullptr), Strides4{}),
-                         "avg_pool_forward_nchw_wvec16");
-  }
+  if (!vec) switch (nchw_row_window<T>(a)) {
+      case RowWindow::k2s2p0: return launch_nchw_row_vectors<T, 2, 2, 0>(a, stream);
+      case RowWindow::k3s2p1: return launch_nchw_row_vectors<T, 2, 3, 1>(a, stream);
+      case RowWindow::k3s2p0: return launch_nchw_row_vectors<T, 2, 3, 0>(a, stream);
+      case RowWindow::k3s1p1: return launch_nchw_row_vectors<T, 1, 3, 1>(a, stream);
+      case RowWindow::kNone: break;
+    }
   if (a.kind == PoolKind::kMax) {
     if (vec)
       return launch_result(launch(max_pool_forward_nhwc_vec_kernel<T>, vec_grid, dim3(kThreads), 0, stream, p, x, y,

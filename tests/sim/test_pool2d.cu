@@ -179,61 +179,70 @@ TEST(avg_pool_and_max_pool_ties_both_paths) {
   }
 }
 
-// NCHW with 2-wide stride-2 windows along W and 16-byte aligned rows: the row-vector forward
-// kernel (two 16-byte loads per window row). Rows 3-tall, stride 2, padded by 1 (the padded
-// divisor of count_include_pad), values in {-3, -2, -1} so that max pooling has ties and every
-// maximum is negative (a running maximum not started at -inf shows); max pooling also without
-// indices (a null index pointer). Exact-size buffers: ASan sees a load past a row.
+// NCHW with 16-byte aligned rows: the row-vector forward kernel, for each window shape along W
+// it is built for -- VGG's 2/2, ResNet's 3/2 pad 1 (a left column outside the row at the first
+// vector), GoogLeNet's ceil-mode 3/2 (a right column outside the row at the last), Inception's
+// 3/1 pad 1 (both). Rows 3-tall, stride 2, padded by 1 (the padded divisor of
+// count_include_pad), values in {-3, -2, -1} so that max pooling has ties and every maximum is
+// negative (a running maximum not started at -inf shows); max pooling also without indices (a
+// null index pointer). Exact-size buffers: ASan sees a load past a row or before the first.
 TEST(nchw_row_vector_forward_max_and_avg) {
-  Pool2dParams p{};
-  p.N = 2, p.C = 3, p.H = 9, p.W = 16, p.P = 5, p.Q = 8;
-  p.kernel_h = 3, p.kernel_w = 2, p.stride_h = p.stride_w = 2, p.pad_h = 1, p.pad_w = 0, p.dil_h = p.dil_w = 1;
-  p.count_include_pad = true;
-  p.x = cnnops::Strides4{p.C * p.H * p.W, p.H * p.W, p.W, 1};
-  p.y = cnnops::Strides4{p.C * p.P * p.Q, p.P * p.Q, p.Q, 1};
-  std::vector<float> x(p.N * p.C * p.H * p.W);
-  for (size_t i = 0; i < x.size(); ++i) x[i] = float(-1 - int((i * 7919) % 3));
-  std::vector<float> max_ref(p.N * p.C * p.P * p.Q);
-  std::vector<double> avg_ref(max_ref.size());
-  std::vector<int64_t> ind_ref(max_ref.size());
-  for (int64_t plane = 0; plane < p.N * p.C; ++plane)
-    for (int64_t oh = 0; oh < p.P; ++oh)
-      for (int64_t ow = 0; ow < p.Q; ++ow) {
-        const int64_t h0 = oh * 2 - 1, h1 = std::min<int64_t>(h0 + 3, p.H + 1);
-        double sum = 0;
-        float best = -INFINITY;
-        int64_t at = -1;
-        for (int64_t h = std::max<int64_t>(h0, 0); h < std::min<int64_t>(h1, p.H); ++h)
-          for (int64_t w = ow * 2; w < ow * 2 + 2; ++w) {
-            const float v = x[plane * p.H * p.W + h * p.W + w];
-            sum += v;
-            if (v > best) best = v, at = h * p.W + w;
-          }
-        const int64_t o = plane * p.P * p.Q + oh * p.Q + ow;
-        avg_ref[o] = sum / double((h1 - h0) * 2);
-        max_ref[o] = best, ind_ref[o] = at;
-      }
-  for_each_schedule([&] {
-    DeviceBuffer<float> dx(x), y(max_ref.size()), yv(max_ref.size()), ya(max_ref.size());
-    DeviceBuffer<int64_t> ind(max_ref.size());
-    Pool2dArgs a{};
-    a.p = p, a.dtype = DType::kFloat32, a.kind = PoolKind::kMax;
-    a.x = dx.get(), a.y = y.get(), a.indices = ind.get(), a.ind = p.y;
-    const cnnops::cuda::LaunchResult r = cnnops::cuda::pool2d_forward(a, nullptr);
-    REQUIRE(r.error == nullptr);
-    CHECK(std::string(r.kernel) == "max_pool_forward_nchw_wvec16");
-    CHECK(y.download() == max_ref);
-    CHECK(ind.download() == ind_ref);
-    a.y = yv.get(), a.indices = nullptr;  // the values alone
-    REQUIRE(cnnops::cuda::pool2d_forward(a, nullptr).error == nullptr);
-    CHECK(yv.download() == max_ref);
-    a.kind = PoolKind::kAvg, a.y = ya.get();
-    const cnnops::cuda::LaunchResult ra = cnnops::cuda::pool2d_forward(a, nullptr);
-    REQUIRE(ra.error == nullptr);
-    CHECK(std::string(ra.kernel) == "avg_pool_forward_nchw_wvec16");
-    const std::vector<float> got = ya.download();
-    int bad = 0;
-    for (size_t i = 0; i < got.size(); ++i) bad += std::fabs(got[i] - avg_ref[i]) > 1e-6;
-    CHECK_EQ(bad, 0);
-  });
+  struct Along {
+    int64_t kernel, stride, pad, W, Q;
+  };
+  for (const Along wa : {Along{2, 2, 0, 16, 8}, Along{3, 2, 1, 16, 8}, Along{3, 2, 0, 16, 8}, Along{3, 1, 1, 8, 8}}) {
+    Pool2dParams p{};
+    p.N = 2, p.C = 3, p.H = 9, p.W = wa.W, p.P = 5, p.Q = wa.Q;
+    p.kernel_h = 3, p.kernel_w = wa.kernel, p.stride_h = 2, p.stride_w = wa.stride, p.pad_h = 1, p.pad_w = wa.pad;
+    p.dil_h = p.dil_w = 1;
+    p.count_include_pad = true;
+    p.x = cnnops::Strides4{p.C * p.H * p.W, p.H * p.W, p.W, 1};
+    p.y = cnnops::Strides4{p.C * p.P * p.Q, p.P * p.Q, p.Q, 1};
+    std::vector<float> x(p.N * p.C * p.H * p.W);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = float(-1 - int((i * 7919) % 3));
+    std::vector<float> max_ref(p.N * p.C * p.P * p.Q);
+    std::vector<double> avg_ref(max_ref.size());
+    std::vector<int64_t> ind_ref(max_ref.size());
+    for (int64_t plane = 0; plane < p.N * p.C; ++plane)
+      for (int64_t oh = 0; oh < p.P; ++oh)
+        for (int64_t ow = 0; ow < p.Q; ++ow) {
+          const int64_t h0 = oh * 2 - 1, h1 = std::min<int64_t>(h0 + 3, p.H + 1);
+          const int64_t w0 = ow * wa.stride - wa.pad, w1 = std::min<int64_t>(w0 + wa.kernel, p.W + wa.pad);
+          double sum = 0;
+          float best = -INFINITY;
+          int64_t at = -1;
+          for (int64_t h = std::max<int64_t>(h0, 0); h < std::min<int64_t>(h1, p.H); ++h)
+            for (int64_t w = std::max<int64_t>(w0, 0); w < std::min<int64_t>(w1, p.W); ++w) {
+              const float v = x[plane * p.H * p.W + h * p.W + w];
+              sum += v;
+              if (v > best) best = v, at = h * p.W + w;
+            }
+          const int64_t o = plane * p.P * p.Q + oh * p.Q + ow;
+          avg_ref[o] = sum / double((h1 - h0) * (w1 - w0));
+          max_ref[o] = best, ind_ref[o] = at;
+        }
+    for_each_schedule([&] {
+      DeviceBuffer<float> dx(x), y(max_ref.size()), yv(max_ref.size()), ya(max_ref.size());
+      DeviceBuffer<int64_t> ind(max_ref.size());
+      Pool2dArgs a{};
+      a.p = p, a.dtype = DType::kFloat32, a.kind = PoolKind::kMax;
+      a.x = dx.get(), a.y = y.get(), a.indices = ind.get(), a.ind = p.y;
+      const cnnops::cuda::LaunchResult r = cnnops::cuda::pool2d_forward(a, nullptr);
+      REQUIRE(r.error == nullptr);
+      CHECK(std::string(r.kernel) == "max_pool_forward_nchw_wvec16");
+      CHECK(y.download() == max_ref);
+      CHECK(ind.download() == ind_ref);
+      a.y = yv.get(), a.indices = nullptr;  // the values alone
+      REQUIRE(cnnops::cuda::pool2d_forward(a, nullptr).error == nullptr);
+      CHECK(yv.download() == max_ref);
+      a.kind = PoolKind::kAvg, a.y = ya.get();
+      const cnnops::cuda::LaunchResult ra = cnnops::cuda::pool2d_forward(a, nullptr);
+      REQUIRE(ra.error == nullptr);
+      CHECK(std::string(ra.kernel) == "avg_pool_forward_nchw_wvec16");
+      const std::vector<float> got = ya.download();
+      int bad = 0;
+      for (size_t i = 0; i < got.size(); ++i) bad += std::fabs(got[i] - avg_ref[i]) > 1e-6;
+      CHECK_EQ(bad, 0);
+    });
+  }
 }
