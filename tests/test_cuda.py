@@ -109,8 +109,8 @@ def test_max_pool2d_indices_and_ties_match_torch():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.float64], ids=str)
 def test_vector_pooling_paths_match_torch(dtype):
     """The 16-byte paths on real hardware: NCHW row vectors (VGG's 2x2/2, 3x3/2 with and without
-    padding, 3x3/1 pad 1), NHWC channel vectors, and max pooling without indices (inference),
-    each named by the kernel log."""
+    padding, 3x3/1 pad 1), NHWC channel vectors forward and backward, and max pooling without
+    indices (inference), each named by the kernel log."""
     x = rand(4, 16, 32, 64, dtype=dtype).cuda()
     with torch.no_grad():
         y = cnnops.max_pool2d(x, 2)
@@ -135,6 +135,16 @@ def test_vector_pooling_paths_match_torch(dtype):
         xc = x.contiguous(memory_format=torch.channels_last)
         assert torch.equal(cnnops.max_pool2d(xc, 3, 2, 1), F.max_pool2d(xc, 3, 2, 1))
         assert cnnops.last_cuda_kernel("max_pool2d_values") == "max_pool_forward_nhwc_vec16"
+    # The NHWC backward gathers with channel vectors (grad_output channels-last too).
+    for ours, theirs, kernel in [(cnnops.max_pool2d, F.max_pool2d, "max_pool_backward_gather_nhwc_vec16"),
+                                 (cnnops.avg_pool2d, F.avg_pool2d, "avg_pool_backward_gather_nhwc_vec16")]:
+        xo, xt = xc.clone().requires_grad_(), xc.clone().requires_grad_()
+        yo, yt = ours(xo, 3, 2, 1), theirs(xt, 3, 2, 1)
+        g = torch.randn_like(yt).contiguous(memory_format=torch.channels_last)
+        yo.backward(g)
+        yt.backward(g)
+        assert cnnops.last_cuda_kernel(kernel.split("_pool_")[0] + "_pool2d_backward") == kernel
+        torch.testing.assert_close(xo.grad, xt.grad, rtol=UNIT_TOL[dtype] * 4, atol=UNIT_TOL[dtype] * 4)
 
 
 # ----------------------------------------------------------------------------- streams, graphs, sizes

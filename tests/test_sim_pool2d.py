@@ -28,7 +28,7 @@ def _same_values(a, b):
     return torch.equal(torch.isnan(a), torch.isnan(b)) and torch.equal(torch.nan_to_num(a), torch.nan_to_num(b))
 
 
-def check_max(x, c):
+def check_max(x, c, grad_layout="contiguous"):
     args = _max_args(x, c)
     y, ind = sim.max_pool2d_forward(x, *args)
     forward_kernel = sim.last_kernel("max_pool2d_forward")
@@ -42,7 +42,7 @@ def check_max(x, c):
     assert _same_values(values, y) and _same_values(values, cpu.max_pool2d_values(x, *args))
     assert_layout_like(values, y_cpu, "max_pool2d_values output")
     assert_layout_like(ind, ind_cpu, "max_pool2d indices")
-    g = rand(*y.shape, dtype=x.dtype)
+    g = rand(*y.shape, dtype=x.dtype, layout=grad_layout)
     gi = sim.max_pool2d_backward(g, x, ind, *args)
     gi_cpu = cpu.max_pool2d_backward(g, x, ind_cpu, *args)
     assert gi.dtype == gi_cpu.dtype
@@ -184,24 +184,71 @@ def test_bad_arguments_raise():
         sim.avg_pool2d_forward(x, [2, 2], [2, 2], [0, 0], False, True, 0)
 
 
+def _check_average_backward(x, g, args, name, kernel):
+    """The CUDA average-pooling backward (`name`: "avg" or "adaptive_avg") against the CPU op's
+    in float64; `kernel`: the kernel the log must name."""
+    sim_op, cpu_op = getattr(sim, name + "_pool2d_backward"), getattr(cpu, name + "_pool2d_backward")
+    gi = sim_op(g, x, *args)
+    assert sim.last_kernel(name + "_pool2d_backward") == kernel
+    assert_layout_like(gi, cpu_op(g, x, *args), name + " grad_input")
+    g64, x64 = g.double(), x.double()
+    assert_close_scaled(gi, cpu_op(g64, x64, *args), cpu_op(g64.abs(), x64, *args), x.dtype, name + " backward")
+    if x.dtype in (torch.float32, torch.float64):  # one order of additions in both widths
+        assert torch.equal(gi, getattr(sim, name + "_pool2d_backward")(g.contiguous(), x.contiguous(), *args)
+                           .contiguous(memory_format=torch.channels_last))
+        assert sim.last_kernel(name + "_pool2d_backward") == kernel.replace("_nhwc_vec16", "")
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("c", [MAX_CONFIGS[i] for i in (1, 2, 5, 8)], ids=_id)
 def test_nhwc_channel_vector_kernels(c, dtype):
-    """NHWC with 16 channels: the 16-byte vector forward kernels, equal to the CPU op's results."""
+    """NHWC with 16 channels: the 16-byte vector kernels, forward and (with grad_output in NHWC too)
+    the backward gathers, equal to the CPU op's results; max pooling's gradient, and the averages'
+    in float32/64, equal to the scalar kernels' bit for bit."""
     shape = (c["shape"][0], 16) + c["shape"][2:]
     x = rand(*shape, dtype=dtype, layout="channels_last")
-    check_max(x, c)
+    y, ind, gi = check_max(x, c, grad_layout="channels_last")
     assert sim.last_kernel("max_pool2d_forward") == "max_pool_forward_nhwc_vec16"
+    assert sim.last_kernel("max_pool2d_backward") == "max_pool_backward_gather_nhwc_vec16"
+    g = rand(*y.shape, dtype=dtype, layout="channels_last")
+    scalar = sim.max_pool2d_backward(g.contiguous(), x, ind.contiguous(), *_max_args(x, c))
+    assert sim.last_kernel("max_pool2d_backward") == "max_pool_backward_gather"
+    assert torch.equal(sim.max_pool2d_backward(g, x, ind, *_max_args(x, c)), scalar)
     k, s, p, _ = _args.pool2d("avg_pool2d", x, c["k"], c["s"], c["p"], 1, c["ceil"])
     args = [list(k), list(s), list(p), c["ceil"], False, None]
     y = sim.avg_pool2d_forward(x, *args)
     assert sim.last_kernel("avg_pool2d_forward") == "avg_pool_forward_nhwc_vec16"
     x64 = x.double()
     assert_close_scaled(y, cpu.avg_pool2d_forward(x64, *args), cpu.avg_pool2d_forward(x64.abs(), *args), dtype, "avg")
+    _check_average_backward(x, rand(*y.shape, dtype=dtype, layout="channels_last"), args, "avg",
+                            "avg_pool_backward_gather_nhwc_vec16")
     y = sim.adaptive_avg_pool2d_forward(x, [3, 2])
     assert sim.last_kernel("adaptive_avg_pool2d_forward") == "adaptive_avg_pool_forward_nhwc_vec16"
     assert_close_scaled(y, cpu.adaptive_avg_pool2d_forward(x64, [3, 2]), cpu.adaptive_avg_pool2d_forward(x64.abs(), [3, 2]),
                         dtype, "adaptive")
+    _check_average_backward(x, rand(*y.shape, dtype=dtype, layout="channels_last"), [], "adaptive_avg",
+                            "adaptive_avg_pool_backward_gather_nhwc_vec16")
+
+
+def test_nhwc_gather_vectors_need_aligned_nhwc_grad_output():
+    """A grad_output in NCHW, an unaligned one (a view one element in), or a channel count that is
+    not a whole number of vectors: the scalar gathers, with the same results."""
+    args = [[3, 3], [2, 2], [1, 1], False, True, None]
+    x = rand(2, 8, 9, 7, dtype=torch.float32, layout="channels_last")
+    g = rand(2, 8, 5, 4, dtype=torch.float32, layout="channels_last")
+    want = sim.avg_pool2d_backward(g, x, *args)
+    assert sim.last_kernel("avg_pool2d_backward") == "avg_pool_backward_gather_nhwc_vec16"
+    assert torch.equal(sim.avg_pool2d_backward(g.contiguous(), x, *args), want)
+    assert sim.last_kernel("avg_pool2d_backward") == "avg_pool_backward_gather"
+    big = rand(2 * 8 * 5 * 4 + 1, dtype=torch.float32)
+    shifted = big[1:].view(2, 5, 4, 8).permute(0, 3, 1, 2)  # NHWC strides, 4 bytes off 16
+    shifted.copy_(g)
+    assert torch.equal(sim.avg_pool2d_backward(shifted, x, *args), want)
+    assert sim.last_kernel("avg_pool2d_backward") == "avg_pool_backward_gather"
+    x6, g6 = x[:, :6], g[:, :6]
+    assert torch.equal(sim.avg_pool2d_backward(g6, x6.contiguous(memory_format=torch.channels_last), *args),
+                       want[:, :6])
+    assert sim.last_kernel("avg_pool2d_backward") == "avg_pool_backward_gather"
 
 
 NCHW_ROW_VECTOR_CONFIGS = [

@@ -9,7 +9,8 @@
 //
 // Backward is a gather: each input element sums, in (oh, ow) order, the gradients of the few
 // windows that can contain it -- no atomics, no zero-fill launch, and the same order as the CPU
-// kernels' scatter, so results are deterministic. Global average pooling (one output per plane,
+// kernels' scatter, so results are deterministic; aligned NHWC tensors gather 16-byte channel
+// vectors. Global average pooling (one output per plane,
 // as at the end of ResNet / GoogLeNet) has its own reduction kernels.
 #include <cstdint>
 
@@ -269,26 +270,62 @@ CNNOPS_HD_INLINE OutRange windows_holding(int64_t in, int64_t stride, int64_t pa
   return r;
 }
 
-template <typename T>
+// The backward gathers take kLanes consecutive channels of one input position per thread: 1 (any
+// layout and strides), or Pack<T>::kVec for aligned NHWC tensors, where each window costs one
+// 16-byte load of grad_output (and 16-byte loads of the indices) and one window test and divisor
+// serve every lane. Per channel the windows are visited in the same (oh, ow) order either way, so
+// both widths give the same bits.
+template <typename T, int kLanes>
+struct alignas(sizeof(T) * kLanes) Lanes {
+  T v[kLanes];
+};
+
+template <int kLanes, typename T>
+CNNOPS_HD_INLINE Lanes<T, kLanes> load_lanes(const T* at) {
+  return *reinterpret_cast<const Lanes<T, kLanes>*>(at);
+}
+
+// The input position (and first channel) of gather thread i.
+template <int kLanes>
+CNNOPS_HD_INLINE Coord gather_element(int64_t i, const Pool2dParams& p, bool channels_last) {
+  Coord e = element(i, p.C / kLanes, p.H, p.W, channels_last);
+  e.c *= kLanes;
+  return e;
+}
+
+template <typename T, int kLanes>
 __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     max_pool_backward_kernel(const Pool2dParams p, const T* __restrict__ dy, const int64_t* __restrict__ ind,
                              const Strides4 ind_s, T* __restrict__ dx, const bool channels_last) {
   using A = acc_t<T>;
-  CNNOPS_FOR_EACH(i, p.N * p.C * p.H * p.W) {
-    const Coord e = element(i, p.C, p.H, p.W, channels_last);
+  CNNOPS_FOR_EACH(i, p.N * (p.C / kLanes) * p.H * p.W) {
+    const Coord e = gather_element<kLanes>(i, p, channels_last);
     const int64_t me = e.h * p.W + e.w;
     const OutRange rows = windows_holding(e.h, p.stride_h, p.pad_h, (p.kernel_h - 1) * p.dil_h + 1, p.P);
     const OutRange cols = windows_holding(e.w, p.stride_w, p.pad_w, (p.kernel_w - 1) * p.dil_w + 1, p.Q);
-    A sum = A(0);
+    A sum[kLanes];
+#pragma unroll
+    for (int v = 0; v < kLanes; ++v) sum[v] = A(0);
     for (int64_t oh = rows.lo; oh <= rows.hi; ++oh) {
       if ((e.h + p.pad_h - oh * p.stride_h) % p.dil_h != 0) continue;  // between dilated taps
       for (int64_t ow = cols.lo; ow <= cols.hi; ++ow) {
         if ((e.w + p.pad_w - ow * p.stride_w) % p.dil_w != 0) continue;
         const Coord o{e.n, e.c, oh, ow};
-        if (ind[offset(ind_s, o)] == me) sum += widen(dy[offset(p.y, o)]);
+        const Lanes<int64_t, kLanes> at = load_lanes<kLanes>(ind + offset(ind_s, o));
+        bool mine = false;
+#pragma unroll
+        for (int v = 0; v < kLanes; ++v) mine |= at.v[v] == me;
+        if (!mine) continue;  // grad_output is read only where this position won
+        const Lanes<T, kLanes> g = load_lanes<kLanes>(dy + offset(p.y, o));
+#pragma unroll
+        for (int v = 0; v < kLanes; ++v)
+          if (at.v[v] == me) sum[v] += widen(g.v[v]);
       }
     }
-    dx[offset(p.x, e)] = from_acc<T>(sum);
+    Lanes<T, kLanes> out;
+#pragma unroll
+    for (int v = 0; v < kLanes; ++v) out.v[v] = from_acc<T>(sum[v]);
+    *reinterpret_cast<Lanes<T, kLanes>*>(dx + offset(p.x, e)) = out;
   }
 }
 
@@ -353,13 +390,13 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
   }
 }
 
-template <typename T, bool kAdaptive>
+template <typename T, bool kAdaptive, int kLanes>
 __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     avg_pool_backward_kernel(const Pool2dParams p, const T* __restrict__ dy, T* __restrict__ dx,
                              const bool channels_last) {
   using A = acc_t<T>;
-  CNNOPS_FOR_EACH(i, p.N * p.C * p.H * p.W) {
-    const Coord e = element(i, p.C, p.H, p.W, channels_last);
+  CNNOPS_FOR_EACH(i, p.N * (p.C / kLanes) * p.H * p.W) {
+    const Coord e = gather_element<kLanes>(i, p, channels_last);
     OutRange rows, cols;
     if (kAdaptive) {  // o holds h iff floor(o H / P) <= h < ceil((o + 1) H / P)
       rows = OutRange{(e.h * p.P) / p.H, ((e.h + 1) * p.P + p.H - 1) / p.H - 1};
@@ -370,16 +407,22 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
       rows = windows_holding(e.h, p.stride_h, p.pad_h, p.kernel_h, p.P);
       cols = windows_holding(e.w, p.stride_w, p.pad_w, p.kernel_w, p.Q);
     }
-    A sum = A(0);
+    A sum[kLanes];
+#pragma unroll
+    for (int v = 0; v < kLanes; ++v) sum[v] = A(0);
     for (int64_t oh = rows.lo; oh <= rows.hi; ++oh)
       for (int64_t ow = cols.lo; ow <= cols.hi; ++ow) {
         AvgWindow win;
         if (!(kAdaptive ? adaptive_pool_window(p, oh, ow, &win) : avg_pool_window(p, oh, ow, &win))) continue;
         if (e.h < win.ih0 || e.h >= win.ih1 || e.w < win.iw0 || e.w >= win.iw1) continue;
-        const Coord o{e.n, e.c, oh, ow};
-        sum += widen(dy[offset(p.y, o)]) / A(win.divisor);
+        const Lanes<T, kLanes> g = load_lanes<kLanes>(dy + offset(p.y, Coord{e.n, e.c, oh, ow}));
+#pragma unroll
+        for (int v = 0; v < kLanes; ++v) sum[v] += widen(g.v[v]) / A(win.divisor);
       }
-    dx[offset(p.x, e)] = from_acc<T>(sum);
+    Lanes<T, kLanes> out;
+#pragma unroll
+    for (int v = 0; v < kLanes; ++v) out.v[v] = from_acc<T>(sum[v]);
+    *reinterpret_cast<Lanes<T, kLanes>*>(dx + offset(p.x, e)) = out;
   }
 }
 
@@ -524,25 +567,54 @@ LaunchResult forward(const Pool2dArgs& a, cudaStream_t stream) {
                        "avg_pool_forward");
 }
 
+// Whether the backward gathers can take channel vectors: grad_output, grad_input (and the
+// indices) channels-last with whole, aligned vectors.
 template <typename T>
-LaunchResult backward(const Pool2dArgs& a, cudaStream_t stream) {
+bool nhwc_gather_vectors(const Pool2dArgs& a) {
+  constexpr int v = Pack<T>::kVec;
+  const Pool2dParams& p = a.p;
+  auto vec_strides = [&](const Strides4& s) { return s.c == 1 && s.n % v == 0 && s.h % v == 0 && s.w % v == 0; };
+  auto aligned = [](const void* ptr, int bytes) { return reinterpret_cast<uintptr_t>(ptr) % bytes == 0; };
+  return p.C % v == 0 && vec_strides(p.x) && vec_strides(p.y) && aligned(a.dx, 16) && aligned(a.dy, 16) &&
+         (a.kind != PoolKind::kMax || (vec_strides(a.ind) && aligned(a.indices, 8 * v)));
+}
+
+template <typename T, int kLanes>
+LaunchResult gather_backward(const Pool2dArgs& a, cudaStream_t stream, const char* name) {
   const Pool2dParams& p = a.p;
   const T* dy = static_cast<const T*>(a.dy);
   T* dx = static_cast<T*>(a.dx);
-  const bool cl = channels_last(p.x, p.C);
-  const dim3 grid = grid_for(p.N * p.C * p.H * p.W);
+  const bool cl = kLanes > 1 || channels_last(p.x, p.C);
+  const dim3 grid = grid_for(p.N * (p.C / kLanes) * p.H * p.W);
   if (a.kind == PoolKind::kMax) {
-    cudaError_t err = launch(max_pool_backward_kernel<T>, grid, dim3(kThreads), 0, stream, p, dy, a.indices, a.ind, dx, cl);
+    cudaError_t err =
+        launch(max_pool_backward_kernel<T, kLanes>, grid, dim3(kThreads), 0, stream, p, dy, a.indices, a.ind, dx, cl);
     if (err == cudaSuccess && has_empty_max_windows(p))
       err = launch(max_pool_empty_windows_kernel<T>, grid_for(p.N * p.C), dim3(kThreads), 0, stream, p, dy,
                    static_cast<const int64_t*>(a.indices), a.ind, dx);
-    return launch_result(err, "max_pool_backward_gather");
+    return launch_result(err, name);
   }
   if (a.kind == PoolKind::kAdaptiveAvg)
-    return launch_result(launch(avg_pool_backward_kernel<T, true>, grid, dim3(kThreads), 0, stream, p, dy, dx, cl),
-                         "adaptive_avg_pool_backward_gather");
-  return launch_result(launch(avg_pool_backward_kernel<T, false>, grid, dim3(kThreads), 0, stream, p, dy, dx, cl),
-                       "avg_pool_backward_gather");
+    return launch_result(launch(avg_pool_backward_kernel<T, true, kLanes>, grid, dim3(kThreads), 0, stream, p, dy, dx, cl),
+                         name);
+  return launch_result(launch(avg_pool_backward_kernel<T, false, kLanes>, grid, dim3(kThreads), 0, stream, p, dy, dx, cl),
+                       name);
+}
+
+template <typename T>
+LaunchResult backward(const Pool2dArgs& a, cudaStream_t stream) {
+  const bool vec = nhwc_gather_vectors<T>(a);
+  switch (a.kind) {
+    case PoolKind::kMax:
+      return vec ? gather_backward<T, Pack<T>::kVec>(a, stream, "max_pool_backward_gather_nhwc_vec16")
+                 : gather_backward<T, 1>(a, stream, "max_pool_backward_gather");
+    case PoolKind::kAdaptiveAvg:
+      return vec ? gather_backward<T, Pack<T>::kVec>(a, stream, "adaptive_avg_pool_backward_gather_nhwc_vec16")
+                 : gather_backward<T, 1>(a, stream, "adaptive_avg_pool_backward_gather");
+    case PoolKind::kAvg: break;
+  }
+  return vec ? gather_backward<T, Pack<T>::kVec>(a, stream, "avg_pool_backward_gather_nhwc_vec16")
+             : gather_backward<T, 1>(a, stream, "avg_pool_backward_gather");
 }
 
 }  // namespace

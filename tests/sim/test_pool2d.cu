@@ -179,6 +179,49 @@ TEST(avg_pool_and_max_pool_ties_both_paths) {
   }
 }
 
+// The average gathers (backward), scalar (5 channels) and 16-byte channel vectors (8), against
+// the scatter of the definition: avg_pool2d 3x3/2 pad 1 with count_include_pad (every window
+// divides by 9), and adaptive pooling 9x7 -> 4x5 (overlapping windows of unequal sizes).
+TEST(average_gather_backward_both_paths) {
+  for (int64_t channels : {5, 8})
+    for (const bool adaptive : {false, true}) {
+      const Pool2dParams p = adaptive ? nhwc_pool(2, channels, 9, 7, 1, 1, 0, 4, 5)
+                                      : nhwc_pool(2, channels, 9, 7, 3, 2, 1, 5, 4);
+      std::vector<float> dy(p.N * p.C * p.P * p.Q);
+      for (size_t i = 0; i < dy.size(); ++i) dy[i] = float(int((i * 7919) % 11) - 5) * 0.5f;
+      std::vector<double> dx_ref(p.N * p.C * p.H * p.W, 0.0);
+      for (int64_t n = 0; n < p.N; ++n)
+        for (int64_t c = 0; c < p.C; ++c)
+          for (int64_t oh = 0; oh < p.P; ++oh)
+            for (int64_t ow = 0; ow < p.Q; ++ow) {
+              int64_t h0 = oh * 2 - 1, h1 = oh * 2 + 2, w0 = ow * 2 - 1, w1 = ow * 2 + 2, area = 9;
+              if (adaptive) {
+                h0 = oh * p.H / p.P, h1 = ((oh + 1) * p.H + p.P - 1) / p.P;
+                w0 = ow * p.W / p.Q, w1 = ((ow + 1) * p.W + p.Q - 1) / p.Q;
+                area = (h1 - h0) * (w1 - w0);
+              }
+              const double g = dy[n * p.y.n + c + oh * p.y.h + ow * p.y.w] / double(area);
+              for (int64_t h = std::max<int64_t>(h0, 0); h < std::min(h1, p.H); ++h)
+                for (int64_t w = std::max<int64_t>(w0, 0); w < std::min(w1, p.W); ++w)
+                  dx_ref[n * p.x.n + c + h * p.x.h + w * p.x.w] += g;
+            }
+      for_each_schedule([&] {
+        DeviceBuffer<float> ddy(dy), dx(dx_ref.size());
+        Pool2dArgs a{};
+        a.p = p, a.dtype = DType::kFloat32, a.kind = adaptive ? PoolKind::kAdaptiveAvg : PoolKind::kAvg;
+        a.dy = ddy.get(), a.dx = dx.get();
+        const cnnops::cuda::LaunchResult r = cnnops::cuda::pool2d_backward(a, nullptr);
+        REQUIRE(r.error == nullptr);
+        const std::string vec = channels == 8 ? "_nhwc_vec16" : "";
+        CHECK(std::string(r.kernel) == (adaptive ? "adaptive_avg_pool_backward_gather" : "avg_pool_backward_gather") + vec);
+        const std::vector<float> got = dx.download();
+        int bad = 0;
+        for (size_t i = 0; i < got.size(); ++i) bad += std::fabs(got[i] - dx_ref[i]) > 1e-6;
+        CHECK_EQ(bad, 0);
+      });
+    }
+}
+
 // NCHW with 16-byte aligned rows: the row-vector forward kernel, for each window shape along W
 // it is built for -- VGG's 2/2, ResNet's 3/2 pad 1 (a left column outside the row at the first
 // vector), GoogLeNet's ceil-mode 3/2 (a right column outside the row at the last), Inception's
