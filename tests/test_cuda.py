@@ -109,7 +109,7 @@ def test_max_pool2d_indices_and_ties_match_torch():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.float64], ids=str)
 def test_vector_pooling_paths_match_torch(dtype):
     """The 16-byte paths on real hardware: NCHW row vectors (VGG's 2x2/2, 3x3/2 with and without
-    padding, 3x3/1 pad 1), NHWC channel vectors forward and backward, and max pooling without
+    padding, 3x3/1 pad 1) and NHWC channel vectors, forward and backward, and max pooling without
     indices (inference), each named by the kernel log."""
     x = rand(4, 16, 32, 64, dtype=dtype).cuda()
     with torch.no_grad():
@@ -135,12 +135,15 @@ def test_vector_pooling_paths_match_torch(dtype):
         xc = x.contiguous(memory_format=torch.channels_last)
         assert torch.equal(cnnops.max_pool2d(xc, 3, 2, 1), F.max_pool2d(xc, 3, 2, 1))
         assert cnnops.last_cuda_kernel("max_pool2d_values") == "max_pool_forward_nhwc_vec16"
-    # The NHWC backward gathers with channel vectors (grad_output channels-last too).
-    for ours, theirs, kernel in [(cnnops.max_pool2d, F.max_pool2d, "max_pool_backward_gather_nhwc_vec16"),
-                                 (cnnops.avg_pool2d, F.avg_pool2d, "avg_pool_backward_gather_nhwc_vec16")]:
-        xo, xt = xc.clone().requires_grad_(), xc.clone().requires_grad_()
+    # The backward gathers with vectors: NCHW rows, and NHWC channels (grad_output channels-last too).
+    for src, ours, theirs, kernel in [
+            (x, cnnops.max_pool2d, F.max_pool2d, "max_pool_backward_gather_nchw_wvec16"),
+            (x, cnnops.avg_pool2d, F.avg_pool2d, "avg_pool_backward_gather_nchw_wvec16"),
+            (xc, cnnops.max_pool2d, F.max_pool2d, "max_pool_backward_gather_nhwc_vec16"),
+            (xc, cnnops.avg_pool2d, F.avg_pool2d, "avg_pool_backward_gather_nhwc_vec16")]:
+        xo, xt = src.clone().requires_grad_(), src.clone().requires_grad_()
         yo, yt = ours(xo, 3, 2, 1), theirs(xt, 3, 2, 1)
-        g = torch.randn_like(yt).contiguous(memory_format=torch.channels_last)
+        g = torch.randn_like(yt)  # in the output's layout
         yo.backward(g)
         yt.backward(g)
         assert cnnops.last_cuda_kernel(kernel.split("_pool_")[0] + "_pool2d_backward") == kernel

@@ -60,8 +60,12 @@ def check_max(x, c, grad_layout="contiguous"):
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("c", MAX_CONFIGS, ids=_id)
 def test_max_pool2d(c, layout, dtype):
-    check_max(rand(*c["shape"], dtype=dtype, layout=layout), c)
-    assert sim.last_kernel("max_pool2d_backward") == "max_pool_backward_gather"
+    x = rand(*c["shape"], dtype=dtype, layout=layout)
+    check_max(x, c)
+    # grad_input is allocated contiguous for a strided input, so only channels_last rules out rows
+    rows = layout != "channels_last" and _takes_row_vectors(x.contiguous(), c, backward=True)
+    assert sim.last_kernel("max_pool2d_backward") == ("max_pool_backward_gather_nchw_wvec16" if rows
+                                                      else "max_pool_backward_gather")
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -270,12 +274,14 @@ NCHW_ROW_VECTOR_CONFIGS = [
 ROW_VECTOR_WINDOWS = {(2, 2, 0), (2, 3, 1), (2, 3, 0), (1, 3, 1)}
 
 
-def _takes_row_vectors(x, c):
-    """Whether the CUDA forward should take the NCHW row-vector kernel for contiguous x."""
+def _takes_row_vectors(x, c, backward=False):
+    """Whether the CUDA forward (or, with contiguous gradients, the backward) should take the NCHW
+    row-vector kernel for contiguous x."""
     k, s, p, d = _args.pool2d("max_pool2d", x, c["k"], c["s"], c["p"], c["d"], c["ceil"])
     vec = 16 // x.element_size()
     q = cpu.max_pool2d_values(x, list(k), list(s), list(p), list(d), c["ceil"]).shape[-1]
-    return ((s[1], k[1], p[1]) in ROW_VECTOR_WINDOWS and d[1] == 1 and s[1] * q <= x.shape[-1] and q % vec == 0
+    fits = s[1] * q == x.shape[-1] if backward else s[1] * q <= x.shape[-1]
+    return ((s[1], k[1], p[1]) in ROW_VECTOR_WINDOWS and d[1] == 1 and fits and q % vec == 0
             and x.shape[-1] % vec == 0)
 
 
@@ -287,9 +293,11 @@ def test_nchw_row_vector_kernels(c, dtype):
     the CPU op's results; rows that break the alignment, output widths that are not whole vectors
     and other window shapes take the scalar kernel."""
     x = rand(*c["shape"], dtype=dtype)
-    vectors = _takes_row_vectors(x, c)
+    vectors, gather_vectors = _takes_row_vectors(x, c), _takes_row_vectors(x, c, backward=True)
     check_max(x, c)
     assert sim.last_kernel("max_pool2d_forward") == ("max_pool_forward_nchw_wvec16" if vectors else "max_pool_forward")
+    assert sim.last_kernel("max_pool2d_backward") == ("max_pool_backward_gather_nchw_wvec16" if gather_vectors
+                                                      else "max_pool_backward_gather")
     if not vectors:
         return
     assert sim.last_kernel("max_pool2d_values") == "max_pool_forward_nchw_wvec16"
@@ -303,18 +311,30 @@ def test_nchw_row_vector_kernels(c, dtype):
         x64 = x.double()
         assert_close_scaled(y, cpu.avg_pool2d_forward(x64, *args), cpu.avg_pool2d_forward(x64.abs(), *args), dtype,
                             "avg")
+        g = rand(*y.shape, dtype=dtype)
+        gi = sim.avg_pool2d_backward(g, x, *args)
+        assert sim.last_kernel("avg_pool2d_backward") == ("avg_pool_backward_gather_nchw_wvec16" if gather_vectors
+                                                          else "avg_pool_backward_gather")
+        g64 = g.double()
+        assert_close_scaled(gi, cpu.avg_pool2d_backward(g64, x64, *args), cpu.avg_pool2d_backward(g64.abs(), x64, *args),
+                            dtype, "avg backward")
+        if gather_vectors and dtype in (torch.float32, torch.float64):  # the scalar gather's order
+            scalar = sim.avg_pool2d_backward(g.contiguous(memory_format=torch.channels_last), x, *args)
+            assert sim.last_kernel("avg_pool2d_backward") == "avg_pool_backward_gather"
+            assert torch.equal(gi, scalar)
 
 
 def test_nchw_row_vector_configs_reach_every_window_shape():
-    """Each row-vector window shape is exercised in float32 (a config list edit cannot silently
-    drop one)."""
-    reached = set()
+    """Each row-vector window shape is exercised in float32, forward and backward (a config list
+    edit cannot silently drop one)."""
+    reached, gathered = set(), set()
     for c in NCHW_ROW_VECTOR_CONFIGS:
         x = rand(*c["shape"], dtype=torch.float32)
         if _takes_row_vectors(x, c):
             k, s, p, _ = _args.pool2d("max_pool2d", x, c["k"], c["s"], c["p"], c["d"], c["ceil"])
             reached.add((s[1], k[1], p[1]))
-    assert reached == ROW_VECTOR_WINDOWS
+            gathered.add((s[1], k[1], p[1])) if _takes_row_vectors(x, c, backward=True) else None
+    assert reached == ROW_VECTOR_WINDOWS and gathered == ROW_VECTOR_WINDOWS
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)

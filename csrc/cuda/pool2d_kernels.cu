@@ -10,7 +10,8 @@
 // Backward is a gather: each input element sums, in (oh, ow) order, the gradients of the few
 // windows that can contain it -- no atomics, no zero-fill launch, and the same order as the CPU
 // kernels' scatter, so results are deterministic; aligned NHWC tensors gather 16-byte channel
-// vectors. Global average pooling (one output per plane,
+// vectors, NCHW rows 16-byte row vectors for the forward's row-vector window shapes. Global
+// average pooling (one output per plane,
 // as at the end of ResNet / GoogLeNet) has its own reduction kernels.
 #include <cstdint>
 
@@ -426,6 +427,89 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
   }
 }
 
+// NCHW backward for the forward row-vector window shapes, when the windows tile the rows
+// (stride * Q == W): each thread gathers the kStride * kVec input columns of one input row that
+// start the windows of kVec consecutive outputs ow0 .. ow0 + kVec - 1, and stores them as kStride
+// 16-byte stores. Per window row it reads those outputs' gradients (and indices) as 16-byte
+// loads, plus output ow0 - 1 where overlapping windows reach back into the first column and
+// output ow0 + kVec where padded windows reach the last. Which outputs hold which column is a
+// compile-time fact of the window shape (Holds), so the unrolled loops keep everything in
+// registers; per column the outputs are visited in the scalar gathers' (oh, ow) order, so the
+// sums are theirs bit for bit.
+template <int kStride, int kKernel, int kPad>
+struct Holds {
+  // Output u (relative to ow0) holds input column r (relative to kStride * ow0).
+  static constexpr bool at(int u, int r) { return kStride * u - kPad <= r && r <= kStride * u - kPad + kKernel - 1; }
+  static constexpr bool kLeft = kKernel - 1 - kPad - kStride >= 0;  // output -1 reaches column 0
+  static constexpr bool kRight = kPad >= 1;                         // output kVec reaches the last column
+};
+
+// kVec values of one output row from ow0 on, and the ones either side where needed (else `fill`).
+template <typename V, int kVec>
+struct OutputRow {
+  Lanes<V, kVec> mid;
+  V left, right;
+  CNNOPS_HD_INLINE OutputRow(const V* row, bool has_left, bool has_right, V fill)
+      : mid(load_lanes<kVec>(row)), left(has_left ? row[-1] : fill), right(has_right ? row[kVec] : fill) {}
+  CNNOPS_HD_INLINE V at(int u) const { return u < 0 ? left : u >= kVec ? right : mid.v[u]; }
+};
+
+template <typename T, bool kMax, int kStride, int kKernel, int kPad>
+__global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
+    pool_backward_nchw_wvec_kernel(const Pool2dParams p, const T* __restrict__ dy, const int64_t* __restrict__ ind,
+                                   const Strides4 ind_s, T* __restrict__ dx) {
+  using A = acc_t<T>;
+  using H = Holds<kStride, kKernel, kPad>;
+  constexpr int kVec = Pack<T>::kVec;
+  constexpr int kCols = kStride * kVec;
+  const int64_t groups = p.Q / kVec;
+  CNNOPS_FOR_EACH(i, p.N * p.C * p.H * groups) {
+    const Coord e = element(i, p.C, p.H, groups, false);  // e.w counts output vectors
+    const int64_t ow0 = e.w * kVec, c0 = kStride * ow0;
+    const bool has_left = H::kLeft && ow0 > 0, has_right = H::kRight && ow0 + kVec < p.Q;
+    const OutRange rows = windows_holding(e.h, p.stride_h, p.pad_h, kMax ? (p.kernel_h - 1) * p.dil_h + 1 : p.kernel_h, p.P);
+    A sum[kCols];
+#pragma unroll
+    for (int r = 0; r < kCols; ++r) sum[r] = A(0);
+    for (int64_t oh = rows.lo; oh <= rows.hi; ++oh) {
+      if (kMax && (e.h + p.pad_h - oh * p.stride_h) % p.dil_h != 0) continue;  // between dilated taps
+      const OutputRow<T, kVec> g(dy + e.n * p.y.n + e.c * p.y.c + oh * p.y.h + ow0, has_left, has_right, T());
+      if (kMax) {
+        const int64_t me = e.h * p.W + c0;  // the index of column r is me + r
+        const OutputRow<int64_t, kVec> at(ind + e.n * ind_s.n + e.c * ind_s.c + oh * ind_s.h + ow0, has_left, has_right,
+                                          int64_t(-1));
+#pragma unroll
+        for (int r = 0; r < kCols; ++r)
+#pragma unroll
+          for (int u = -1; u <= kVec; ++u)
+            if (H::at(u, r) && at.at(u) == me + r) sum[r] += widen(g.at(u));
+      } else {
+        // Every window counted here holds this row and column (rows from windows_holding, columns
+        // from Holds): the scalar gather's containment test always passes, only the divisor is needed.
+        const AvgSpan row_span = avg_pool_span(oh, p.stride_h, p.pad_h, p.kernel_h, p.H);
+#pragma unroll
+        for (int u = -1; u <= kVec; ++u) {
+          if ((u < 0 && !has_left) || (u == kVec && !has_right)) continue;
+          AvgWindow win;
+          if (!avg_window_from_spans(p, row_span, avg_pool_span(ow0 + u, kStride, kPad, kKernel, p.W), &win)) continue;
+          const A grad = widen(g.at(u));
+#pragma unroll
+          for (int r = 0; r < kCols; ++r)
+            if (H::at(u, r)) sum[r] += grad / A(win.divisor);
+        }
+      }
+    }
+    T* out = dx + e.n * p.x.n + e.c * p.x.c + e.h * p.x.h + c0;
+#pragma unroll
+    for (int s = 0; s < kStride; ++s) {
+      Pack<T> pack;
+#pragma unroll
+      for (int v = 0; v < kVec; ++v) pack.v[v] = from_acc<T>(sum[s * kVec + v]);
+      *reinterpret_cast<Pack<T>*>(out + s * kVec) = pack;
+    }
+  }
+}
+
 // Global average pooling, NCHW: one warp per (n, c) plane, lanes over the plane, then a fixed
 // butterfly of shuffles.
 template <typename T>
@@ -487,15 +571,22 @@ bool nhwc_vectors(const Pool2dArgs& a) {
 enum class RowWindow { kNone, k2s2p0, k3s2p1, k3s2p0, k3s1p1 };
 
 // Which row-vector kernel applies: one of those shapes, undilated along W; whole output vectors
-// per row whose loads stay inside the row (stride * Q <= W); 16-byte aligned rows.
+// per row whose loads stay inside the row (stride * Q <= W); 16-byte aligned rows. The backward
+// also needs windows that tile the rows (stride * Q == W: every input column is gathered) and, for
+// max pooling, index rows of whole aligned vectors.
 template <typename T>
-RowWindow nchw_row_window(const Pool2dArgs& a) {
+RowWindow nchw_row_window(const Pool2dArgs& a, bool backward) {
   constexpr int v = Pack<T>::kVec;
   const Pool2dParams& p = a.p;
   auto vec_rows = [&](const Strides4& s) { return s.w == 1 && s.h % v == 0 && s.c % v == 0 && s.n % v == 0; };
-  auto aligned = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
+  auto aligned = [](const void* ptr, int bytes) { return reinterpret_cast<uintptr_t>(ptr) % bytes == 0; };
+  const void* in = backward ? a.dx : a.x;
+  const void* out = backward ? a.dy : a.y;
   if (a.kind == PoolKind::kAdaptiveAvg || p.dil_w != 1 || p.stride_w * p.Q > p.W || p.Q % v != 0 ||
-      !vec_rows(p.x) || !vec_rows(p.y) || !aligned(a.x) || !aligned(a.y))
+      !vec_rows(p.x) || !vec_rows(p.y) || !aligned(in, 16) || !aligned(out, 16))
+    return RowWindow::kNone;
+  if (backward && (p.stride_w * p.Q != p.W ||
+                   (a.kind == PoolKind::kMax && !(vec_rows(a.ind) && aligned(a.indices, 8 * v)))))
     return RowWindow::kNone;
   const int64_t s = p.stride_w, k = p.kernel_w, pad = p.pad_w;
   if (s == 2 && k == 2 && pad == 0) return RowWindow::k2s2p0;
@@ -528,7 +619,7 @@ LaunchResult forward(const Pool2dArgs& a, cudaStream_t stream) {
   const bool cl = channels_last(p.y, p.C);
   const bool vec = nhwc_vectors<T>(a) && !(a.kind == PoolKind::kAdaptiveAvg && p.P == 1 && p.Q == 1);
   const dim3 vec_grid = grid_for(p.N * p.P * p.Q * (p.C / Pack<T>::kVec));
-  if (!vec) switch (nchw_row_window<T>(a)) {
+  if (!vec) switch (nchw_row_window<T>(a, false)) {
       case RowWindow::k2s2p0: return launch_nchw_row_vectors<T, 2, 2, 0>(a, stream);
       case RowWindow::k3s2p1: return launch_nchw_row_vectors<T, 2, 3, 1>(a, stream);
       case RowWindow::k3s2p0: return launch_nchw_row_vectors<T, 2, 3, 0>(a, stream);
@@ -579,6 +670,16 @@ bool nhwc_gather_vectors(const Pool2dArgs& a) {
          (a.kind != PoolKind::kMax || (vec_strides(a.ind) && aligned(a.indices, 8 * v)));
 }
 
+// Max pooling's gather, then the pass for windows that hold no input element, if any.
+template <typename T>
+LaunchResult with_empty_windows(cudaError_t err, const Pool2dArgs& a, cudaStream_t stream, const char* name) {
+  const Pool2dParams& p = a.p;
+  if (err == cudaSuccess && a.kind == PoolKind::kMax && has_empty_max_windows(p))
+    err = launch(max_pool_empty_windows_kernel<T>, grid_for(p.N * p.C), dim3(kThreads), 0, stream, p,
+                 static_cast<const T*>(a.dy), static_cast<const int64_t*>(a.indices), a.ind, static_cast<T*>(a.dx));
+  return launch_result(err, name);
+}
+
 template <typename T, int kLanes>
 LaunchResult gather_backward(const Pool2dArgs& a, cudaStream_t stream, const char* name) {
   const Pool2dParams& p = a.p;
@@ -586,14 +687,10 @@ LaunchResult gather_backward(const Pool2dArgs& a, cudaStream_t stream, const cha
   T* dx = static_cast<T*>(a.dx);
   const bool cl = kLanes > 1 || channels_last(p.x, p.C);
   const dim3 grid = grid_for(p.N * (p.C / kLanes) * p.H * p.W);
-  if (a.kind == PoolKind::kMax) {
-    cudaError_t err =
-        launch(max_pool_backward_kernel<T, kLanes>, grid, dim3(kThreads), 0, stream, p, dy, a.indices, a.ind, dx, cl);
-    if (err == cudaSuccess && has_empty_max_windows(p))
-      err = launch(max_pool_empty_windows_kernel<T>, grid_for(p.N * p.C), dim3(kThreads), 0, stream, p, dy,
-                   static_cast<const int64_t*>(a.indices), a.ind, dx);
-    return launch_result(err, name);
-  }
+  if (a.kind == PoolKind::kMax)
+    return with_empty_windows<T>(
+        launch(max_pool_backward_kernel<T, kLanes>, grid, dim3(kThreads), 0, stream, p, dy, a.indices, a.ind, dx, cl), a,
+        stream, name);
   if (a.kind == PoolKind::kAdaptiveAvg)
     return launch_result(launch(avg_pool_backward_kernel<T, true, kLanes>, grid, dim3(kThreads), 0, stream, p, dy, dx, cl),
                          name);
@@ -601,9 +698,31 @@ LaunchResult gather_backward(const Pool2dArgs& a, cudaStream_t stream, const cha
                        name);
 }
 
+template <typename T, int kStride, int kKernel, int kPad>
+LaunchResult row_gather_backward(const Pool2dArgs& a, cudaStream_t stream) {
+  const Pool2dParams& p = a.p;
+  const T* dy = static_cast<const T*>(a.dy);
+  T* dx = static_cast<T*>(a.dx);
+  const dim3 grid = grid_for(p.N * p.C * p.H * (p.Q / Pack<T>::kVec));
+  if (a.kind == PoolKind::kMax)
+    return with_empty_windows<T>(launch(pool_backward_nchw_wvec_kernel<T, true, kStride, kKernel, kPad>, grid,
+                                        dim3(kThreads), 0, stream, p, dy, a.indices, a.ind, dx),
+                                 a, stream, "max_pool_backward_gather_nchw_wvec16");
+  return launch_result(launch(pool_backward_nchw_wvec_kernel<T, false, kStride, kKernel, kPad>, grid, dim3(kThreads), 0,
+                              stream, p, dy, static_cast<const int64_t*>(nullptr), Strides4{}, dx),
+                       "avg_pool_backward_gather_nchw_wvec16");
+}
+
 template <typename T>
 LaunchResult backward(const Pool2dArgs& a, cudaStream_t stream) {
   const bool vec = nhwc_gather_vectors<T>(a);
+  if (!vec) switch (nchw_row_window<T>(a, true)) {
+      case RowWindow::k2s2p0: return row_gather_backward<T, 2, 2, 0>(a, stream);
+      case RowWindow::k3s2p1: return row_gather_backward<T, 2, 3, 1>(a, stream);
+      case RowWindow::k3s2p0: return row_gather_backward<T, 2, 3, 0>(a, stream);
+      case RowWindow::k3s1p1: return row_gather_backward<T, 1, 3, 1>(a, stream);
+      case RowWindow::kNone: break;
+    }
   switch (a.kind) {
     case PoolKind::kMax:
       return vec ? gather_backward<T, Pack<T>::kVec>(a, stream, "max_pool_backward_gather_nhwc_vec16")

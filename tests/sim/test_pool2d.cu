@@ -228,8 +228,9 @@ TEST(average_gather_backward_both_paths) {
 // 3/1 pad 1 (both). Rows 3-tall, stride 2, padded by 1 (the padded divisor of
 // count_include_pad), values in {-3, -2, -1} so that max pooling has ties and every maximum is
 // negative (a running maximum not started at -inf shows); max pooling also without indices (a
-// null index pointer). Exact-size buffers: ASan sees a load past a row or before the first.
-TEST(nchw_row_vector_forward_max_and_avg) {
+// null index pointer), and the backward gathers of both. Exact-size buffers: ASan sees a load past
+// a row or before the first.
+TEST(nchw_row_vector_forward_and_backward_max_and_avg) {
   struct Along {
     int64_t kernel, stride, pad, W, Q;
   };
@@ -243,14 +244,16 @@ TEST(nchw_row_vector_forward_max_and_avg) {
     p.y = cnnops::Strides4{p.C * p.P * p.Q, p.P * p.Q, p.Q, 1};
     std::vector<float> x(p.N * p.C * p.H * p.W);
     for (size_t i = 0; i < x.size(); ++i) x[i] = float(-1 - int((i * 7919) % 3));
-    std::vector<float> max_ref(p.N * p.C * p.P * p.Q);
-    std::vector<double> avg_ref(max_ref.size());
+    std::vector<float> max_ref(p.N * p.C * p.P * p.Q), dy(max_ref.size());
+    for (size_t i = 0; i < dy.size(); ++i) dy[i] = float(int((i * 104729) % 7) - 3);
+    std::vector<double> avg_ref(max_ref.size()), dx_max_ref(x.size(), 0.0), dx_avg_ref(x.size(), 0.0);
     std::vector<int64_t> ind_ref(max_ref.size());
     for (int64_t plane = 0; plane < p.N * p.C; ++plane)
       for (int64_t oh = 0; oh < p.P; ++oh)
         for (int64_t ow = 0; ow < p.Q; ++ow) {
           const int64_t h0 = oh * 2 - 1, h1 = std::min<int64_t>(h0 + 3, p.H + 1);
           const int64_t w0 = ow * wa.stride - wa.pad, w1 = std::min<int64_t>(w0 + wa.kernel, p.W + wa.pad);
+          const int64_t o = plane * p.P * p.Q + oh * p.Q + ow, area = (h1 - h0) * (w1 - w0);
           double sum = 0;
           float best = -INFINITY;
           int64_t at = -1;
@@ -259,11 +262,18 @@ TEST(nchw_row_vector_forward_max_and_avg) {
               const float v = x[plane * p.H * p.W + h * p.W + w];
               sum += v;
               if (v > best) best = v, at = h * p.W + w;
+              dx_avg_ref[plane * p.H * p.W + h * p.W + w] += dy[o] / double(area);
             }
-          const int64_t o = plane * p.P * p.Q + oh * p.Q + ow;
-          avg_ref[o] = sum / double((h1 - h0) * (w1 - w0));
+          avg_ref[o] = sum / double(area);
           max_ref[o] = best, ind_ref[o] = at;
+          dx_max_ref[plane * p.H * p.W + at] += dy[o];
         }
+    // The backward gathers too (these windows tile the rows), against the scatters above.
+    auto close = [](const std::vector<float>& got, const std::vector<double>& want) {
+      int bad = 0;
+      for (size_t i = 0; i < got.size(); ++i) bad += std::fabs(got[i] - want[i]) > 1e-5;
+      return bad;
+    };
     for_each_schedule([&] {
       DeviceBuffer<float> dx(x), y(max_ref.size()), yv(max_ref.size()), ya(max_ref.size());
       DeviceBuffer<int64_t> ind(max_ref.size());
@@ -282,10 +292,18 @@ TEST(nchw_row_vector_forward_max_and_avg) {
       const cnnops::cuda::LaunchResult ra = cnnops::cuda::pool2d_forward(a, nullptr);
       REQUIRE(ra.error == nullptr);
       CHECK(std::string(ra.kernel) == "avg_pool_forward_nchw_wvec16");
-      const std::vector<float> got = ya.download();
-      int bad = 0;
-      for (size_t i = 0; i < got.size(); ++i) bad += std::fabs(got[i] - avg_ref[i]) > 1e-6;
-      CHECK_EQ(bad, 0);
+      CHECK_EQ(close(ya.download(), avg_ref), 0);
+      DeviceBuffer<float> ddy(dy), gm(x.size()), ga(x.size());
+      a.dy = ddy.get(), a.dx = gm.get(), a.kind = PoolKind::kMax, a.indices = ind.get();
+      const cnnops::cuda::LaunchResult rb = cnnops::cuda::pool2d_backward(a, nullptr);
+      REQUIRE(rb.error == nullptr);
+      CHECK(std::string(rb.kernel) == "max_pool_backward_gather_nchw_wvec16");
+      CHECK_EQ(close(gm.download(), dx_max_ref), 0);
+      a.dx = ga.get(), a.kind = PoolKind::kAvg, a.indices = nullptr;
+      const cnnops::cuda::LaunchResult rab = cnnops::cuda::pool2d_backward(a, nullptr);
+      REQUIRE(rab.error == nullptr);
+      CHECK(std::string(rab.kernel) == "avg_pool_backward_gather_nchw_wvec16");
+      CHECK_EQ(close(ga.download(), dx_avg_ref), 0);
     });
   }
 }
