@@ -222,6 +222,36 @@ TEST(average_gather_backward_both_paths) {
     }
 }
 
+// Dilated windows that hold no input element (kernel 1x2, dilation 2, padding 1 on a 1-wide map:
+// both taps fall outside): the output is -inf, the index is where the scan would have started
+// (row oh, column 1 -- the element after, or past the plane for the last row), and the backward's
+// extra pass adds the gradient at that index when it lies inside the plane, as torch does.
+TEST(max_pool_windows_without_elements) {
+  Pool2dParams p{};
+  p.N = 1, p.C = 2, p.H = 3, p.W = 1, p.P = 3, p.Q = 1;
+  p.kernel_h = 1, p.kernel_w = 2, p.stride_h = p.stride_w = 1, p.pad_h = 0, p.pad_w = 1, p.dil_h = 1, p.dil_w = 2;
+  p.x = cnnops::Strides4{p.C * p.H * p.W, p.H * p.W, p.W, 1};
+  p.y = cnnops::Strides4{p.C * p.P * p.Q, p.P * p.Q, p.Q, 1};
+  const std::vector<float> x = {0.5f, -1.5f, 2.5f, -0.25f, 3.0f, 1.0f};
+  const std::vector<float> dy = {1.0f, 2.0f, 4.0f, 8.0f, 16.0f, 32.0f};
+  const std::vector<float> y_ref(6, -INFINITY);
+  const std::vector<int64_t> ind_ref = {1, 2, 3, 1, 2, 3};
+  const std::vector<float> dx_ref = {0.0f, 1.0f, 2.0f, 0.0f, 8.0f, 16.0f};  // index 3 is outside the 3-element plane
+  for_each_schedule([&] {
+    DeviceBuffer<float> dx_(x), y(dy.size()), ddy(dy), gx(x.size());
+    DeviceBuffer<int64_t> ind(dy.size());
+    Pool2dArgs a{};
+    a.p = p, a.dtype = DType::kFloat32, a.kind = PoolKind::kMax;
+    a.x = dx_.get(), a.y = y.get(), a.indices = ind.get(), a.ind = p.y;
+    REQUIRE(cnnops::cuda::pool2d_forward(a, nullptr).error == nullptr);
+    CHECK(y.download() == y_ref);
+    CHECK(ind.download() == ind_ref);
+    a.dy = ddy.get(), a.dx = gx.get();
+    REQUIRE(cnnops::cuda::pool2d_backward(a, nullptr).error == nullptr);
+    CHECK(gx.download() == dx_ref);
+  });
+}
+
 // NCHW with 16-byte aligned rows: the row-vector forward kernel, for each window shape along W
 // it is built for -- VGG's 2/2, ResNet's 3/2 pad 1 (a left column outside the row at the first
 // vector), GoogLeNet's ceil-mode 3/2 (a right column outside the row at the last), Inception's
