@@ -132,6 +132,17 @@ def test_vector_pooling_paths_match_torch(dtype):
             assert cnnops.last_cuda_kernel("avg_pool2d_forward") == "avg_pool_forward_nchw_wvec16"
             torch.testing.assert_close(a, F.avg_pool2d(x, *args, **kw), rtol=UNIT_TOL[dtype] * 4,
                                        atol=UNIT_TOL[dtype] * 4)
+        # Rows that end in a partial output vector (whole input vectors: 3 and 5 of them), the second
+        # with a ceil-mode window past the row
+        vec = 16 // x.element_size()
+        for xs, args, kw in [(x[..., :3 * vec].contiguous(), (2,), {}),
+                             (x[..., :5 * vec].contiguous(), (3, 2), dict(ceil_mode=True))]:
+            y, i = cnnops.max_pool2d(xs, *args, return_indices=True, **kw)
+            assert cnnops.last_cuda_kernel("max_pool2d_forward") == "max_pool_forward_nchw_wvec16"
+            yt, it = F.max_pool2d(xs, *args, return_indices=True, **kw)
+            assert torch.equal(y, yt) and torch.equal(i, it), (xs.shape, args)
+            torch.testing.assert_close(cnnops.avg_pool2d(xs, *args, **kw), F.avg_pool2d(xs, *args, **kw),
+                                       rtol=UNIT_TOL[dtype] * 4, atol=UNIT_TOL[dtype] * 4)
         xc = x.contiguous(memory_format=torch.channels_last)
         assert torch.equal(cnnops.max_pool2d(xc, 3, 2, 1), F.max_pool2d(xc, 3, 2, 1))
         assert cnnops.last_cuda_kernel("max_pool2d_values") == "max_pool_forward_nhwc_vec16"

@@ -262,9 +262,13 @@ NCHW_ROW_VECTOR_CONFIGS = [
     dict(k=(2, 2), s=(1, 2), p=0, d=(2, 1), ceil=False, shape=(1, 5, 7, 33)),  # W odd: unaligned rows
     dict(k=(1, 2), s=(3, 2), p=0, d=1, ceil=True, shape=(2, 2, 10, 16)),
     dict(k=3, s=2, p=1, d=1, ceil=False, shape=(2, 3, 9, 32)),               # ResNet's stem 3x3/2 pad 1
-    dict(k=3, s=2, p=1, d=1, ceil=False, shape=(1, 2, 7, 24)),               # Q = 12: float16 falls back
+    dict(k=3, s=2, p=1, d=1, ceil=False, shape=(1, 2, 7, 24)),               # Q = 12: float16's last vector partial
     dict(k=3, s=2, p=0, d=1, ceil=True, shape=(2, 3, 9, 32)),                # GoogLeNet's: last window clipped
-    dict(k=3, s=2, p=0, d=1, ceil=False, shape=(1, 3, 7, 32)),               # Q = 15: the scalar kernel
+    dict(k=3, s=2, p=0, d=1, ceil=False, shape=(1, 3, 7, 32)),               # Q = 15: a partial last vector
+    dict(k=2, s=2, p=0, d=1, ceil=False, shape=(2, 6, 28, 28)),              # LeNet's 28 -> 14
+    dict(k=3, s=1, p=1, d=1, ceil=False, shape=(1, 3, 5, 12)),               # float16: one partial vector per row
+    dict(k=3, s=2, p=0, d=1, ceil=True, shape=(1, 3, 5, 20)),                # a partial last vector, window past W
+    dict(k=2, s=(1, 2), p=(1, 0), d=(3, 1), ceil=False, shape=(1, 3, 2, 16)),  # rows' windows without elements
     dict(k=3, s=1, p=1, d=1, ceil=True, shape=(1, 4, 6, 16)),                # Inception's branch 3x3/1 pad 1
     dict(k=(2, 3), s=(1, 1), p=(0, 1), d=(2, 1), ceil=False, shape=(2, 2, 5, 8)),
     dict(k=3, s=2, p=1, d=(1, 2), ceil=False, shape=(1, 2, 7, 32)),          # dilated along W: scalar
@@ -280,24 +284,35 @@ def _takes_row_vectors(x, c, backward=False):
     k, s, p, d = _args.pool2d("max_pool2d", x, c["k"], c["s"], c["p"], c["d"], c["ceil"])
     vec = 16 // x.element_size()
     q = cpu.max_pool2d_values(x, list(k), list(s), list(p), list(d), c["ceil"]).shape[-1]
-    fits = s[1] * q == x.shape[-1] if backward else s[1] * q <= x.shape[-1]
-    return ((s[1], k[1], p[1]) in ROW_VECTOR_WINDOWS and d[1] == 1 and fits and q % vec == 0
-            and x.shape[-1] % vec == 0)
+    # the forward: a whole number of vectors per input row (the last output vector may be partial);
+    # the backward: windows tiling the rows and whole output vectors
+    fits = s[1] * q == x.shape[-1] and q % vec == 0 if backward else True
+    return (s[1], k[1], p[1]) in ROW_VECTOR_WINDOWS and d[1] == 1 and fits and x.shape[-1] % vec == 0
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("c", NCHW_ROW_VECTOR_CONFIGS, ids=_id)
 def test_nchw_row_vector_kernels(c, dtype):
     """NCHW with 16-byte aligned rows and one of the row-vector window shapes along W: the
-    row-vector forward kernels (16-byte loads along each window row, one 16-byte store), equal to
-    the CPU op's results; rows that break the alignment, output widths that are not whole vectors
-    and other window shapes take the scalar kernel."""
+    row-vector forward kernels (16-byte loads along each window row, one 16-byte store, or
+    element stores where a row ends in a partial vector), equal to the CPU op's results; rows that
+    break the alignment and other window shapes take the scalar kernel. The backward gathers
+    take row vectors where the windows tile the rows in whole vectors."""
     x = rand(*c["shape"], dtype=dtype)
     vectors, gather_vectors = _takes_row_vectors(x, c), _takes_row_vectors(x, c, backward=True)
     check_max(x, c)
     assert sim.last_kernel("max_pool2d_forward") == ("max_pool_forward_nchw_wvec16" if vectors else "max_pool_forward")
     assert sim.last_kernel("max_pool2d_backward") == ("max_pool_backward_gather_nchw_wvec16" if gather_vectors
                                                       else "max_pool_backward_gather")
+    if gather_vectors:  # grad_output as a strided view (row stride 2Q), indices contiguous: their own strides
+        y, ind = sim.max_pool2d_forward(x, *_max_args(x, c))
+        g = rand(*y.shape, dtype=dtype)
+        wide = torch.zeros(*y.shape[:-1], 2 * y.shape[-1], dtype=dtype)
+        wide[..., :y.shape[-1]] = g
+        want = sim.max_pool2d_backward(g, x, ind, *_max_args(x, c))
+        got = sim.max_pool2d_backward(wide[..., :y.shape[-1]], x, ind, *_max_args(x, c))
+        assert sim.last_kernel("max_pool2d_backward") == "max_pool_backward_gather_nchw_wvec16"
+        assert torch.equal(got, want)
     if not vectors:
         return
     assert sim.last_kernel("max_pool2d_values") == "max_pool_forward_nchw_wvec16"

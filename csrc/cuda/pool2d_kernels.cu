@@ -162,8 +162,8 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
 // NCHW with aligned rows and one of a few window shapes along W (RowWindow below: VGG's 2/2,
 // ResNet's and GoogLeNet's 3/2 with and without padding, Inception's 3/1 pad 1): each thread
 // pools kVec consecutive outputs of one output row, reading each window row as kStride 16-byte
-// loads plus at most one column either side, and storing the outputs as one 16-byte store.
-// Rows follow the scalar kernels' rules (any kernel_h, stride_h, pad_h, dil_h, ceil mode), and the
+// loads plus at most one column either side, and storing the outputs as one 16-byte store (or
+// one by one in a row's last, partial vector). Rows follow the scalar kernels' rules (any kernel_h, stride_h, pad_h, dil_h, ceil mode), and the
 // taps are visited in the same (row, column) order, so values, indices and sums are the scalar
 // kernels' bit for bit. Tap indices are compile-time constants in the unrolled loops, so the
 // loads stay in registers (the static SASS check finds no local memory).
@@ -171,9 +171,9 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
 // RowTaps: the inputs one thread's kVec windows read along one row, as column offsets r from
 // the first window's unpadded start: r in [0, kStride * kVec) from the 16-byte loads, r = -1 (the
 // left padding column of padded windows) and r = kStride * kVec (the last window's reach past the
-// loads) as single loads. A side column outside the row holds `neutral` -- -inf for max, 0 for
-// average -- which changes no maximum, index or sum, so it stands for the scalar kernels' skipped
-// taps.
+// loads) as single loads. A side column or load outside the row holds `neutral` -- -inf for max,
+// 0 for average -- which changes no maximum, index or sum, so it stands for the scalar kernels'
+// skipped taps.
 template <typename T, int kStride, int kKernel, int kPad>
 struct RowTaps {
   static constexpr int kVec = Pack<T>::kVec;
@@ -184,28 +184,43 @@ struct RowTaps {
   static_assert(kKernel - 1 - kPad <= kStride, "the last window reaches one column past the loads at most");
   Pack<T> packs[kStride];
   T left, right;
-  CNNOPS_HD_INLINE RowTaps(const T* row, bool left_inside, bool right_inside, T neutral) {
+  // packs_inside: how many of the loads lie inside the row (fewer only in a row's last, partial
+  // vector; the row length is a whole number of vectors there, so a load is all in or all out).
+  CNNOPS_HD_INLINE RowTaps(const T* row, int packs_inside, bool left_inside, bool right_inside, T neutral) {
 #pragma unroll
-    for (int s = 0; s < kStride; ++s) packs[s] = *reinterpret_cast<const Pack<T>*>(row + s * kVec);
+    for (int s = 0; s < kStride; ++s) {
+      if (s < packs_inside) {
+        packs[s] = *reinterpret_cast<const Pack<T>*>(row + s * kVec);
+      } else {
+#pragma unroll
+        for (int v = 0; v < kVec; ++v) packs[s].v[v] = neutral;
+      }
+    }
     left = kLeft && left_inside ? row[-1] : neutral;
     right = kRight && right_inside ? row[kLoaded] : neutral;
   }
   CNNOPS_HD_INLINE T tap(int r) const { return r < 0 ? left : r >= kLoaded ? right : packs[r / kVec].v[r % kVec]; }
 };
 
+// A row whose output width is not a whole number of vectors ends in a partial vector: its
+// threads fill the loads past the row with `neutral` and store only the outputs that exist, one
+// by one (such output rows are not 16-byte aligned: vec_store is false).
 template <typename T, bool kMax, int kStride, int kKernel, int kPad>
 __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     pool_forward_nchw_wvec_kernel(const Pool2dParams p, const T* __restrict__ x, T* __restrict__ y,
-                                  int64_t* __restrict__ ind, const Strides4 ind_s) {
+                                  int64_t* __restrict__ ind, const Strides4 ind_s, const bool vec_store) {
   using A = acc_t<T>;
   using Taps = RowTaps<T, kStride, kKernel, kPad>;
   constexpr int kVec = Pack<T>::kVec;
-  const int64_t groups = p.Q / kVec;
+  const int64_t groups = (p.Q + kVec - 1) / kVec;
   const T neutral = from_acc<T>(kMax ? -A(INFINITY) : A(0));
   CNNOPS_FOR_EACH(i, p.N * p.C * p.P * groups) {
     const Coord o = element(i, p.C, p.P, groups, false);  // o.w counts output vectors
     const int64_t ow0 = o.w * kVec;
+    const int valid = p.Q - ow0 < kVec ? int(p.Q - ow0) : kVec;  // outputs that exist
     const int64_t c0 = kStride * ow0;  // the input column of tap offset r = 0
+    const int64_t whole = (p.W - c0) / kVec;  // loads that fit in the row from c0 on
+    const int packs_inside = whole < kStride ? int(whole) : kStride;
     const bool left_inside = c0 > 0, right_inside = c0 + Taps::kLoaded < p.W;
     const T* base = x + o.n * p.x.n + o.c * p.x.c + c0;
     A acc[kVec];
@@ -217,7 +232,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
       for (int v = 0; v < kVec; ++v)
         acc[v] = -A(INFINITY), where[v] = rows.start * p.W + max_pool_span(ow0 + v, kStride, kPad, kKernel, 1, p.W).start;
       for (int64_t h = rows.start; h < rows.end; h += p.dil_h) {
-        const Taps row(base + h * p.x.h, left_inside, right_inside, neutral);
+        const Taps row(base + h * p.x.h, packs_inside, left_inside, right_inside, neutral);
 #pragma unroll
         for (int v = 0; v < kVec; ++v)
 #pragma unroll
@@ -234,7 +249,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
 #pragma unroll
       for (int v = 0; v < kVec; ++v) acc[v] = A(0);
       for (int64_t h = rows.start; h < rows.end; ++h) {
-        const Taps row(base + h * p.x.h, left_inside, right_inside, neutral);
+        const Taps row(base + h * p.x.h, packs_inside, left_inside, right_inside, neutral);
 #pragma unroll
         for (int v = 0; v < kVec; ++v)
 #pragma unroll
@@ -243,15 +258,22 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
 #pragma unroll
       for (int v = 0; v < kVec; ++v) {
         AvgWindow win;
-        const bool any =
-            avg_window_from_spans(p, rows, avg_pool_span(ow0 + v, kStride, kPad, kKernel, p.W), &win);
+        const bool any = v < valid &&  // past a partial vector's end: no window, nothing stored
+                         avg_window_from_spans(p, rows, avg_pool_span(ow0 + v, kStride, kPad, kKernel, p.W), &win);
         out.v[v] = from_acc<T>(any ? acc[v] / A(win.divisor) : A(0));
       }
     }
-    *reinterpret_cast<Pack<T>*>(y + o.n * p.y.n + o.c * p.y.c + o.h * p.y.h + ow0) = out;
+    if (vec_store) {
+      *reinterpret_cast<Pack<T>*>(y + o.n * p.y.n + o.c * p.y.c + o.h * p.y.h + ow0) = out;
+    } else {
+#pragma unroll
+      for (int v = 0; v < kVec; ++v)
+        if (v < valid) y[offset(p.y, Coord{o.n, o.c, o.h, ow0 + v})] = out.v[v];
+    }
     if (kMax && ind != nullptr) {
 #pragma unroll
-      for (int v = 0; v < kVec; ++v) ind[offset(ind_s, Coord{o.n, o.c, o.h, ow0 + v})] = where[v];
+      for (int v = 0; v < kVec; ++v)
+        if (v < valid) ind[offset(ind_s, Coord{o.n, o.c, o.h, ow0 + v})] = where[v];
     }
   }
 }
@@ -439,9 +461,15 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
 template <int kStride, int kKernel, int kPad>
 struct Holds {
   // Output u (relative to ow0) holds input column r (relative to kStride * ow0).
-  static constexpr bool at(int u, int r) { return kStride * u - kPad <= r && r <= kStride * u - kPad + kKernel - 1; }
+  CNNOPS_HD static constexpr bool at(int u, int r) {
+    return kStride * u - kPad <= r && r <= kStride * u - kPad + kKernel - 1;
+  }
   static constexpr bool kLeft = kKernel - 1 - kPad - kStride >= 0;  // output -1 reaches column 0
   static constexpr bool kRight = kPad >= 1;                         // output kVec reaches the last column
+  // Only the outputs -1 .. kVec can hold a column of the group (output -2 ends before column 0,
+  // output kVec + 1 starts after the last) -- the same reach limits as RowTaps'.
+  static_assert(kPad == 0 || kPad == 1, "one neighbouring output on the right at most");
+  static_assert(kKernel - 1 - kPad <= kStride, "one neighbouring output on the left at most");
 };
 
 // kVec values of one output row from ow0 on, and the ones either side where needed (else `fill`).
@@ -570,23 +598,23 @@ bool nhwc_vectors(const Pool2dArgs& a) {
 // 3x3/1 pad 1.
 enum class RowWindow { kNone, k2s2p0, k3s2p1, k3s2p0, k3s1p1 };
 
-// Which row-vector kernel applies: one of those shapes, undilated along W; whole output vectors
-// per row whose loads stay inside the row (stride * Q <= W); 16-byte aligned rows. The backward
-// also needs windows that tile the rows (stride * Q == W: every input column is gathered) and, for
-// max pooling, index rows of whole aligned vectors.
+// Which row-vector kernel applies: one of those shapes, undilated along W, on 16-byte aligned
+// input rows whose loads stay inside the row -- a whole number of vectors per row (a row's last
+// output vector may then be partial), or all loads before the row's end (stride * Q <= W with
+// whole output vectors). The backward also needs windows that tile the rows (stride * Q == W:
+// every input column is gathered), whole output vectors on aligned grad_output rows and, for max
+// pooling, index rows of whole aligned vectors.
 template <typename T>
 RowWindow nchw_row_window(const Pool2dArgs& a, bool backward) {
   constexpr int v = Pack<T>::kVec;
   const Pool2dParams& p = a.p;
   auto vec_rows = [&](const Strides4& s) { return s.w == 1 && s.h % v == 0 && s.c % v == 0 && s.n % v == 0; };
   auto aligned = [](const void* ptr, int bytes) { return reinterpret_cast<uintptr_t>(ptr) % bytes == 0; };
-  const void* in = backward ? a.dx : a.x;
-  const void* out = backward ? a.dy : a.y;
-  if (a.kind == PoolKind::kAdaptiveAvg || p.dil_w != 1 || p.stride_w * p.Q > p.W || p.Q % v != 0 ||
-      !vec_rows(p.x) || !vec_rows(p.y) || !aligned(in, 16) || !aligned(out, 16))
+  if (a.kind == PoolKind::kAdaptiveAvg || p.dil_w != 1 || !vec_rows(p.x) || !aligned(backward ? a.dx : a.x, 16))
     return RowWindow::kNone;
-  if (backward && (p.stride_w * p.Q != p.W ||
-                   (a.kind == PoolKind::kMax && !(vec_rows(a.ind) && aligned(a.indices, 8 * v)))))
+  if (!backward && !(p.W % v == 0 || (p.stride_w * p.Q <= p.W && p.Q % v == 0))) return RowWindow::kNone;
+  if (backward && !(p.stride_w * p.Q == p.W && p.Q % v == 0 && vec_rows(p.y) && aligned(a.dy, 16) &&
+                    (a.kind != PoolKind::kMax || (vec_rows(a.ind) && aligned(a.indices, 8 * v)))))
     return RowWindow::kNone;
   const int64_t s = p.stride_w, k = p.kernel_w, pad = p.pad_w;
   if (s == 2 && k == 2 && pad == 0) return RowWindow::k2s2p0;
@@ -601,13 +629,17 @@ LaunchResult launch_nchw_row_vectors(const Pool2dArgs& a, cudaStream_t stream) {
   const Pool2dParams& p = a.p;
   const T* x = static_cast<const T*>(a.x);
   T* y = static_cast<T*>(a.y);
-  const dim3 grid = grid_for(p.N * p.C * p.P * (p.Q / Pack<T>::kVec));
+  constexpr int v = Pack<T>::kVec;
+  const dim3 grid = grid_for(p.N * p.C * p.P * ((p.Q + v - 1) / v));
+  // Whole output vectors on 16-byte aligned rows: one store each.
+  const bool vec_store = p.Q % v == 0 && p.y.w == 1 && p.y.h % v == 0 && p.y.c % v == 0 && p.y.n % v == 0 &&
+                         reinterpret_cast<uintptr_t>(a.y) % 16 == 0;
   if (a.kind == PoolKind::kMax)
     return launch_result(launch(pool_forward_nchw_wvec_kernel<T, true, kStride, kKernel, kPad>, grid, dim3(kThreads), 0,
-                                stream, p, x, y, a.indices, a.ind),
+                                stream, p, x, y, a.indices, a.ind, vec_store),
                          "max_pool_forward_nchw_wvec16");
   return launch_result(launch(pool_forward_nchw_wvec_kernel<T, false, kStride, kKernel, kPad>, grid, dim3(kThreads), 0,
-                              stream, p, x, y, static_cast<int64_t*>(nullptr), Strides4{}),
+                              stream, p, x, y, static_cast<int64_t*>(nullptr), Strides4{}, vec_store),
                        "avg_pool_forward_nchw_wvec16");
 }
 
