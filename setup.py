@@ -151,7 +151,8 @@ def _extension():
     # Headers the extension's sources may include (the simulator's own, under csrc/sim, are not).
     headers = rel(
         p
-        for p in glob.glob(os.path.join(csrc, "**", "*.h"), recursive=True) + glob.glob(os.path.join(csrc, "**", "*.cuh"), recursive=True)
+        for ext in ("h", "cuh", "inc")
+        for p in glob.glob(os.path.join(csrc, "**", "*." + ext), recursive=True)
         if not p.startswith(os.path.join(csrc, "sim") + os.sep)
     )
     cxx = ["-O3", "-fopenmp", "-Wall", "-Wno-unknown-pragmas", "-Wno-sign-compare"]

@@ -70,6 +70,20 @@ for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
         w, r = torch.randn(24, 16, 3, 3, device="cuda", dtype=dtype), torch.randn(2, 24, 5, 6, device="cuda", dtype=dtype)
         cnnops.conv2d_bias_act(x, w, None, 2, 1, activation="relu", residual=r)
         cnnops.conv2d(x, w[:, :4], None, 1, 1, groups=4)
+# Every pooling path, forward and backward: NCHW row vectors (whole and partial last vectors, a
+# ceil-mode window past the row), NHWC channel vectors, the scalar kernels (15 channels), global
+# averaging, max pooling without indices.
+for dtype in (torch.float32, torch.float16):
+    for cl in (False, True):
+        for c, w, k, s, p, ceil in ((16, 32, 3, 2, 1, False), (16, 24, 2, 2, 0, False), (16, 40, 3, 2, 0, True),
+                                    (16, 24, 3, 1, 1, False), (15, 13, 3, 2, 1, True)):
+            x = torch.randn(2, c, 7, w, device="cuda", dtype=dtype)
+            x = (x.contiguous(memory_format=torch.channels_last) if cl else x).requires_grad_()
+            for y in (cnnops.max_pool2d(x, k, s, p, ceil_mode=ceil), cnnops.avg_pool2d(x, k, s, p, ceil_mode=ceil),
+                      cnnops.adaptive_avg_pool2d(x, 1), cnnops.adaptive_avg_pool2d(x, (3, 5))):
+                y.backward(torch.randn_like(y))
+            with torch.no_grad():
+                cnnops.max_pool2d(x, k, s, p, ceil_mode=ceil)
 torch.cuda.synchronize(); print("ok", cnnops.last_cuda_kernel())
 PYEOF
 )
@@ -92,6 +106,9 @@ fi
 #    stopped by a 150 s time budget). It writes its JSON/markdown/PNG to the results folder.
 if "$PY" -c "import torch, cnnops, sys; sys.exit(0 if torch._C._dispatch_has_kernel_for_dispatch_key('cnnops::conv2d_forward', 'CUDA') else 1)"; then
   phase benchmark-gpu-quick "$PY" -m benchmarks --preset gpu-quick --out "$RESULTS_DIR"
+  # Pooling in both layouts (the quick preset times NHWC only): GB/s against the copy ceiling.
+  phase benchmark-gpu-pooling "$PY" -m benchmarks --device cuda --suites pooling --layout nchw,nhwc \
+    --dtype bfloat16,float32 --batch 32 --passes fwd,fwdbwd --repeats 20 --time-budget 60 --out "$RESULTS_DIR"
 else
   record benchmark skipped 0 "no CUDA kernels registered"
 fi

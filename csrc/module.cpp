@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/poison.h"
+#include "cpu/cpu_isa.h"
 #include "cpu/gemm/microkernel.h"
 
 #ifndef CNNOPS_CUDA_ARCHS
@@ -35,6 +36,7 @@ PYBIND11_MODULE(_C, m) {
     info["cuda_archs"] = CNNOPS_CUDA_ARCHS;
     info["cpu_microkernel_f32"] = cnnops::cpu::microkernel_f32().name;
     info["cpu_microkernel_f64"] = cnnops::cpu::microkernel_f64().name;
+    info["cpu_vector_isa"] = cnnops::cpu::vector_isa_avx2() ? "avx2" : "portable";
     return info;
   });
   m.def("set_poison_outputs", &cnnops::set_poison_outputs,

@@ -78,3 +78,12 @@ def conv_tf32(enabled: bool):
             yield
         finally:
             torch.backends.cudnn.allow_tf32 = old
+
+
+def cpu_flags():
+    """The CPU's feature flags (/proc/cpuinfo), or an empty set where they cannot be read."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return set(next(line for line in f if line.startswith("flags")).split(":")[1].split())
+    except (OSError, StopIteration):
+        return set()

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import cnnops
-from helpers import assert_close_scaled, assert_layout_like, rand
+from helpers import assert_close_scaled, assert_layout_like, cpu_flags, rand
 
 # (N, C, H, W, K, R, S, stride, padding, dilation, groups)
 CASES = [
@@ -157,17 +157,9 @@ def test_deterministic_across_runs_and_threads():
         assert torch.equal(a, b) and torch.equal(a, c)
 
 
-def _cpu_flags():
-    try:
-        with open("/proc/cpuinfo") as f:
-            return set(next(line for line in f if line.startswith("flags")).split(":")[1].split())
-    except (OSError, StopIteration):
-        return set()
-
-
 def _expected_kernel(cap):
     """The micro-kernel family CNNOPS_CPU_KERNEL=cap picks here: the cap, unless the CPU lacks it."""
-    flags = _cpu_flags()
+    flags = cpu_flags()
     order = ["generic", "avx2", "avx512"]
     have = "avx512" if "avx512f" in flags else "avx2" if {"avx2", "fma"} <= flags else "generic"
     return order[min(order.index(cap), order.index(have))]

@@ -6,6 +6,9 @@ torch run in float64 on the same (already rounded) inputs, within helpers' scale
 Output and gradient memory formats must match torch's (assert_layout_like).
 """
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -14,7 +17,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import cnnops
-from helpers import assert_close_scaled, assert_layout_like, rand
+from helpers import assert_close_scaled, assert_layout_like, cpu_flags, rand
 
 DTYPES = [torch.float32, torch.float64, torch.bfloat16, torch.float16]
 LAYOUTS = ["contiguous", "channels_last", "strided"]
@@ -45,6 +48,16 @@ def _empty_window(n, k, p, s, d, out):
 def _grad(y, x, g):
     (gx,) = torch.autograd.grad(y, x, g)
     return gx
+
+
+def _grad_output(y, grad_layout="like"):
+    """A random gradient for y: in y's own memory format ("like", as autograd's randn_like makes
+    it; channels-last outputs then take the channels-innermost backward kernels), or in the one
+    named ("contiguous": a channels-last input's gradient arrives NCHW, the plane kernels)."""
+    if grad_layout == "like":
+        channels_last = y.dim() == 4 and not y.is_contiguous() and y.is_contiguous(memory_format=torch.channels_last)
+        grad_layout = "channels_last" if channels_last else "contiguous"
+    return rand(*y.shape, dtype=y.dtype, layout=grad_layout)
 
 
 def _equal_nan(a, b):
@@ -79,7 +92,7 @@ def _max_both(x, c, return_indices=True):
     return yc, yt
 
 
-def _check_max(x, c):
+def _check_max(x, c, grad_layout="like"):
     """Values, indices and gradient must equal torch's (in x's dtype), layouts included."""
     (yc, ic), (yt, it) = _max_both(x, c)
     assert yc.dtype == yt.dtype and ic.dtype == it.dtype == torch.int64
@@ -88,7 +101,7 @@ def _check_max(x, c):
     assert torch.equal(ic, it), "indices differ from torch's"
     assert _equal_nan(yc, yt), "values differ from torch's"
     if x.requires_grad:
-        g = rand(*yt.shape, dtype=x.dtype)
+        g = _grad_output(yt, grad_layout)
         gc, gt = _grad(yc, x, g), _grad(yt, x, g)
         assert_layout_like(gc, gt, "max_pool2d grad_input")
         assert torch.equal(gc, gt), "grad_input differs from torch's: max |diff| %g" % (
@@ -236,7 +249,7 @@ def _avg_args(c, cip, div):
     return (c["k"], c["s"], c["p"], c["ceil"], cip, div)
 
 
-def _check_avg(x, c, cip, div, grad=True):
+def _check_avg(x, c, cip, div, grad=True, grad_layout="like"):
     """Forward (and backward) against torch in float64 on the same inputs; layout against torch
     in x's own dtype."""
     args = _avg_args(c, cip, div)
@@ -250,7 +263,7 @@ def _check_avg(x, c, cip, div, grad=True):
     scale = F.avg_pool2d(x64.detach().abs(), *args)
     assert_close_scaled(yc, y64, scale, x.dtype, "avg_pool2d forward")
     if grad:
-        g = rand(*yc.shape, dtype=x.dtype)
+        g = _grad_output(yt_same, grad_layout)
         gc = _grad(yc, x, g)
         gt_same = _grad(F.avg_pool2d(x, *args), x, g)
         assert_layout_like(gc, gt_same, "avg_pool2d grad_input")
@@ -325,7 +338,7 @@ ADAPTIVE_CASES = [
 ]
 
 
-def _check_adaptive(x, size, grad=True):
+def _check_adaptive(x, size, grad=True, grad_layout="like"):
     yc = cnnops.adaptive_avg_pool2d(x, size)
     yt_same = F.adaptive_avg_pool2d(x.detach(), size)
     assert yc.dtype == x.dtype
@@ -334,7 +347,7 @@ def _check_adaptive(x, size, grad=True):
     y64 = F.adaptive_avg_pool2d(x64, size)
     assert_close_scaled(yc, y64, F.adaptive_avg_pool2d(x64.detach().abs(), size), x.dtype, "adaptive forward")
     if grad:
-        g = rand(*yc.shape, dtype=x.dtype)
+        g = _grad_output(yc, grad_layout)
         gc = _grad(yc, x, g)
         if tuple(yc.shape[-2:]) != (1, 1):
             # (torch computes global pooling as mean(): its gradient is then contiguous even for a
@@ -353,6 +366,51 @@ def _check_adaptive(x, size, grad=True):
 def test_adaptive_avg_pool2d_matches_torch(shape, size, layout, dtype):
     x = rand(*shape, dtype=dtype, layout=layout, requires_grad=True)
     _check_adaptive(x, size)
+
+
+# Channels-last pooling, forward and backward, through both copies of the channels-innermost
+# kernels (37 channels: two full 16-channel blocks and a ragged one).
+_ISA_SCRIPT = """
+import sys, torch, cnnops
+torch.manual_seed(0)
+print(cnnops.build_info()["cpu_vector_isa"])
+out = []
+for dt in (torch.float32, torch.float64, torch.bfloat16):
+    x = torch.randn(2, 37, 9, 11, dtype=dt).contiguous(memory_format=torch.channels_last).requires_grad_()
+    for f in (lambda t: cnnops.max_pool2d(t, 3, 2, 1), lambda t: cnnops.avg_pool2d(t, 3, 2, 1, ceil_mode=True),
+              lambda t: cnnops.adaptive_avg_pool2d(t, (4, 5))):
+        y = f(x)
+        out += [y, torch.autograd.grad(y, x, torch.randn_like(y))[0]]
+    with torch.no_grad():
+        out += list(cnnops.max_pool2d(x, 2, return_indices=True)) + [cnnops.max_pool2d(x, 2)]
+torch.save(out, sys.argv[1])
+"""
+
+
+@pytest.mark.skipif(not {"avx2", "fma"} <= cpu_flags(), reason="the CPU has no AVX2: one copy only")
+def test_channels_last_pooling_avx2_and_portable_copies_agree(tmp_path):
+    """The AVX2 and the portable copy of the channels-last kernels (CNNOPS_CPU_KERNEL caps the
+    choice) give the same bits: no multiply-add in them can be contracted."""
+    outs = []
+    for cap, name in (("generic", "portable"), ("avx2", "avx2")):
+        env = dict(os.environ, CNNOPS_CPU_KERNEL=cap)
+        done = subprocess.run([sys.executable, "-c", _ISA_SCRIPT, str(tmp_path / cap)], check=True, env=env,
+                              capture_output=True, text=True)
+        assert done.stdout.split() == [name]
+        outs.append(torch.load(tmp_path / cap))
+    assert len(outs[0]) == len(outs[1]) == 27
+    for a, b in zip(*outs):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+def test_channels_last_input_with_an_nchw_gradient(dtype):
+    """A channels-last input whose gradient arrives NCHW: the plane backward kernels, writing a
+    channels-last grad_input (the channels-innermost kernels need both in channels-last)."""
+    x = rand(2, 5, 9, 11, dtype=dtype, layout="channels_last", requires_grad=True)
+    _check_max(x, MAX_CONFIGS[1], grad_layout="contiguous")
+    _check_avg(x, AVG_CONFIGS[1], True, None, grad_layout="contiguous")
+    _check_adaptive(x, (4, 5), grad_layout="contiguous")
 
 
 @pytest.mark.parametrize("shape,size", ADAPTIVE_CASES[:5] + ADAPTIVE_CASES[7:8], ids=_id)

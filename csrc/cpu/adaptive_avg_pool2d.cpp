@@ -5,6 +5,7 @@
 #include "../common/checks.h"
 #include "../common/params_from_tensors.h"
 #include "../common/poison.h"
+#include "channels_last_pool.h"
 #include "pool2d_cpu.h"
 #include "window_average.h"
 
@@ -18,8 +19,11 @@ at::Tensor adaptive_avg_pool2d_forward(const at::Tensor& input, at::IntArrayRef 
   if (y.numel() == 0) return y;
   p.y = strides4(y);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_adaptive_avg_pool2d_cpu", [&] {
-    window_average_forward<scalar_t>(p, input.const_data_ptr<scalar_t>(), y.mutable_data_ptr<scalar_t>(),
-                                     WindowTable::adaptive(p));
+    const WindowTable t = WindowTable::adaptive(p);
+    if (channels_innermost(p.x, p.y, p.C))
+      window_average_forward_channels_last<scalar_t>(p, input.const_data_ptr<scalar_t>(), y.mutable_data_ptr<scalar_t>(), t);
+    else
+      window_average_forward<scalar_t>(p, input.const_data_ptr<scalar_t>(), y.mutable_data_ptr<scalar_t>(), t);
   });
   return y;
 }
@@ -32,8 +36,12 @@ at::Tensor adaptive_avg_pool2d_backward(const at::Tensor& grad_output, const at:
   Pool2dParams p = adaptive_pool2d_params(gi, grad_output.size(2), grad_output.size(3));
   p.y = strides4(grad_output);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_adaptive_avg_pool2d_backward_cpu", [&] {
-    window_average_backward<scalar_t>(p, grad_output.const_data_ptr<scalar_t>(), gi.mutable_data_ptr<scalar_t>(),
-                                      WindowTable::adaptive(p));
+    const WindowTable t = WindowTable::adaptive(p);
+    if (channels_innermost(p.x, p.y, p.C))
+      window_average_backward_channels_last<scalar_t>(p, grad_output.const_data_ptr<scalar_t>(),
+                                                      gi.mutable_data_ptr<scalar_t>(), t);
+    else
+      window_average_backward<scalar_t>(p, grad_output.const_data_ptr<scalar_t>(), gi.mutable_data_ptr<scalar_t>(), t);
   });
   return gi;
 }

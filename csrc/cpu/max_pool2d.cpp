@@ -13,6 +13,7 @@
 #include "../common/checks.h"
 #include "../common/params_from_tensors.h"
 #include "../common/poison.h"
+#include "channels_last_pool.h"
 #include "pool2d_cpu.h"
 
 namespace cnnops {
@@ -66,7 +67,7 @@ void max_backward_kernel(const Pool2dParams& p, const scalar_t* go, const int64_
           // A window that covers only padding (possible with dilation) has output -inf and an
           // index outside the plane: no input element receives its gradient.
           if (idx < 0 || idx >= p.H * p.W) continue;
-          scalar_t& dst = gp[(idx / p.W) * p.x.h + (idx % p.W) * p.x.w];
+          scalar_t& dst = gp[plane_offset(p.x, p.W, idx)];
           dst = static_cast<scalar_t>(static_cast<acc_t>(dst) +
                                       static_cast<acc_t>(go[n * p.y.n + c * p.y.c + oh * p.y.h + ow * p.y.w]));
         }
@@ -88,8 +89,12 @@ std::tuple<at::Tensor, at::Tensor> max_forward(const at::Tensor& input, at::IntA
   if (y.numel() == 0) return {y, ind};
   p.y = strides4(y);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_max_pool2d_cpu", [&] {
-    max_forward_kernel<scalar_t>(p, input.const_data_ptr<scalar_t>(), y.mutable_data_ptr<scalar_t>(),
-                                 with_indices ? ind.mutable_data_ptr<int64_t>() : nullptr);
+    const scalar_t* x = input.const_data_ptr<scalar_t>();
+    int64_t* indices = with_indices ? ind.mutable_data_ptr<int64_t>() : nullptr;
+    if (channels_innermost(p.x, p.y, p.C))
+      max_forward_channels_last<scalar_t>(p, x, y.mutable_data_ptr<scalar_t>(), indices);
+    else
+      max_forward_kernel<scalar_t>(p, x, y.mutable_data_ptr<scalar_t>(), indices);
   });
   return {y, ind};
 }
@@ -116,8 +121,12 @@ at::Tensor max_pool2d_backward(const at::Tensor& grad_output, const at::Tensor& 
   if (grad_output.numel() == 0) return gi;
   p.x = strides4(gi);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_max_pool2d_backward_cpu", [&] {
-    max_backward_kernel<scalar_t>(p, grad_output.const_data_ptr<scalar_t>(), indices.const_data_ptr<int64_t>(),
-                                  strides4(indices), gi.mutable_data_ptr<scalar_t>());
+    const scalar_t* go = grad_output.const_data_ptr<scalar_t>();
+    const int64_t* ind = indices.const_data_ptr<int64_t>();
+    if (channels_innermost(p.x, p.y, p.C))
+      max_backward_channels_last<scalar_t>(p, go, ind, strides4(indices), gi.mutable_data_ptr<scalar_t>());
+    else
+      max_backward_kernel<scalar_t>(p, go, ind, strides4(indices), gi.mutable_data_ptr<scalar_t>());
   });
   return gi;
 }

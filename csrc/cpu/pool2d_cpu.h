@@ -18,6 +18,13 @@ inline int64_t planes_per_task(const Pool2dParams& p) {
   return std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(1, p.H * p.W + p.P * p.Q));
 }
 
+// The element offset of flattened plane index idx (= h * W + w) under strides s; without a
+// division where rows are dense (s.h == W * s.w: every freshly allocated tensor), since a 64-bit
+// division per element costs more than the rest of a max-pooling scatter.
+inline int64_t plane_offset(const Strides4& s, int64_t W, int64_t idx) {
+  return s.h == W * s.w ? idx * s.w : (idx / W) * s.h + (idx % W) * s.w;
+}
+
 std::tuple<at::Tensor, at::Tensor> max_pool2d_forward(const at::Tensor& input, at::IntArrayRef kernel,
                                                       at::IntArrayRef stride, at::IntArrayRef padding,
                                                       at::IntArrayRef dilation, bool ceil_mode);

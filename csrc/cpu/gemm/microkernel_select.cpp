@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "../cpu_isa.h"
 #include "microkernel.h"
 
 namespace cnnops {
@@ -50,6 +51,8 @@ const Microkernel<T>& pick(const Microkernel<T>& avx512, const Microkernel<T>& a
 }
 
 }  // namespace
+
+bool vector_isa_avx2() { return int(chosen_isa()) >= int(Isa::kAvx2); }
 
 const Microkernel<float>& microkernel_f32() {
   return pick(kMicrokernelF32Avx512, kMicrokernelF32Avx2, kMicrokernelF32Generic);

@@ -1,0 +1,82 @@
+// CPU pooling on channels-last tensors. Channels are the unit-stride dimension there, so these
+// kernels walk output (or input) positions and loop over channels innermost, where the compiler
+// vectorises; the plane-by-plane kernels would stride by C through memory and fetch every cache
+// line C times over (10x slower than torch on ResNet's stem pooling, measured 2026-12-01).
+// Per channel the windows, taps and additions come in the plane kernels' order, so results are
+// theirs bit for bit -- except averages over whole contiguous rows (a global average), which the
+// plane kernel sums with 8 partial sums; the layout tests hold both to torch.
+#pragma once
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "../common/pool_params.h"
+#include "cpu_isa.h"
+#include "pool2d_cpu.h"
+#include "window_average.h"
+
+namespace cnnops {
+namespace cpu {
+
+// Whether channels are the unit-stride dimension of both tensors (the input or grad_input `a`,
+// the output or grad_output `b`); a single channel is a plane, for the plane kernels.
+inline bool channels_innermost(const Strides4& a, const Strides4& b, int64_t C) {
+  return C > 1 && a.c == 1 && b.c == 1;
+}
+
+// The grain of a parallel_for over rows of `row_elements` each: ~32K elements per task, as
+// planes_per_task.
+inline int64_t rows_per_task(int64_t row_elements) {
+  return std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(1, row_elements));
+}
+
+// For each input row (or column), the first and last output row whose span holds it (hi < lo:
+// none). Spans start and end in order, so the outputs holding an input form one range.
+struct Holders {
+  std::vector<int64_t> lo, hi;
+  Holders(const std::vector<AvgSpan>& spans, int64_t in) : lo(in, 0), hi(in, -1) {
+    for (int64_t i = 0; i < in; ++i) {
+      bool found = false;
+      for (int64_t o = 0; o < int64_t(spans.size()); ++o)
+        if (spans[o].start <= i && i < spans[o].end) {
+          if (!found) lo[i] = o, found = true;
+          hi[i] = o;
+        }
+    }
+  }
+};
+
+// The kernels, compiled twice: portable, and with AVX2 (8-wide float vectors; the CPU's ISA, capped by
+// CNNOPS_CPU_KERNEL, picks at run time). No multiply-add can be contracted in them, so both copies
+// give the same bits.
+namespace portable_isa {
+#include "channels_last_pool_kernels.inc"
+}  // namespace portable_isa
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+namespace avx2_isa {
+#include "channels_last_pool_kernels.inc"
+}  // namespace avx2_isa
+#pragma GCC pop_options
+
+#define CNNOPS_CHANNELS_LAST_DISPATCH(kernel)                                            \
+  template <typename scalar_t, typename... Args>                                        \
+  void kernel(Args&&... args) {                                                         \
+    if (vector_isa_avx2())                                                              \
+      avx2_isa::kernel<scalar_t>(std::forward<Args>(args)...);                          \
+    else                                                                                \
+      portable_isa::kernel<scalar_t>(std::forward<Args>(args)...);                      \
+  }
+CNNOPS_CHANNELS_LAST_DISPATCH(max_forward_channels_last)
+CNNOPS_CHANNELS_LAST_DISPATCH(max_backward_channels_last)
+CNNOPS_CHANNELS_LAST_DISPATCH(window_average_forward_channels_last)
+CNNOPS_CHANNELS_LAST_DISPATCH(window_average_backward_channels_last)
+#undef CNNOPS_CHANNELS_LAST_DISPATCH
+
+}  // namespace cpu
+}  // namespace cnnops
