@@ -369,7 +369,8 @@ def test_adaptive_avg_pool2d_matches_torch(shape, size, layout, dtype):
 
 
 # Channels-last pooling, forward and backward, through both copies of the channels-innermost
-# kernels (37 channels: two full 16-channel blocks and a ragged one).
+# kernels (37 channels: two full 16-channel blocks and a ragged one), and NCHW max pooling through
+# both copies of the row kernel.
 _ISA_SCRIPT = """
 import sys, torch, cnnops
 torch.manual_seed(0)
@@ -383,14 +384,16 @@ for dt in (torch.float32, torch.float64, torch.bfloat16):
         out += [y, torch.autograd.grad(y, x, torch.randn_like(y))[0]]
     with torch.no_grad():
         out += list(cnnops.max_pool2d(x, 2, return_indices=True)) + [cnnops.max_pool2d(x, 2)]
+        xn = x.contiguous()  # NCHW: the row kernel
+        out += list(cnnops.max_pool2d(xn, 3, 2, 1, return_indices=True)) + [cnnops.max_pool2d(xn, 3, 1, 1)]
 torch.save(out, sys.argv[1])
 """
 
 
 @pytest.mark.skipif(not {"avx2", "fma"} <= cpu_flags(), reason="the CPU has no AVX2: one copy only")
-def test_channels_last_pooling_avx2_and_portable_copies_agree(tmp_path):
-    """The AVX2 and the portable copy of the channels-last kernels (CNNOPS_CPU_KERNEL caps the
-    choice) give the same bits: no multiply-add in them can be contracted."""
+def test_pooling_avx2_and_portable_copies_agree(tmp_path):
+    """The AVX2 and the portable copy of the vectorised pooling kernels (CNNOPS_CPU_KERNEL caps
+    the choice) give the same bits: no multiply-add in them can be contracted."""
     outs = []
     for cap, name in (("generic", "portable"), ("avx2", "avx2")):
         env = dict(os.environ, CNNOPS_CPU_KERNEL=cap)
@@ -398,7 +401,7 @@ def test_channels_last_pooling_avx2_and_portable_copies_agree(tmp_path):
                               capture_output=True, text=True)
         assert done.stdout.split() == [name]
         outs.append(torch.load(tmp_path / cap))
-    assert len(outs[0]) == len(outs[1]) == 27
+    assert len(outs[0]) == len(outs[1]) == 36
     for a, b in zip(*outs):
         assert torch.equal(a, b)
 

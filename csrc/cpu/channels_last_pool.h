@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <utility>
 #include <vector>
 
 #include "../common/pool_params.h"
@@ -51,32 +50,15 @@ struct Holders {
   }
 };
 
-// The kernels, compiled twice: portable, and with AVX2 (8-wide float vectors; the CPU's ISA, capped by
-// CNNOPS_CPU_KERNEL, picks at run time). No multiply-add can be contracted in them, so both copies
-// give the same bits.
-namespace portable_isa {
-#include "channels_last_pool_kernels.inc"
-}  // namespace portable_isa
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-namespace avx2_isa {
-#include "channels_last_pool_kernels.inc"
-}  // namespace avx2_isa
-#pragma GCC pop_options
-
-#define CNNOPS_CHANNELS_LAST_DISPATCH(kernel)                                            \
-  template <typename scalar_t, typename... Args>                                        \
-  void kernel(Args&&... args) {                                                         \
-    if (vector_isa_avx2())                                                              \
-      avx2_isa::kernel<scalar_t>(std::forward<Args>(args)...);                          \
-    else                                                                                \
-      portable_isa::kernel<scalar_t>(std::forward<Args>(args)...);                      \
-  }
-CNNOPS_CHANNELS_LAST_DISPATCH(max_forward_channels_last)
-CNNOPS_CHANNELS_LAST_DISPATCH(max_backward_channels_last)
-CNNOPS_CHANNELS_LAST_DISPATCH(window_average_forward_channels_last)
-CNNOPS_CHANNELS_LAST_DISPATCH(window_average_backward_channels_last)
-#undef CNNOPS_CHANNELS_LAST_DISPATCH
+// The kernels, compiled twice: portable, and with AVX2 (8-wide float vectors; the CPU's ISA, capped
+// by CNNOPS_CPU_KERNEL, picks at run time). No multiply-add can be contracted in them, so both
+// copies give the same bits.
+#define CNNOPS_ISA_KERNELS "channels_last_pool_kernels.inc"
+#include "isa_copies.inc"
+CNNOPS_ISA_DISPATCH(max_forward_channels_last)
+CNNOPS_ISA_DISPATCH(max_backward_channels_last)
+CNNOPS_ISA_DISPATCH(window_average_forward_channels_last)
+CNNOPS_ISA_DISPATCH(window_average_backward_channels_last)
 
 }  // namespace cpu
 }  // namespace cnnops

@@ -14,6 +14,7 @@
 #include "../common/params_from_tensors.h"
 #include "../common/poison.h"
 #include "channels_last_pool.h"
+#include "plane_rows_pool.h"
 #include "pool2d_cpu.h"
 
 namespace cnnops {
@@ -93,6 +94,8 @@ std::tuple<at::Tensor, at::Tensor> max_forward(const at::Tensor& input, at::IntA
     int64_t* indices = with_indices ? ind.mutable_data_ptr<int64_t>() : nullptr;
     if (channels_innermost(p.x, p.y, p.C))
       max_forward_channels_last<scalar_t>(p, x, y.mutable_data_ptr<scalar_t>(), indices);
+    else if (rows_contiguous(p))
+      max_forward_rows<scalar_t>(p, x, y.mutable_data_ptr<scalar_t>(), indices);
     else
       max_forward_kernel<scalar_t>(p, x, y.mutable_data_ptr<scalar_t>(), indices);
   });
