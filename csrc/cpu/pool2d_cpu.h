@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <tuple>
 
 #include "../common/pool_params.h"
@@ -23,6 +25,25 @@ inline int64_t planes_per_task(const Pool2dParams& p) {
 // division per element costs more than the rest of a max-pooling scatter.
 inline int64_t plane_offset(const Strides4& s, int64_t W, int64_t idx) {
   return s.h == W * s.w ? idx * s.w : (idx / W) * s.h + (idx % W) * s.w;
+}
+
+// The running index type of a vectorised max forward, passed to f as RunningIndex<idx_t, kWanted>:
+// int32 beside float maxima (lanes of one width, so the selects vectorise) while a plane's
+// indices fit, int64 otherwise; none tracked (kWanted false) when no indices are asked for.
+template <typename IdxT, bool kIndices>
+struct RunningIndex {
+  using type = IdxT;
+  static constexpr bool kWanted = kIndices;
+};
+
+template <typename acc_t, typename F>
+void with_running_index(const Pool2dParams& p, bool wanted, F&& f) {
+  if (!wanted)
+    f(RunningIndex<int32_t, false>());
+  else if (sizeof(acc_t) == 4 && p.H * p.W <= std::numeric_limits<int32_t>::max())
+    f(RunningIndex<int32_t, true>());
+  else
+    f(RunningIndex<int64_t, true>());
 }
 
 std::tuple<at::Tensor, at::Tensor> max_pool2d_forward(const at::Tensor& input, at::IntArrayRef kernel,
