@@ -100,11 +100,13 @@ def copy_tree():
         shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"), copy_function=shutil.copy)
 
 
-def mutants(only=""):
+def mutants(only="", lines_range=None):
     for path in (p for p in SOURCES if only in p):
         with open(os.path.join(TREE, path)) as f:
             lines = f.read().split("\n")
         for i in simulated_lines(lines):
+            if lines_range and not lines_range[0] <= i + 1 <= lines_range[1]:
+                continue
             code = lines[i].split("//")[0]
             for name, pattern, repl in OPERATORS:
                 for m in pattern.finditer(code):
@@ -143,14 +145,16 @@ def main():
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--limit", type=int, default=0, help="stop after this many mutants (0: all)")
     ap.add_argument("--only", default="", help="mutate only the sources whose path contains this text")
+    ap.add_argument("--lines", default="", help="FIRST-LAST: mutate only these (1-based) lines, e.g. new code")
     args = ap.parse_args()
+    lines_range = tuple(int(v) for v in args.lines.split("-")) if args.lines else None
     t0 = time.time()
     copy_tree()
     if build_and_test(args.timeout) != "survived" or build_and_test(args.timeout, "asan") != "survived":
         sys.exit("mutants: the unmutated sources must build and pass first")
     results = {}
     survivors = []
-    for n, (path, i, name, lines, mutated) in enumerate(mutants(args.only), 1):
+    for n, (path, i, name, lines, mutated) in enumerate(mutants(args.only, lines_range), 1):
         if args.limit and n > args.limit:
             break
         full = os.path.join(TREE, path)
