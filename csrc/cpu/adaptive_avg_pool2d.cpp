@@ -19,11 +19,7 @@ at::Tensor adaptive_avg_pool2d_forward(const at::Tensor& input, at::IntArrayRef 
   if (y.numel() == 0) return y;
   p.y = strides4(y);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_adaptive_avg_pool2d_cpu", [&] {
-    const WindowTable t = WindowTable::adaptive(p);
-    if (channels_innermost(p.x, p.y, p.C))
-      window_average_forward_channels_last<scalar_t>(p, input.const_data_ptr<scalar_t>(), y.mutable_data_ptr<scalar_t>(), t);
-    else
-      window_average_forward<scalar_t>(p, input.const_data_ptr<scalar_t>(), y.mutable_data_ptr<scalar_t>(), t);
+    average_forward<scalar_t>(p, input.const_data_ptr<scalar_t>(), y.mutable_data_ptr<scalar_t>(), WindowTable::adaptive(p));
   });
   return y;
 }
@@ -36,12 +32,8 @@ at::Tensor adaptive_avg_pool2d_backward(const at::Tensor& grad_output, const at:
   Pool2dParams p = adaptive_pool2d_params(gi, grad_output.size(2), grad_output.size(3));
   p.y = strides4(grad_output);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_adaptive_avg_pool2d_backward_cpu", [&] {
-    const WindowTable t = WindowTable::adaptive(p);
-    if (channels_innermost(p.x, p.y, p.C))
-      window_average_backward_channels_last<scalar_t>(p, grad_output.const_data_ptr<scalar_t>(),
-                                                      gi.mutable_data_ptr<scalar_t>(), t);
-    else
-      window_average_backward<scalar_t>(p, grad_output.const_data_ptr<scalar_t>(), gi.mutable_data_ptr<scalar_t>(), t);
+    average_backward<scalar_t>(p, grad_output.const_data_ptr<scalar_t>(), gi.mutable_data_ptr<scalar_t>(),
+                               WindowTable::adaptive(p));
   });
   return gi;
 }

@@ -20,11 +20,7 @@ at::Tensor avg_pool2d_forward(const at::Tensor& input, at::IntArrayRef kernel, a
   if (y.numel() == 0) return y;
   p.y = strides4(y);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_avg_pool2d_cpu", [&] {
-    const WindowTable t = WindowTable::average(p);
-    if (channels_innermost(p.x, p.y, p.C))
-      window_average_forward_channels_last<scalar_t>(p, input.const_data_ptr<scalar_t>(), y.mutable_data_ptr<scalar_t>(), t);
-    else
-      window_average_forward<scalar_t>(p, input.const_data_ptr<scalar_t>(), y.mutable_data_ptr<scalar_t>(), t);
+    average_forward<scalar_t>(p, input.const_data_ptr<scalar_t>(), y.mutable_data_ptr<scalar_t>(), WindowTable::average(p));
   });
   return y;
 }
@@ -41,12 +37,8 @@ at::Tensor avg_pool2d_backward(const at::Tensor& grad_output, const at::Tensor& 
   p.x = strides4(gi);
   p.y = strides4(grad_output);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_avg_pool2d_backward_cpu", [&] {
-    const WindowTable t = WindowTable::average(p);
-    if (channels_innermost(p.x, p.y, p.C))
-      window_average_backward_channels_last<scalar_t>(p, grad_output.const_data_ptr<scalar_t>(),
-                                                      gi.mutable_data_ptr<scalar_t>(), t);
-    else
-      window_average_backward<scalar_t>(p, grad_output.const_data_ptr<scalar_t>(), gi.mutable_data_ptr<scalar_t>(), t);
+    average_backward<scalar_t>(p, grad_output.const_data_ptr<scalar_t>(), gi.mutable_data_ptr<scalar_t>(),
+                               WindowTable::average(p));
   });
   return gi;
 }

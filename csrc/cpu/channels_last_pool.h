@@ -60,5 +60,23 @@ CNNOPS_ISA_DISPATCH(max_backward_channels_last)
 CNNOPS_ISA_DISPATCH(window_average_forward_channels_last)
 CNNOPS_ISA_DISPATCH(window_average_backward_channels_last)
 
+// The average forward and backward (avg_pool2d's and adaptive windows alike): channels-innermost
+// kernels where channels are the unit-stride dimension of both tensors, else the plane kernels.
+template <typename scalar_t>
+void average_forward(const Pool2dParams& p, const scalar_t* x, scalar_t* y, const WindowTable& t) {
+  if (channels_innermost(p.x, p.y, p.C))
+    window_average_forward_channels_last<scalar_t>(p, x, y, t);
+  else
+    window_average_forward<scalar_t>(p, x, y, t);
+}
+
+template <typename scalar_t>
+void average_backward(const Pool2dParams& p, const scalar_t* go, scalar_t* gi, const WindowTable& t) {
+  if (channels_innermost(p.x, p.y, p.C))
+    window_average_backward_channels_last<scalar_t>(p, go, gi, t);
+  else
+    window_average_backward<scalar_t>(p, go, gi, t);
+}
+
 }  // namespace cpu
 }  // namespace cnnops

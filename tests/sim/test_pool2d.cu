@@ -64,6 +64,26 @@ void for_each_schedule(F&& f) {
   }
 }
 
+// Max pooling forward (values and indices) and gather backward of x and dy on exact-size
+// buffers, under the current schedule.
+struct MaxPoolRun {
+  std::vector<float> y;
+  std::vector<int64_t> ind;
+  std::vector<float> dx;
+};
+
+MaxPoolRun run_max_pool(const Pool2dParams& p, const std::vector<float>& x, const std::vector<float>& dy) {
+  DeviceBuffer<float> dx_(x), y(dy.size()), ddy(dy), gx(x.size());
+  DeviceBuffer<int64_t> ind(dy.size());
+  Pool2dArgs a{};
+  a.p = p, a.dtype = DType::kFloat32, a.kind = PoolKind::kMax;
+  a.x = dx_.get(), a.y = y.get(), a.indices = ind.get(), a.ind = p.y;
+  REQUIRE(cnnops::cuda::pool2d_forward(a, nullptr).error == nullptr);
+  a.dy = ddy.get(), a.dx = gx.get();
+  REQUIRE(cnnops::cuda::pool2d_backward(a, nullptr).error == nullptr);
+  return MaxPoolRun{y.download(), ind.download(), gx.download()};
+}
+
 }  // namespace
 
 namespace {
@@ -90,19 +110,11 @@ void check_max_pool(int64_t channels) {
           dx_ref[n * p.x.n + c + (r.at / p.W) * p.x.h + (r.at % p.W) * p.x.w] += dy[o];
         }
   for_each_schedule([&] {
-    DeviceBuffer<float> dx_(x), y(dy.size()), ddy(dy), gx(x.size());
-    DeviceBuffer<int64_t> ind(dy.size());
-    Pool2dArgs a{};
-    a.p = p, a.dtype = DType::kFloat32, a.kind = PoolKind::kMax;
-    a.x = dx_.get(), a.y = y.get(), a.indices = ind.get(), a.ind = p.y;
-    REQUIRE(cnnops::cuda::pool2d_forward(a, nullptr).error == nullptr);
-    CHECK(y.download() == y_ref);
-    CHECK(ind.download() == i_ref);
-    a.dy = ddy.get(), a.dx = gx.get();
-    REQUIRE(cnnops::cuda::pool2d_backward(a, nullptr).error == nullptr);
-    const std::vector<float> g = gx.download();
+    const MaxPoolRun run = run_max_pool(p, x, dy);
+    CHECK(run.y == y_ref);
+    CHECK(run.ind == i_ref);
     int bad = 0;
-    for (size_t i = 0; i < g.size(); ++i) bad += std::fabs(g[i] - dx_ref[i]) > 1e-5;
+    for (size_t i = 0; i < run.dx.size(); ++i) bad += std::fabs(run.dx[i] - dx_ref[i]) > 1e-5;
     CHECK_EQ(bad, 0);
   });
 }
@@ -238,17 +250,10 @@ TEST(max_pool_windows_without_elements) {
   const std::vector<int64_t> ind_ref = {1, 2, 3, 1, 2, 3};
   const std::vector<float> dx_ref = {0.0f, 1.0f, 2.0f, 0.0f, 8.0f, 16.0f};  // index 3 is outside the 3-element plane
   for_each_schedule([&] {
-    DeviceBuffer<float> dx_(x), y(dy.size()), ddy(dy), gx(x.size());
-    DeviceBuffer<int64_t> ind(dy.size());
-    Pool2dArgs a{};
-    a.p = p, a.dtype = DType::kFloat32, a.kind = PoolKind::kMax;
-    a.x = dx_.get(), a.y = y.get(), a.indices = ind.get(), a.ind = p.y;
-    REQUIRE(cnnops::cuda::pool2d_forward(a, nullptr).error == nullptr);
-    CHECK(y.download() == y_ref);
-    CHECK(ind.download() == ind_ref);
-    a.dy = ddy.get(), a.dx = gx.get();
-    REQUIRE(cnnops::cuda::pool2d_backward(a, nullptr).error == nullptr);
-    CHECK(gx.download() == dx_ref);
+    const MaxPoolRun run = run_max_pool(p, x, dy);
+    CHECK(run.y == y_ref);
+    CHECK(run.ind == ind_ref);
+    CHECK(run.dx == dx_ref);
   });
 }
 
