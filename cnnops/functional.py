@@ -37,12 +37,20 @@ def _apply(function, *args):
     return function.forward(*args)
 
 
+def _has_autocast(device_type: str) -> bool:
+    """Whether autocast exists for this device type: devices without it (meta, ...) pass
+    through, since asking torch.is_autocast_enabled about them raises. While torch.compile traces,
+    the answer is yes without asking: the tracer of some supported torch releases (2.11) cannot
+    trace torch.amp.is_autocast_available and would break the graph, and the devices it traces
+    for (cpu, cuda) have autocast."""
+    return torch.compiler.is_compiling() or torch.amp.is_autocast_available(device_type)
+
+
 def _autocast(device_type: str, *tensors):
     """(tensors, cast): the floating tensors cast to the autocast dtype when autocast is on for
     this device -- convolution is on autocast's lower-precision list, and this honours the dtype
     the user chose (fp16 or bf16) -- and whether that happened."""
-    # Devices without autocast (meta, ...) pass through; asking them would raise.
-    if not torch.amp.is_autocast_available(device_type) or not torch.is_autocast_enabled(device_type):
+    if not _has_autocast(device_type) or not torch.is_autocast_enabled(device_type):
         return tensors, False
     dtype = torch.get_autocast_dtype(device_type)
     return tuple(t.to(dtype) if t is not None and t.is_floating_point() else t for t in tensors), True

@@ -116,3 +116,19 @@ def test_compile_inductor_fullgraph():
     x = torch.randn(2, 3, 16, 16)
     with torch.no_grad():
         assert torch.allclose(torch.compile(model, fullgraph=True)(x), model(x), atol=1e-5)
+
+
+def test_compile_fullgraph_under_autocast_casts_as_eager():
+    """The functional API's own autocast handling traced by torch.compile: the convolutions run
+    in the user's autocast dtype in the compiled graph as in eager, on every supported torch."""
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(cnnops.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), cnnops.nn.Conv1x1(8, 4))
+    x = torch.randn(2, 3, 10, 10)
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    for dtype in (torch.bfloat16, torch.float16):
+        with torch.autocast("cpu", dtype=dtype):
+            eager, out = model(x), compiled(x)
+        assert eager.dtype == out.dtype == dtype
+        assert torch.equal(out, eager)
+    assert compiled(x).dtype == torch.float32  # autocast off: a recompile, float32 again
