@@ -8,6 +8,12 @@
 #   make sim-test              the CUDA simulator's own C++ tests (plain, ASan+UBSan, TSan)
 #   make mutants               mutation testing of the CUDA kernels through the simulator
 #   make asan-test             the CPU kernel tests on a build with AddressSanitizer + UBSan
+#   make compat TORCH=2.11.0   the suite against another torch of the supported range, in its own
+#                              venv and source copy (build/compat/torch-2.11.0); SUBSET=1: the
+#                              drift subset CI runs on the oldest supported torch
+#   make gpu-artifact          cnnops._C prebuilt for the GPU machines (Python 3.12, torch 2.11.0,
+#                              sm_90), stripped, in build/gpu-artifact: carry it to skip the build
+#   make gpu-check-dry-run     the GPU check's rehearsal here (every phase's CPU form)
 #
 # Knobs: CNNOPS_CUDA=0/1, TORCH_CUDA_ARCH_LIST (default: the GPU's arch, else "8.0;9.0+PTX";
 # CI uses 9.0), MAX_JOBS, TESTS (what pytest runs, default tests), PYTEST_ARGS.
@@ -25,7 +31,12 @@ PY := $(PYTHON)
 SETUP :=
 endif
 
-.PHONY: test bench build dev-build clean venv mutants sim-test asan-test
+# The oldest supported torch (setup.py's install_requires) and the GPU machines' torch.
+TORCH ?= 2.11.0
+GPU_TORCH ?= 2.11.0
+GPU_ARCH ?= 9.0
+
+.PHONY: test bench build dev-build clean venv mutants sim-test asan-test compat gpu-artifact gpu-check-dry-run
 
 .venv/.installed: requirements-dev.txt
 	@test -x .venv/bin/python || $(PYTHON) -m venv .venv
@@ -54,6 +65,17 @@ sim-test:
 
 asan-test: $(SETUP)
 	PY=$(PY) bash tests/cpu_asan/run.sh
+
+compat:
+	bash tests/compat/run.sh $(TORCH) $(if $(filter 1,$(SUBSET)),--subset)
+
+gpu-artifact:
+	CNNOPS_SIM=0 TORCH_CUDA_ARCH_LIST=$(GPU_ARCH) bash tests/compat/run.sh $(GPU_TORCH) --build-only
+	build/compat/torch-$(GPU_TORCH)/venv/bin/python -m benchmarks.gpu_artifact pack \
+	  build/compat/torch-$(GPU_TORCH)/src/cnnops/_C*.so --out build/gpu-artifact
+
+gpu-check-dry-run: build
+	PYTHON=$(PY) bash benchmarks/gpu_check.sh --dry-run
 
 # Mutation testing of the CUDA kernel sources through the simulator: prints the kill rate.
 mutants:

@@ -30,9 +30,9 @@ from setuptools import find_packages, setup
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
-def _read_version():
+def _read_version(name="__version__"):
     with open(os.path.join(ROOT, "cnnops", "_version.py")) as f:
-        return re.search(r'__version__ = "([^"]+)"', f.read()).group(1)
+        return re.search(name + r' = "([^"]+)"', f.read()).group(1)
 
 
 def _toolkit_from_nvcc(nvcc):
@@ -277,6 +277,6 @@ setup(
     ext_modules=[_EXT] + ([_SIM_EXT] if _SIM_EXT is not None else []),
     cmdclass={"build_ext": _Build.with_options(use_ninja=True)},
     python_requires=">=3.10",
-    install_requires=["torch>=2.11", "numpy"],
+    install_requires=["torch" + _read_version("TORCH_REQUIREMENT"), "numpy"],
     entry_points={"console_scripts": ["cnnops-bench=benchmarks.__main__:main"]},
 )

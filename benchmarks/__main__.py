@@ -41,6 +41,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--filter", default="", help="only cases whose name contains this text")
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "out"), help="results folder")
     p.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
+    p.add_argument("--list", action="store_true",
+                   help="print the selected cases and exit: no device is touched (the GPU check's dry run)")
     args = presets.resolve(p.parse_args(argv))
     for what, values, allowed in (("suite", args.suites, suites.ALL_SUITES), ("dtype", args.dtype, precision.DTYPES),
                                   ("layout", args.layout, ("nchw", "nhwc")),
@@ -81,6 +83,14 @@ def main(argv=None) -> int:
 
         return compare.main(argv[1:])
     args = parse_args(argv)
+    if args.list:
+        todo = select_cases(args)
+        for case in todo:
+            extra = " ".join(f"{k}={case.info[k]}" for k in ("dtype", "layout", "batch") if k in case.info)
+            print(f"{case.suite:<12} {case.pass_:<7} {case.name}  {extra}")
+        print(f"preset {args.preset}: {len(todo)} cases on {args.device}"
+              + (f", time budget {args.time_budget:g} s" if args.time_budget is not None else ""))
+        return 0
     if args.device == "cpu":
         torch.set_num_threads(os.cpu_count() or 1)
     elif not torch.cuda.is_available():
