@@ -12,9 +12,7 @@
 # Everything lives under build/compat/torch-VERSION/: venv/, src/ (the copy: tracked and
 # untracked-but-not-ignored files, mtimes kept), objects/ (src/build points there).
 #
-# The environment mirrors the GPU machines' image where that matters: Python 3.12 when this
-# machine has it (COMPAT_PYTHON overrides), and no expecttest (that image has none), so a test
-# that needs it must skip, not fail to collect, before a GPU session finds out.
+# Python 3.12 when this machine has it (COMPAT_PYTHON overrides): the GPU machines' version.
 #
 # Environment: COMPAT_PYTHON (the interpreter for the venv), TORCH_CUDA_ARCH_LIST (default 9.0),
 # MAX_JOBS, CNNOPS_CUDA (default: built when nvcc matches the torch build, as setup.py decides).
@@ -36,8 +34,8 @@ esac
 # The drift subset: op registration and the build facts; opcheck, autocast and torch.compile;
 # the profiler's view of which kernels run; the layers, convert and converted torchvision models
 # (outputs and gradients); the simulator module loading and running a forward kernel; and the GPU
-# check's rehearsal (its pytest collection of the GPU tests runs under this torch, without
-# expecttest).
+# check's rehearsal (its pytest collection of the GPU tests runs under this torch, with the
+# packages that the GPU machines' image lacks hidden).
 SUBSET=(
   tests/test_build.py
   tests/test_opcheck.py
@@ -65,15 +63,18 @@ venv=$PWD/$root/venv
 t0=$SECONDS
 
 # 1. The environment (once): torch pinned, pip picks the torchvision built for it (each pins one
-#    torch release); the dev requirements without torch, torchvision and expecttest.
-if [ ! -f "$venv/.installed" ] || [ requirements-dev.txt -nt "$venv/.installed" ]; then
+#    torch release); the dev requirements without torch and torchvision.
+want="torch==$version
+torchvision
+$(grep -vE '^(torch|torchvision)\b' requirements-dev.txt)"
+if [ ! -f "$venv/.installed" ] || [ "$(cat "$venv/.installed")" != "$want" ]; then
   py=$(find_python)
   [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
-  grep -vE '^(torch|torchvision|expecttest)\b' requirements-dev.txt > "$root/requirements.txt"
+  printf '%s\n' "$want" > "$root/requirements.txt"
   # pip's log kept beside the venv (its index warnings are noise), shown when it fails.
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "torch==$version" torchvision \
-    -r "$root/requirements.txt" > "$root/pip.log" 2>&1 || { tail -40 "$root/pip.log" >&2; exit 1; }
-  touch "$venv/.installed"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$root/requirements.txt" \
+    > "$root/pip.log" 2>&1 || { tail -40 "$root/pip.log" >&2; exit 1; }
+  printf '%s' "$want" > "$venv/.installed"
 fi
 "$venv/bin/python" -c "import sys, torch, torchvision; print('compat: Python %s, torch %s (CUDA %s), torchvision %s' % (sys.version.split()[0], torch.__version__, torch.version.cuda, torchvision.__version__))"
 got=$("$venv/bin/python" -c "import torch; print(torch.__version__.split('+')[0])")
