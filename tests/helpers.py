@@ -7,6 +7,7 @@ error of a length-K dot product instead of guessing a relative error: err <= tol
 import contextlib
 
 import torch
+import torch.nn.functional as F
 
 # Per-dtype unit tolerance, relative to the sum of |terms| of each output element.
 UNIT_TOL = {
@@ -87,3 +88,13 @@ def cpu_flags():
             return set(next(line for line in f if line.startswith("flags")).split(":")[1].split())
     except (OSError, StopIteration):
         return set()
+
+
+def conv_abs_scale(x, w, b, stride, padding, dilation, groups, go):
+    """Sums of |terms| of every output and gradient element: the error bound's scale."""
+    xa = x.detach().abs().double().requires_grad_()
+    wa = w.detach().abs().double().requires_grad_()
+    ba = None if b is None else b.detach().abs().double().requires_grad_()
+    ya = F.conv2d(xa, wa, ba, stride, padding, dilation, groups)
+    grads = torch.autograd.grad(ya, [t for t in (xa, wa, ba) if t is not None], go.detach().abs().double())
+    return ya, grads

@@ -12,46 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import cnnops
-from helpers import assert_close_scaled, assert_layout_like, cpu_flags, rand
-
-# (N, C, H, W, K, R, S, stride, padding, dilation, groups)
-CASES = [
-    (2, 3, 9, 11, 4, 3, 3, 1, 1, 1, 1),          # small, ragged everything
-    (1, 1, 5, 5, 1, 3, 3, 1, 0, 1, 1),           # C = K = 1
-    (2, 3, 17, 15, 8, 7, 7, 2, 3, 1, 1),         # 7x7/2 stem-like, C = 3
-    (1, 3, 35, 35, 5, 11, 11, 4, 2, 1, 1),       # 11x11/4 AlexNet-like
-    (2, 16, 9, 9, 20, 1, 1, 1, 0, 1, 1),         # 1x1 bottleneck
-    (2, 16, 9, 9, 20, 1, 1, 2, 0, 1, 1),         # 1x1 stride 2
-    (1, 40, 7, 7, 100, 3, 3, 1, 1, 1, 1),        # K > mc (96): two row blocks; C*R*S = 360 > kc
-    (3, 8, 12, 10, 6, 2, 4, (2, 1), (1, 2), (2, 1), 1),  # even/non-square kernel, mixed args
-    (2, 8, 10, 10, 12, 3, 3, 1, 2, 2, 1),        # dilation 2
-    (2, 8, 9, 7, 12, 3, 3, 1, 1, 1, 4),          # groups
-    (2, 6, 9, 9, 6, 3, 3, 1, 1, 1, 6),           # depthwise
-    (2, 6, 9, 9, 12, 5, 5, 2, 2, 1, 6),          # depthwise multiplier 2, 5x5/2
-    (1, 4, 8, 9, 5, 3, 3, 1, "same", 1, 1),
-    (1, 4, 8, 9, 5, 4, 2, 1, "same", 1, 1),      # even kernel: asymmetric 'same' padding
-    (1, 4, 8, 9, 5, 2, 3, 1, "same", (3, 2), 1),  # even kernel with dilation
-    (2, 4, 8, 9, 5, 3, 3, 1, "valid", 1, 1),
-    (4, 5, 24, 23, 7, 3, 3, 1, 1, 1, 1),         # N*P*Q > nc: several column chunks
-    (2, 2, 40, 40, 3, 3, 3, 1, 0, 1, 1),         # long N*P*Q reduction: split-K wgrad
-    (1, 3, 4, 4, 2, 4, 4, 1, 0, 1, 1),           # kernel = input: 1x1 output
-    (2, 3, 3, 3, 2, 3, 3, 3, 1, 1, 1),           # stride > kernel span hits padding only rows
-    (1, 1, 44, 44, 1, 9, 9, 1, 5, 1, 1),         # padding 5: short runs wholly in the left padding
-]
+from cases import CASES, conv_id
+from helpers import assert_close_scaled, assert_layout_like, conv_abs_scale, cpu_flags, rand
 
 
-def _ids(c):
-    return "N{}C{}H{}W{}K{}R{}S{}s{}p{}d{}g{}".format(*c).replace(" ", "")
 
 
-def _abs_scale(x, w, b, stride, padding, dilation, groups, go):
-    """Sums of |terms| of every output and gradient element: the error bound's scale."""
-    xa = x.detach().abs().double().requires_grad_()
-    wa = w.detach().abs().double().requires_grad_()
-    ba = None if b is None else b.detach().abs().double().requires_grad_()
-    ya = F.conv2d(xa, wa, ba, stride, padding, dilation, groups)
-    grads = torch.autograd.grad(ya, [t for t in (xa, wa, ba) if t is not None], go.detach().abs().double())
-    return ya, grads
+
 
 
 def check_conv(case, dtype=torch.float64, layout="contiguous", wlayout="contiguous", bias=True, batched=True):
@@ -66,7 +33,7 @@ def check_conv(case, dtype=torch.float64, layout="contiguous", wlayout="contiguo
     b64 = None if b is None else b.detach().double().requires_grad_()
     ref = F.conv2d(x64 if batched else x64[0], w64, b64, stride, padding, dilation, groups)
     go = torch.randn(ref.shape, dtype=torch.float64)
-    ya, gscale = _abs_scale(x64 if batched else x64[0], w64, b64, stride, padding, dilation, groups, go)
+    ya, gscale = conv_abs_scale(x64 if batched else x64[0], w64, b64, stride, padding, dilation, groups, go)
     assert y.dtype == dtype
     assert_close_scaled(y, ref, ya, dtype, "output")
     assert_layout_like(y, F.conv2d(xin.detach(), w.detach(), None if b is None else b.detach(), stride, padding,
@@ -80,25 +47,25 @@ def check_conv(case, dtype=torch.float64, layout="contiguous", wlayout="contiguo
         assert_layout_like(g, r, name)
 
 
-@pytest.mark.parametrize("case", CASES, ids=_ids)
+@pytest.mark.parametrize("case", CASES, ids=conv_id)
 def test_float64(case):
     check_conv(case)
 
 
-@pytest.mark.parametrize("case", CASES[:6] + CASES[9:14], ids=_ids)
+@pytest.mark.parametrize("case", CASES[:6] + CASES[9:14], ids=conv_id)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16], ids=str)
 def test_reduced_dtypes(case, dtype):
     check_conv(case, dtype=dtype)
 
 
-@pytest.mark.parametrize("case", [CASES[0], CASES[2], CASES[4], CASES[7], CASES[10], CASES[16]], ids=_ids)
+@pytest.mark.parametrize("case", [CASES[0], CASES[2], CASES[4], CASES[7], CASES[10], CASES[16]], ids=conv_id)
 @pytest.mark.parametrize("layout,wlayout", [("channels_last", "contiguous"), ("strided", "contiguous"),
                                             ("contiguous", "channels_last"), ("channels_last", "channels_last")])
 def test_layouts(case, layout, wlayout):
     check_conv(case, dtype=torch.float32, layout=layout, wlayout=wlayout)
 
 
-@pytest.mark.parametrize("case", [CASES[0], CASES[9]], ids=_ids)
+@pytest.mark.parametrize("case", [CASES[0], CASES[9]], ids=conv_id)
 def test_no_bias_and_unbatched(case):
     check_conv(case, bias=False)
     check_conv(case, batched=False)
@@ -125,7 +92,7 @@ def test_only_requested_gradients():
     assert gi.numel() == 0 and gb.numel() == 0 and gw.shape == w.shape
 
 
-@pytest.mark.parametrize("case", [CASES[0], CASES[7], CASES[9], CASES[13]], ids=_ids)
+@pytest.mark.parametrize("case", [CASES[0], CASES[7], CASES[9], CASES[13]], ids=conv_id)
 def test_gradcheck(case):
     N, C, H, W, K, R, S, stride, padding, dilation, groups = case
     x = rand(1, C, min(H, 7), min(W, 7), requires_grad=True)
@@ -205,7 +172,7 @@ def test_microkernel_cap_subprocess(cap, tmp_path):
         x64, w64 = x.double().requires_grad_(), wt.double().requires_grad_()
         ref = F.conv2d(x64, w64, stride=stride, padding=pad)
         refs = (ref,) + torch.autograd.grad(ref, (x64, w64), go.double())
-        ya, gscale = _abs_scale(x, wt, None, stride, pad, 1, 1, go)
+        ya, gscale = conv_abs_scale(x, wt, None, stride, pad, 1, 1, go)
         for got, want, scale, name in zip((y, gx, gw), refs, (ya,) + gscale, ("output", "grad_input", "grad_weight")):
             assert_close_scaled(got, want, scale, x.dtype, f"{cap} {name} {tuple(wt.shape)}")
     if _expected_kernel(cap) == "avx2" and _expected_kernel("avx512") == "avx512":

@@ -7,22 +7,10 @@ import torch.nn.functional as F
 
 import cnnops
 from cnnops import _args
+from cases import FUSED_CASES, conv_id
 from helpers import assert_close_scaled, rand
 
 sim = pytest.importorskip("cnnops._sim", reason="cnnops was built without the simulator module (CNNOPS_SIM=0)")
-
-# (N, C, H, W, K, R, S, stride, padding, dilation, groups)
-CASES = [
-    (2, 3, 9, 11, 4, 3, 3, 1, 1, 1, 1),
-    (2, 8, 9, 7, 12, 3, 3, 2, 1, 1, 4),
-    (2, 16, 7, 9, 20, 1, 1, 1, 0, 1, 1),      # tensor cores in 16-bit types
-    (1, 24, 11, 10, 72, 3, 3, 1, 1, 1, 1),    # tensor cores, several tiles
-]
-
-
-def _ids(c):
-    return "N{}C{}H{}W{}K{}R{}S{}s{}p{}d{}g{}".format(*c)
-
 
 def reference(x, w, b, r, activation, conv_args):
     """The unfused computation in float64, and its error scale (the same on |terms|)."""
@@ -43,7 +31,7 @@ def make(case, dtype, residual_layout="contiguous", bias=True):
     return x, w, b, r, (stride, padding, dilation, groups)
 
 
-@pytest.mark.parametrize("case", CASES, ids=_ids)
+@pytest.mark.parametrize("case", FUSED_CASES, ids=conv_id)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16], ids=str)
 @pytest.mark.parametrize("activation", [None, "relu"])
 @pytest.mark.parametrize("with_residual", [False, True])
@@ -56,7 +44,7 @@ def test_cpu_matches_unfused(case, dtype, activation, with_residual):
     assert_close_scaled(y, ref, scale, dtype, "conv2d_bias_act")
 
 
-@pytest.mark.parametrize("case", CASES, ids=_ids)
+@pytest.mark.parametrize("case", FUSED_CASES, ids=conv_id)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16], ids=str)
 @pytest.mark.parametrize("residual_layout", ["contiguous", "channels_last", "strided"])
 def test_simulated_cuda_epilogue(case, dtype, residual_layout):
@@ -80,7 +68,7 @@ def test_relu_keeps_nan_like_torch():
 
 
 def test_gradcheck_and_gradgradcheck():
-    x, w, b, r, conv_args = make(CASES[1], torch.float64)
+    x, w, b, r, conv_args = make(FUSED_CASES[1], torch.float64)
     for t in (x, w, b, r):
         t.requires_grad_()
 
@@ -92,7 +80,7 @@ def test_gradcheck_and_gradgradcheck():
 
 
 def test_gradients_match_the_unfused_model():
-    x, w, b, r, conv_args = make(CASES[0], torch.float64, bias=True)
+    x, w, b, r, conv_args = make(FUSED_CASES[0], torch.float64, bias=True)
     leaves = [t.requires_grad_() for t in (x, w, b, r)]
     y = cnnops.conv2d_bias_act(x, w, b, *conv_args, activation="relu", residual=r)
     ref = F.relu(F.conv2d(x, w, b, *conv_args) + r)

@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 
 import cnnops
-from helpers import UNIT_TOL, assert_close_scaled, conv_tf32, rand
-from test_conv2d import CASES, _abs_scale, _ids
+from cases import CASES, conv_id
+from helpers import UNIT_TOL, assert_close_scaled, conv_abs_scale, conv_tf32, rand
 
 pytestmark = pytest.mark.gpu
 
@@ -22,7 +22,7 @@ def test_device_shape_math_matches_host():
     assert result["queries"] > 1000 and result["mismatches"] == 0
 
 
-@pytest.mark.parametrize("case", CASES, ids=_ids)
+@pytest.mark.parametrize("case", CASES, ids=conv_id)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16], ids=str)
 def test_conv2d_forward_matches_torch(case, dtype):
     N, C, H, W, K, R, S, stride, padding, dilation, groups = case
@@ -35,7 +35,7 @@ def test_conv2d_forward_matches_torch(case, dtype):
     assert cnnops.last_cuda_kernel("conv2d_forward")
 
 
-@pytest.mark.parametrize("case", CASES, ids=_ids)
+@pytest.mark.parametrize("case", CASES, ids=conv_id)
 def test_conv2d_forward_tf32_when_torch_allows_it(case, monkeypatch):
     monkeypatch.setitem(UNIT_TOL, torch.float32, 2e-3)
     N, C, H, W, K, R, S, stride, padding, dilation, groups = case
@@ -56,7 +56,7 @@ def test_conv2d_forward_layouts(layout):
     torch.testing.assert_close(y.cpu(), F.conv2d(x.double(), w.double(), None, 2, 1).float(), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("case", CASES, ids=_ids)
+@pytest.mark.parametrize("case", CASES, ids=conv_id)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16], ids=str)
 def test_conv2d_backward_matches_torch(case, dtype):
     N, C, H, W, K, R, S, stride, padding, dilation, groups = case
@@ -68,7 +68,7 @@ def test_conv2d_backward_matches_torch(case, dtype):
     grads = torch.autograd.grad(y, leaves, go.to(dtype).cuda())
     ref64 = [t.double().requires_grad_() for t in (x, w, b)]
     refs = torch.autograd.grad(F.conv2d(*ref64, *args), ref64, go)
-    _, scales = _abs_scale(*ref64, *args, go)
+    _, scales = conv_abs_scale(*ref64, *args, go)
     for name, g, r, s in zip(("grad_input", "grad_weight", "grad_bias"), grads, refs, scales):
         assert_close_scaled(g, r, s, dtype, name)
 

@@ -7,8 +7,8 @@ import torch.nn.functional as F
 
 import cnnops
 from cnnops import _args
+from cases import CASES, conv_id
 from helpers import UNIT_TOL, assert_close_scaled, assert_layout_like, conv_tf32, rand
-from test_conv2d import CASES, _ids
 
 sim = pytest.importorskip("cnnops._sim", reason="cnnops was built without the simulator module (CNNOPS_SIM=0)")
 
@@ -77,7 +77,7 @@ def expected_kernel(case, dtype, tf32=False):
     return f"fprop_simt_64x64x16<{DTYPE_TAG[dtype]}>"
 
 
-@pytest.mark.parametrize("case", CASES, ids=_ids)
+@pytest.mark.parametrize("case", CASES, ids=conv_id)
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: DTYPE_TAG[d])
 def test_forward_every_case(case, dtype):
     check_sim_conv(case, dtype)
@@ -99,14 +99,14 @@ TC_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", TC_CASES, ids=_ids)
+@pytest.mark.parametrize("case", TC_CASES, ids=conv_id)
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=lambda d: DTYPE_TAG[d])
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last", "strided"])
 def test_tensor_core_path(case, dtype, layout):
     check_tensor_core_case(case, dtype, layout)
 
 
-@pytest.mark.parametrize("case", TC_CASES[:3], ids=_ids)
+@pytest.mark.parametrize("case", TC_CASES[:3], ids=conv_id)
 @pytest.mark.parametrize("dtype", [torch.float16, torch.float32], ids=lambda d: DTYPE_TAG[d])
 @pytest.mark.parametrize("schedule", ["warps_run_ahead", "reversed"])
 def test_tensor_core_path_under_other_schedules(case, dtype, schedule):
@@ -130,7 +130,7 @@ def test_tensor_core_path_under_other_schedules(case, dtype, schedule):
         sim.set_options()
 
 
-@pytest.mark.parametrize("case", TC_CASES + [(2, 4, 7, 6, 12, 3, 3, 1, 1, 1, 1)], ids=_ids)
+@pytest.mark.parametrize("case", TC_CASES + [(2, 4, 7, 6, 12, 3, 3, 1, 1, 1, 1)], ids=conv_id)
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
 def test_tf32_path_when_torch_allows_it(case, layout, monkeypatch):
     """float32 with TF32 allowed: tensor cores (m16n8k8 tf32, inputs rounded to TF32), accurate
@@ -217,7 +217,7 @@ def plan_layers(layers, dtype, layout):
         assert plan.startswith(want), f"{name}: planned {plan}"
 
 
-@pytest.mark.parametrize("case", [CASES[0], CASES[2], CASES[4], CASES[7], CASES[10], CASES[16]], ids=_ids)
+@pytest.mark.parametrize("case", [CASES[0], CASES[2], CASES[4], CASES[7], CASES[10], CASES[16]], ids=conv_id)
 @pytest.mark.parametrize("layout,wlayout", [("channels_last", "contiguous"), ("strided", "contiguous"),
                                             ("contiguous", "channels_last"), ("channels_last", "strided")])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=lambda d: DTYPE_TAG[d])
@@ -225,7 +225,7 @@ def test_forward_layouts(case, layout, wlayout, dtype):
     check_sim_conv(case, dtype, layout, wlayout)
 
 
-@pytest.mark.parametrize("case", [CASES[0], CASES[9]], ids=_ids)
+@pytest.mark.parametrize("case", [CASES[0], CASES[9]], ids=conv_id)
 def test_forward_without_bias(case):
     check_sim_conv(case, torch.float32, bias=False)
 

@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from cnnops import _args
-from helpers import assert_close_scaled, assert_layout_like, rand
-from test_conv2d import CASES, _abs_scale, _ids
+from cases import CASES, conv_id
+from helpers import assert_close_scaled, assert_layout_like, conv_abs_scale, rand
 
 sim = pytest.importorskip("cnnops._sim", reason="cnnops was built without the simulator module (CNNOPS_SIM=0)")
 
@@ -31,7 +31,7 @@ def check_backward(case, dtype, layout="contiguous", wlayout="contiguous", golay
     ref = F.conv2d(x64, w64, b64, *conv_args)
     go = rand(*ref.shape, dtype=dtype, layout=golayout)
     refs = torch.autograd.grad(ref, [x64, w64, b64], go.double())
-    _, scales = _abs_scale(x64, w64, b64, *conv_args, go.double())
+    _, scales = conv_abs_scale(x64, w64, b64, *conv_args, go.double())
     got = sim_backward(go, x, w, conv_args, list(mask))
     # The gradients' layouts must be those of cnnops' CPU op, which the CPU tests hold to torch's.
     st, pad, dil, g = _args.conv2d(x, w, None, *conv_args)
@@ -47,7 +47,7 @@ def check_backward(case, dtype, layout="contiguous", wlayout="contiguous", golay
     return got
 
 
-@pytest.mark.parametrize("case", CASES, ids=_ids)
+@pytest.mark.parametrize("case", CASES, ids=conv_id)
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: TAG[d])
 def test_backward_every_case(case, dtype):
     check_backward(case, dtype)
@@ -59,7 +59,7 @@ def test_backward_every_case(case, dtype):
     assert sim.last_kernel("conv2d_wgrad") == f"wgrad_simt_64x64x16_splitk<{TAG[dtype]}>"
 
 
-@pytest.mark.parametrize("case", [CASES[0], CASES[2], CASES[7], CASES[10]], ids=_ids)
+@pytest.mark.parametrize("case", [CASES[0], CASES[2], CASES[7], CASES[10]], ids=conv_id)
 @pytest.mark.parametrize("layout,wlayout,golayout", [("channels_last", "contiguous", "contiguous"),
                                                      ("strided", "channels_last", "strided"),
                                                      ("contiguous", "contiguous", "channels_last")])
@@ -79,7 +79,7 @@ PHASE_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", PHASE_CASES, ids=_ids)
+@pytest.mark.parametrize("case", PHASE_CASES, ids=conv_id)
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=lambda d: TAG[d])
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
 def test_dgrad_by_stride_phases_on_tensor_cores(case, dtype, layout):
@@ -112,7 +112,7 @@ WGRAD_TC_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", WGRAD_TC_CASES, ids=_ids)
+@pytest.mark.parametrize("case", WGRAD_TC_CASES, ids=conv_id)
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=lambda d: TAG[d])
 def test_wgrad_on_tensor_cores(case, dtype):
     sim.reset_counters()

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from cnnops import _args
+from cases import ADAPTIVE_CASES, AVG_CONFIGS, DIVISORS, MAX_CONFIGS, case_id
 from helpers import assert_close_scaled, assert_layout_like, rand
-from test_pool2d import ADAPTIVE_CASES, AVG_CONFIGS, DIVISORS, MAX_CONFIGS, _id
 
 sim = pytest.importorskip("cnnops._sim", reason="cnnops was built without the simulator module (CNNOPS_SIM=0)")
 cpu = torch.ops.cnnops
@@ -58,7 +58,7 @@ def check_max(x, c, grad_layout="contiguous"):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("c", MAX_CONFIGS, ids=_id)
+@pytest.mark.parametrize("c", MAX_CONFIGS, ids=case_id)
 def test_max_pool2d(c, layout, dtype):
     x = rand(*c["shape"], dtype=dtype, layout=layout)
     check_max(x, c)
@@ -69,7 +69,7 @@ def test_max_pool2d(c, layout, dtype):
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("c", [MAX_CONFIGS[i] for i in (1, 2, 5, 7)], ids=_id)
+@pytest.mark.parametrize("c", [MAX_CONFIGS[i] for i in (1, 2, 5, 7)], ids=case_id)
 def test_max_pool2d_ties_neg_inf_and_nan(c, layout):
     x = torch.randint(-2, 2, c["shape"]).double()  # many ties
     x.view(-1)[::7] = float("-inf")
@@ -95,7 +95,7 @@ def _avg_args(x, c, cip, div):
 @pytest.mark.parametrize("div", DIVISORS, ids=lambda d: "div=%s" % d)
 @pytest.mark.parametrize("cip", [True, False], ids=["cip", "nocip"])
 @pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("c", AVG_CONFIGS, ids=_id)
+@pytest.mark.parametrize("c", AVG_CONFIGS, ids=case_id)
 def test_avg_pool2d(c, layout, cip, div):
     x = rand(*c["shape"], layout=layout)
     args = _avg_args(x, c, cip, div)
@@ -111,7 +111,7 @@ def test_avg_pool2d(c, layout, cip, div):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16], ids=str)
-@pytest.mark.parametrize("c", [AVG_CONFIGS[i] for i in (1, 5, 8)], ids=_id)
+@pytest.mark.parametrize("c", [AVG_CONFIGS[i] for i in (1, 5, 8)], ids=case_id)
 def test_avg_pool2d_reduced_dtypes(c, dtype):
     x = rand(*c["shape"], dtype=dtype, layout="channels_last")
     args = _avg_args(x, c, False, None)
@@ -126,7 +126,7 @@ def test_avg_pool2d_reduced_dtypes(c, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("shape,size", ADAPTIVE_CASES, ids=_id)
+@pytest.mark.parametrize("shape,size", ADAPTIVE_CASES, ids=case_id)
 def test_adaptive_avg_pool2d(shape, size, layout, dtype):
     x = rand(*shape, dtype=dtype, layout=layout)
     out = list(_args.adaptive_avg_pool2d(x, size))
@@ -204,7 +204,7 @@ def _check_average_backward(x, g, args, name, kernel):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-@pytest.mark.parametrize("c", [MAX_CONFIGS[i] for i in (1, 2, 5, 8)], ids=_id)
+@pytest.mark.parametrize("c", [MAX_CONFIGS[i] for i in (1, 2, 5, 8)], ids=case_id)
 def test_nhwc_channel_vector_kernels(c, dtype):
     """NHWC with 16 channels: the 16-byte vector kernels, forward and (with grad_output in NHWC too)
     the backward gathers, equal to the CPU op's results; max pooling's gradient, and the averages'
@@ -291,7 +291,7 @@ def _takes_row_vectors(x, c, backward=False):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-@pytest.mark.parametrize("c", NCHW_ROW_VECTOR_CONFIGS, ids=_id)
+@pytest.mark.parametrize("c", NCHW_ROW_VECTOR_CONFIGS, ids=case_id)
 def test_nchw_row_vector_kernels(c, dtype):
     """NCHW with 16-byte aligned rows and one of the row-vector window shapes along W: the
     row-vector forward kernels (16-byte loads along each window row, one 16-byte store, or
@@ -354,7 +354,7 @@ def test_nchw_row_vector_configs_reach_every_window_shape():
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
 @pytest.mark.parametrize("c", [dict(k=(3, 2), s=(2, 2), p=(1, 0), d=1, ceil=True), dict(k=3, s=2, p=1, d=1, ceil=False),
-                               dict(k=3, s=2, p=0, d=1, ceil=True), dict(k=3, s=1, p=1, d=1, ceil=False)], ids=_id)
+                               dict(k=3, s=2, p=0, d=1, ceil=True), dict(k=3, s=1, p=1, d=1, ceil=False)], ids=case_id)
 def test_nchw_row_vector_max_ties_neg_inf_and_nan(c, dtype):
     """torch's index choice on ties (the first in row-major order) and its NaN rule (the last NaN
     wins) hold in the row-vector kernel too, for every window shape along W (an all -inf window
