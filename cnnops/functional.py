@@ -28,10 +28,9 @@ def _grad_can_flow(*args) -> bool:
 
 def _apply(function, *args):
     """function.apply(*args) when a gradient may flow (grad mode on and a tensor argument that
-    requires grad), else the Function's own forward: the same op call, without the ~20 us of
-    Python bookkeeping that Function.apply costs per call (measured 2026-12-01: a LeNet-sized
-    average pooling took 43 us through apply, 13 us in torch) -- inference and no_grad calls
-    pay only for the op."""
+    requires grad), else the Function's own forward: the same op call without Function.apply's
+    Python bookkeeping (tens of microseconds, as much as a small layer's kernel) -- inference and
+    no_grad calls pay only for the op."""
     if _grad_can_flow(*args):
         return function.apply(*args)
     return function.forward(*args)

@@ -47,8 +47,8 @@ inline void for_each_row_run(int64_t first, int64_t count, int64_t P, int64_t Q,
 
 // The indices t in [0, len) for which start + t * step lies in [0, size): [*lo, *hi), with
 // 0 <= lo <= hi <= len. lo is clamped to len: a short run that lies wholly in the left padding
-// (wide padding, a run at the end of a block) must not make the packer zero past its end -- it
-// once did, overrunning the packer's row buffer on the stack (padding 5 on a 44-wide map).
+// (wide padding, a run at the end of a block) must not make the packer zero past its end, which
+// is the end of a row buffer on the stack (tests: padding 5 on a 44-wide map, under ASan).
 inline void clip_run(int64_t start, int64_t step, int64_t len, int64_t size, int64_t* lo, int64_t* hi) {
   *lo = start >= 0 ? 0 : std::min(len, (-start + step - 1) / step);
   *hi = start > size - 1 ? 0 : std::min(len, (size - 1 - start) / step + 1);

@@ -1,5 +1,7 @@
-// The one place that chooses the convolution-backward kernels for a shape and dtype (CUDA cores
-// for now; the tensor-core dgrad / wgrad come next).
+// The CUDA-core convolution-backward kernels (the gather dgrad, the split-K wgrad and its ordered
+// reduction) instantiated per dtype. Which path a shape takes -- these, or the tensor-core forward
+// kernels run as stride-phase dgrad (dgrad_phases.cpp) and batch-as-channels wgrad
+// (wgrad_as_fprop.cpp) -- is chosen in conv2d_host.cpp.
 #include "conv2d_bprop_kernels.cuh"
 
 namespace cnnops {

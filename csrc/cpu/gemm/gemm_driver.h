@@ -23,7 +23,6 @@ namespace cpu {
 // Cache blocking in elements. kc * nr * sizeof(float) = 16 KiB (AVX2) or 32 KiB (AVX-512): one
 // B panel in L1. kc also fixes the order of every sum (each micro-kernel call sums kc products
 // before adding into C), so it is the same for every micro-kernel: they agree bit for bit.
-// Tried on the AVX-512 machine (2026-12-01): 6, 8 and 12-row AVX-512 tiles ran within noise.
 struct GemmBlocking {
   static constexpr int64_t kc = 256;
   static constexpr int64_t mc = 96;   // a multiple of every micro-kernel's mr (6, 8)
