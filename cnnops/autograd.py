@@ -22,11 +22,11 @@ class Conv2dFunction(torch.autograd.Function):
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        _ops.conv2d_setup_context(ctx, inputs, output)
+        _ops.conv2d_forward_setup(ctx, inputs, output)
 
     @staticmethod
     def backward(ctx, grad_output):
-        return _ops.conv2d_backward(ctx, grad_output)
+        return _ops.conv2d_forward_vjp(ctx, grad_output)
 
 
 class Conv2dBiasActFunction(torch.autograd.Function):
@@ -39,11 +39,11 @@ class Conv2dBiasActFunction(torch.autograd.Function):
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        _ops.conv2d_bias_act_setup_context(ctx, inputs, output)
+        _ops.conv2d_bias_act_setup(ctx, inputs, output)
 
     @staticmethod
     def backward(ctx, grad_output):
-        return _ops.conv2d_bias_act_backward(ctx, grad_output)
+        return _ops.conv2d_bias_act_vjp(ctx, grad_output)
 
 
 class MaxPool2dFunction(torch.autograd.Function):
@@ -55,11 +55,11 @@ class MaxPool2dFunction(torch.autograd.Function):
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        _ops.max_pool2d_setup_context(ctx, inputs, output)
+        _ops.max_pool2d_forward_setup(ctx, inputs, output)
 
     @staticmethod
     def backward(ctx, grad_output, grad_indices):
-        return _ops.max_pool2d_backward(ctx, grad_output, grad_indices)
+        return _ops.max_pool2d_forward_vjp(ctx, grad_output, grad_indices)
 
 
 class AvgPool2dFunction(torch.autograd.Function):
@@ -70,11 +70,11 @@ class AvgPool2dFunction(torch.autograd.Function):
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        _ops.avg_pool2d_setup_context(ctx, inputs, output)
+        _ops.avg_pool2d_forward_setup(ctx, inputs, output)
 
     @staticmethod
     def backward(ctx, grad_output):
-        return _ops.avg_pool2d_backward(ctx, grad_output)
+        return _ops.avg_pool2d_forward_vjp(ctx, grad_output)
 
 
 class AdaptiveAvgPool2dFunction(torch.autograd.Function):
@@ -84,11 +84,11 @@ class AdaptiveAvgPool2dFunction(torch.autograd.Function):
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        _ops.adaptive_avg_pool2d_setup_context(ctx, inputs, output)
+        _ops.adaptive_avg_pool2d_forward_setup(ctx, inputs, output)
 
     @staticmethod
     def backward(ctx, grad_output):
-        return _ops.adaptive_avg_pool2d_backward(ctx, grad_output)
+        return _ops.adaptive_avg_pool2d_forward_vjp(ctx, grad_output)
 
 
 # Function.apply binds its arguments to forward's signature on every call when setup_context is

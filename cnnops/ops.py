@@ -111,10 +111,12 @@ def _adaptive_avg_pool2d_backward_fake(grad_output, input):
 
 
 # ----------------------------------------------------------------------------- backward formulas
-# Each pair (setup_context, backward) serves both torch.library.register_autograd below and the
-# autograd.Function classes in cnnops/autograd.py. backward returns one entry per op input.
+# For each op X: X_setup (the setup_context) and X_vjp (its backward formula: one entry per op
+# input), named after the op they differentiate -- so conv2d_backward_vjp is the double backward,
+# the formula of the conv2d_backward op. They serve both torch.library.register_autograd below
+# and the autograd.Function classes in cnnops/autograd.py.
 
-def conv2d_setup_context(ctx, inputs, output):
+def conv2d_forward_setup(ctx, inputs, output):
     input, weight, bias, stride, padding, dilation, groups = inputs
     ctx.save_for_backward(input, weight)
     ctx.args = (list(stride), list(padding), list(dilation), groups)
@@ -131,12 +133,12 @@ def _conv2d_grads(ctx, grad_output, input, weight):
     return gi if mask[0] else None, gw if mask[1] else None, gb if mask[2] else None
 
 
-def conv2d_backward(ctx, grad_output):
+def conv2d_forward_vjp(ctx, grad_output):
     input, weight = ctx.saved_tensors
     return _conv2d_grads(ctx, grad_output, input, weight) + (None,) * 4
 
 
-def conv2d_bias_act_setup_context(ctx, inputs, output):
+def conv2d_bias_act_setup(ctx, inputs, output):
     input, weight, bias, stride, padding, dilation, groups, activation, residual = inputs
     ctx.args = (list(stride), list(padding), list(dilation), groups)
     ctx.has_bias = bias is not None
@@ -146,8 +148,8 @@ def conv2d_bias_act_setup_context(ctx, inputs, output):
     ctx.save_for_backward(input, weight, output if activation else None)
 
 
-def conv2d_bias_act_backward(ctx, grad_output):
-    """y = act(conv(x, w) + b + r): dz = dy masked by act'; (dx, dw, db) = conv2d_backward(dz); dr = dz."""
+def conv2d_bias_act_vjp(ctx, grad_output):
+    """y = act(conv(x, w) + b + r): dz = dy masked by act'; (dx, dw, db) = the conv2d_backward op on dz; dr = dz."""
     input, weight, output = ctx.saved_tensors
     grad_z = grad_output
     if ctx.activation:  # relu, as torch's threshold_backward: the gradient passes where y > 0
@@ -157,15 +159,15 @@ def conv2d_bias_act_backward(ctx, grad_output):
     return gi, gw, gb, None, None, None, None, None, g_res
 
 
-def conv2d_backward_setup_context(ctx, inputs, output):
+def conv2d_backward_setup(ctx, inputs, output):
     grad_output, input, weight, stride, padding, dilation, groups, output_mask = inputs
     ctx.save_for_backward(grad_output, input, weight)
     ctx.args = (list(stride), list(padding), list(dilation), groups)
     ctx.output_mask = list(output_mask)
 
 
-def conv2d_backward_backward(ctx, ggi, ggw, ggb):
-    """Derivatives of (grad_input, grad_weight, grad_bias) = conv2d_backward(dY, X, W):
+def conv2d_backward_vjp(ctx, ggi, ggw, ggb):
+    """Derivatives of (grad_input, grad_weight, grad_bias) = conv2d_backward(dY, X, W) (the op):
     d/d dY = conv(ggi, W) + conv(X, ggw) + ggb,  d/dX = dgrad(dY, ggw),  d/dW = wgrad(ggi, dY)."""
     grad_output, input, weight = ctx.saved_tensors
     stride, padding, dilation, groups = ctx.args
@@ -190,7 +192,7 @@ def conv2d_backward_backward(ctx, ggi, ggw, ggb):
     return g_go, g_x, g_w, None, None, None, None, None
 
 
-def max_pool2d_setup_context(ctx, inputs, output):
+def max_pool2d_forward_setup(ctx, inputs, output):
     input, kernel_size, stride, padding, dilation, ceil_mode = inputs
     _, indices = output
     ctx.mark_non_differentiable(indices)
@@ -198,31 +200,31 @@ def max_pool2d_setup_context(ctx, inputs, output):
     ctx.args = (list(kernel_size), list(stride), list(padding), list(dilation), ceil_mode)
 
 
-def max_pool2d_backward(ctx, grad_output, grad_indices=None):
+def max_pool2d_forward_vjp(ctx, grad_output, grad_indices=None):
     input, indices = ctx.saved_tensors
     if not ctx.needs_input_grad[0]:
         return (None,) * 6
     return ops.max_pool2d_backward(grad_output, input, indices, *ctx.args), None, None, None, None, None
 
 
-def max_pool2d_values_setup_context(ctx, inputs, output):
+def max_pool2d_values_setup(ctx, inputs, output):
     pass
 
 
-def max_pool2d_values_backward(ctx, grad_output):
+def max_pool2d_values_vjp(ctx, grad_output):
     """max_pool2d_values keeps no indices, so it has no gradient: say so instead of returning
     a wrong one (cnnops.max_pool2d uses it only where no gradient can flow)."""
     raise RuntimeError("cnnops::max_pool2d_values is not differentiable (it keeps no indices); "
                        "use cnnops::max_pool2d_forward, or cnnops.max_pool2d, when a gradient is needed")
 
 
-def max_pool2d_backward_setup_context(ctx, inputs, output):
+def max_pool2d_backward_setup(ctx, inputs, output):
     input, indices = inputs[1], inputs[2]
     ctx.save_for_backward(indices)
     ctx.input_shape = input.shape
 
 
-def max_pool2d_backward_backward(ctx, ggi):
+def max_pool2d_backward_vjp(ctx, ggi):
     """max_pool2d_backward is linear in grad_output: its derivative gathers ggi at the indices."""
     (indices,) = ctx.saved_tensors
     g_go = None
@@ -232,60 +234,60 @@ def max_pool2d_backward_backward(ctx, ggi):
     return (g_go,) + (None,) * 7
 
 
-def avg_pool2d_setup_context(ctx, inputs, output):
+def avg_pool2d_forward_setup(ctx, inputs, output):
     ctx.save_for_backward(inputs[0])
     ctx.args = tuple(inputs[1:])
 
 
-def avg_pool2d_backward(ctx, grad_output):
+def avg_pool2d_forward_vjp(ctx, grad_output):
     (input,) = ctx.saved_tensors
     if not ctx.needs_input_grad[0]:
         return (None,) * 7
     return (ops.avg_pool2d_backward(grad_output, input, *ctx.args),) + (None,) * 6
 
 
-def avg_pool2d_backward_setup_context(ctx, inputs, output):
+def avg_pool2d_backward_setup(ctx, inputs, output):
     ctx.args = tuple(inputs[2:])
 
 
-def avg_pool2d_backward_backward(ctx, ggi):
+def avg_pool2d_backward_vjp(ctx, ggi):
     """avg_pool2d_backward is linear in grad_output; its adjoint is avg_pool2d itself."""
     g_go = ops.avg_pool2d_forward(ggi, *ctx.args) if ctx.needs_input_grad[0] else None
     return (g_go,) + (None,) * 7
 
 
-def adaptive_avg_pool2d_setup_context(ctx, inputs, output):
+def adaptive_avg_pool2d_forward_setup(ctx, inputs, output):
     ctx.save_for_backward(inputs[0])
 
 
-def adaptive_avg_pool2d_backward(ctx, grad_output):
+def adaptive_avg_pool2d_forward_vjp(ctx, grad_output):
     (input,) = ctx.saved_tensors
     if not ctx.needs_input_grad[0]:
         return None, None
     return ops.adaptive_avg_pool2d_backward(grad_output, input), None
 
 
-def adaptive_avg_pool2d_backward_setup_context(ctx, inputs, output):
+def adaptive_avg_pool2d_backward_setup(ctx, inputs, output):
     grad_output = inputs[0]
     ctx.output_size = list(grad_output.shape[2:])
 
 
-def adaptive_avg_pool2d_backward_backward(ctx, ggi):
+def adaptive_avg_pool2d_backward_vjp(ctx, ggi):
     g_go = ops.adaptive_avg_pool2d_forward(ggi, ctx.output_size) if ctx.needs_input_grad[0] else None
     return g_go, None
 
 
 _AUTOGRAD = {
-    "conv2d_forward": (conv2d_backward, conv2d_setup_context),
-    "conv2d_bias_act": (conv2d_bias_act_backward, conv2d_bias_act_setup_context),
-    "conv2d_backward": (conv2d_backward_backward, conv2d_backward_setup_context),
-    "max_pool2d_forward": (max_pool2d_backward, max_pool2d_setup_context),
-    "max_pool2d_values": (max_pool2d_values_backward, max_pool2d_values_setup_context),
-    "max_pool2d_backward": (max_pool2d_backward_backward, max_pool2d_backward_setup_context),
-    "avg_pool2d_forward": (avg_pool2d_backward, avg_pool2d_setup_context),
-    "avg_pool2d_backward": (avg_pool2d_backward_backward, avg_pool2d_backward_setup_context),
-    "adaptive_avg_pool2d_forward": (adaptive_avg_pool2d_backward, adaptive_avg_pool2d_setup_context),
-    "adaptive_avg_pool2d_backward": (adaptive_avg_pool2d_backward_backward, adaptive_avg_pool2d_backward_setup_context),
+    "conv2d_forward": (conv2d_forward_vjp, conv2d_forward_setup),
+    "conv2d_bias_act": (conv2d_bias_act_vjp, conv2d_bias_act_setup),
+    "conv2d_backward": (conv2d_backward_vjp, conv2d_backward_setup),
+    "max_pool2d_forward": (max_pool2d_forward_vjp, max_pool2d_forward_setup),
+    "max_pool2d_values": (max_pool2d_values_vjp, max_pool2d_values_setup),
+    "max_pool2d_backward": (max_pool2d_backward_vjp, max_pool2d_backward_setup),
+    "avg_pool2d_forward": (avg_pool2d_forward_vjp, avg_pool2d_forward_setup),
+    "avg_pool2d_backward": (avg_pool2d_backward_vjp, avg_pool2d_backward_setup),
+    "adaptive_avg_pool2d_forward": (adaptive_avg_pool2d_forward_vjp, adaptive_avg_pool2d_forward_setup),
+    "adaptive_avg_pool2d_backward": (adaptive_avg_pool2d_backward_vjp, adaptive_avg_pool2d_backward_setup),
 }
 for _name, (_backward, _setup) in _AUTOGRAD.items():
     torch.library.register_autograd("cnnops::" + _name, _backward, setup_context=_setup)
