@@ -23,6 +23,7 @@
 #include "dtypes.cuh"
 #include "launch.cuh"
 #include "ptx.cuh"
+#include "vector_access.cuh"
 
 namespace cnnops {
 namespace cuda {
@@ -258,8 +259,6 @@ __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
     }
 }
 
-bool aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
-
 // A dimension keeps 16-byte vectors of `vec` elements aligned if its stride is a multiple of
 // vec -- or if it has one index only (torch gives such dimensions arbitrary strides).
 bool vector_stride(int64_t stride, int64_t size, int vec) { return size == 1 || stride % vec == 0; }
@@ -280,9 +279,9 @@ bool fprop_tc_supports(const Conv2dFpropArgs& a) {
   const Conv2dParams& p = a.p;
   const int v = vector_elements(a.dtype);
   const bool x_vec = p.x.c == 1 && vector_stride(p.x.w, p.W, v) && vector_stride(p.x.h, p.H, v) &&
-                     vector_stride(p.x.n, p.N, v) && aligned16(a.x);
+                     vector_stride(p.x.n, p.N, v) && aligned_to(a.x, 16);
   const bool w_vec = p.w.c == 1 && vector_stride(p.w.w, p.S, v) && vector_stride(p.w.h, p.R, v) &&
-                     vector_stride(p.w.n, p.K, v) && aligned16(a.w);
+                     vector_stride(p.w.n, p.K, v) && aligned_to(a.w, 16);
   return fprop_tc_supports_shape(p, a.dtype, a.allow_tf32) && x_vec && w_vec;
 }
 

@@ -19,6 +19,7 @@
 #include "dtypes.cuh"
 #include "launch.cuh"
 #include "pool2d.h"
+#include "vector_access.cuh"
 
 namespace cnnops {
 namespace cuda {
@@ -92,17 +93,11 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
 // outputs as one 16-byte store (the int64 indices as kVec stores). The same rules as the scalar
 // kernels, channel by channel.
 template <typename T>
-struct alignas(16) Pack {
-  static constexpr int kVec = 16 / int(sizeof(T));
-  T v[kVec];
-};
-
-template <typename T>
 __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     max_pool_forward_nhwc_vec_kernel(const Pool2dParams p, const T* __restrict__ x, T* __restrict__ y,
                                      int64_t* __restrict__ ind, const Strides4 ind_s) {
   using A = acc_t<T>;
-  constexpr int kVec = Pack<T>::kVec;
+  constexpr int kVec = Vec16<T>::kCount;
   const int64_t groups = p.C / kVec;
   CNNOPS_FOR_EACH(i, p.N * p.P * p.Q * groups) {
     const Coord o = element(i, groups, p.P, p.Q, true);  // o.c counts channel vectors
@@ -115,16 +110,16 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     for (int v = 0; v < kVec; ++v) best[v] = -A(INFINITY), where[v] = rows.start * p.W + cols.start;
     for (int64_t h = rows.start; h < rows.end; h += p.dil_h)
       for (int64_t w = cols.start; w < cols.end; w += p.dil_w) {
-        const Pack<T> pack = *reinterpret_cast<const Pack<T>*>(base + h * p.x.h + w * p.x.w);
+        const Vec16<T> pack = *reinterpret_cast<const Vec16<T>*>(base + h * p.x.h + w * p.x.w);
         for (int v = 0; v < kVec; ++v) {
           const A val = widen(pack.v[v]);
           if (val > best[v] || val != val) best[v] = val, where[v] = h * p.W + w;
         }
       }
-    Pack<T> out;
+    Vec16<T> out;
     for (int v = 0; v < kVec; ++v) out.v[v] = from_acc<T>(best[v]);
     const Coord first{o.n, c0, o.h, o.w};
-    *reinterpret_cast<Pack<T>*>(y + offset(p.y, first)) = out;
+    *reinterpret_cast<Vec16<T>*>(y + offset(p.y, first)) = out;
     if (ind != nullptr) {
       int64_t* ind_out = ind + offset(ind_s, first);
       for (int v = 0; v < kVec; ++v) ind_out[v * ind_s.c] = where[v];
@@ -136,7 +131,7 @@ template <typename T, bool kAdaptive>
 __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     avg_pool_forward_nhwc_vec_kernel(const Pool2dParams p, const T* __restrict__ x, T* __restrict__ y) {
   using A = acc_t<T>;
-  constexpr int kVec = Pack<T>::kVec;
+  constexpr int kVec = Vec16<T>::kCount;
   const int64_t groups = p.C / kVec;
   CNNOPS_FOR_EACH(i, p.N * p.P * p.Q * groups) {
     const Coord o = element(i, groups, p.P, p.Q, true);
@@ -149,13 +144,13 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
       const T* base = x + o.n * p.x.n + c0;
       for (int64_t h = win.ih0; h < win.ih1; ++h)
         for (int64_t w = win.iw0; w < win.iw1; ++w) {
-          const Pack<T> pack = *reinterpret_cast<const Pack<T>*>(base + h * p.x.h + w * p.x.w);
+          const Vec16<T> pack = *reinterpret_cast<const Vec16<T>*>(base + h * p.x.h + w * p.x.w);
           for (int v = 0; v < kVec; ++v) sum[v] += widen(pack.v[v]);
         }
     }
-    Pack<T> out;
+    Vec16<T> out;
     for (int v = 0; v < kVec; ++v) out.v[v] = from_acc<T>(any ? sum[v] / A(win.divisor) : A(0));
-    *reinterpret_cast<Pack<T>*>(y + offset(p.y, Coord{o.n, c0, o.h, o.w})) = out;
+    *reinterpret_cast<Vec16<T>*>(y + offset(p.y, Coord{o.n, c0, o.h, o.w})) = out;
   }
 }
 
@@ -176,13 +171,13 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
 // skipped taps.
 template <typename T, int kStride, int kKernel, int kPad>
 struct RowTaps {
-  static constexpr int kVec = Pack<T>::kVec;
+  static constexpr int kVec = Vec16<T>::kCount;
   static constexpr int kLoaded = kStride * kVec;
   static constexpr bool kLeft = kPad == 1;
   static constexpr bool kRight = kKernel - 1 - kPad == kStride;
   static_assert(kPad == 0 || kPad == 1, "one side column at most");
   static_assert(kKernel - 1 - kPad <= kStride, "the last window reaches one column past the loads at most");
-  Pack<T> packs[kStride];
+  Vec16<T> packs[kStride];
   T left, right;
   // packs_inside: how many of the loads lie inside the row (fewer only in a row's last, partial
   // vector; the row length is a whole number of vectors there, so a load is all in or all out).
@@ -190,7 +185,7 @@ struct RowTaps {
 #pragma unroll
     for (int s = 0; s < kStride; ++s) {
       if (s < packs_inside) {
-        packs[s] = *reinterpret_cast<const Pack<T>*>(row + s * kVec);
+        packs[s] = *reinterpret_cast<const Vec16<T>*>(row + s * kVec);
       } else {
 #pragma unroll
         for (int v = 0; v < kVec; ++v) packs[s].v[v] = neutral;
@@ -211,7 +206,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
                                   int64_t* __restrict__ ind, const Strides4 ind_s, const bool vec_store) {
   using A = acc_t<T>;
   using Taps = RowTaps<T, kStride, kKernel, kPad>;
-  constexpr int kVec = Pack<T>::kVec;
+  constexpr int kVec = Vec16<T>::kCount;
   const int64_t groups = (p.Q + kVec - 1) / kVec;
   const T neutral = from_acc<T>(kMax ? -A(INFINITY) : A(0));
   CNNOPS_FOR_EACH(i, p.N * p.C * p.P * groups) {
@@ -225,7 +220,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     const T* base = x + o.n * p.x.n + o.c * p.x.c + c0;
     A acc[kVec];
     int64_t where[kVec];
-    Pack<T> out;
+    Vec16<T> out;
     if (kMax) {
       const MaxSpan rows = max_pool_span(o.h, p.stride_h, p.pad_h, p.kernel_h, p.dil_h, p.H);
 #pragma unroll
@@ -264,7 +259,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
       }
     }
     if (vec_store) {
-      *reinterpret_cast<Pack<T>*>(y + o.n * p.y.n + o.c * p.y.c + o.h * p.y.h + ow0) = out;
+      *reinterpret_cast<Vec16<T>*>(y + o.n * p.y.n + o.c * p.y.c + o.h * p.y.h + ow0) = out;
     } else {
 #pragma unroll
       for (int v = 0; v < kVec; ++v)
@@ -294,15 +289,10 @@ CNNOPS_HD_INLINE OutRange windows_holding(int64_t in, int64_t stride, int64_t pa
 }
 
 // The backward gathers take kLanes consecutive channels of one input position per thread: 1 (any
-// layout and strides), or Pack<T>::kVec for aligned NHWC tensors, where each window costs one
+// layout and strides), or Vec16<T>::kCount for aligned NHWC tensors, where each window costs one
 // 16-byte load of grad_output (and 16-byte loads of the indices) and one window test and divisor
 // serve every lane. Per channel the windows are visited in the same (oh, ow) order either way, so
 // both widths give the same bits.
-template <typename T, int kLanes>
-struct alignas(sizeof(T) * kLanes) Lanes {
-  T v[kLanes];
-};
-
 template <int kLanes, typename T>
 CNNOPS_HD_INLINE Lanes<T, kLanes> load_lanes(const T* at) {
   return *reinterpret_cast<const Lanes<T, kLanes>*>(at);
@@ -488,7 +478,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
                                    const Strides4 ind_s, T* __restrict__ dx) {
   using A = acc_t<T>;
   using H = Holds<kStride, kKernel, kPad>;
-  constexpr int kVec = Pack<T>::kVec;
+  constexpr int kVec = Vec16<T>::kCount;
   constexpr int kCols = kStride * kVec;
   const int64_t groups = p.Q / kVec;
   CNNOPS_FOR_EACH(i, p.N * p.C * p.H * groups) {
@@ -530,10 +520,10 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     T* out = dx + e.n * p.x.n + e.c * p.x.c + e.h * p.x.h + c0;
 #pragma unroll
     for (int s = 0; s < kStride; ++s) {
-      Pack<T> pack;
+      Vec16<T> pack;
 #pragma unroll
       for (int v = 0; v < kVec; ++v) pack.v[v] = from_acc<T>(sum[s * kVec + v]);
-      *reinterpret_cast<Pack<T>*>(out + s * kVec) = pack;
+      *reinterpret_cast<Vec16<T>*>(out + s * kVec) = pack;
     }
   }
 }
@@ -585,11 +575,9 @@ bool channels_last(const Strides4& s, int64_t C) { return C > 1 && s.c == 1; }
 // Whether the 16-byte channel-vector kernels can read x and write y (and the indices) as they are.
 template <typename T>
 bool nhwc_vectors(const Pool2dArgs& a) {
-  constexpr int v = Pack<T>::kVec;
+  constexpr int v = Vec16<T>::kCount;
   const Pool2dParams& p = a.p;
-  auto vec_strides = [&](const Strides4& s) { return s.c == 1 && s.n % v == 0 && s.h % v == 0 && s.w % v == 0; };
-  auto aligned = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
-  return p.C % v == 0 && vec_strides(p.x) && vec_strides(p.y) && aligned(a.x) && aligned(a.y) &&
+  return p.C % v == 0 && vector_ok(p.x, a.x, v, VectorAxis::kChannels) && vector_ok(p.y, a.y, v, VectorAxis::kChannels) &&
          (a.kind != PoolKind::kMax || a.indices == nullptr || a.ind.c == 1);
 }
 
@@ -606,15 +594,13 @@ enum class RowWindow { kNone, k2s2p0, k3s2p1, k3s2p0, k3s1p1 };
 // pooling, index rows of whole aligned vectors.
 template <typename T>
 RowWindow nchw_row_window(const Pool2dArgs& a, bool backward) {
-  constexpr int v = Pack<T>::kVec;
+  constexpr int v = Vec16<T>::kCount;
   const Pool2dParams& p = a.p;
-  auto vec_rows = [&](const Strides4& s) { return s.w == 1 && s.h % v == 0 && s.c % v == 0 && s.n % v == 0; };
-  auto aligned = [](const void* ptr, int bytes) { return reinterpret_cast<uintptr_t>(ptr) % bytes == 0; };
-  if (a.kind == PoolKind::kAdaptiveAvg || p.dil_w != 1 || !vec_rows(p.x) || !aligned(backward ? a.dx : a.x, 16))
+  if (a.kind == PoolKind::kAdaptiveAvg || p.dil_w != 1 || !vector_ok(p.x, backward ? a.dx : a.x, v, VectorAxis::kWidth))
     return RowWindow::kNone;
   if (!backward && !(p.W % v == 0 || (p.stride_w * p.Q <= p.W && p.Q % v == 0))) return RowWindow::kNone;
-  if (backward && !(p.stride_w * p.Q == p.W && p.Q % v == 0 && vec_rows(p.y) && aligned(a.dy, 16) &&
-                    (a.kind != PoolKind::kMax || (vec_rows(a.ind) && aligned(a.indices, 8 * v)))))
+  if (backward && !(p.stride_w * p.Q == p.W && p.Q % v == 0 && vector_ok(p.y, a.dy, v, VectorAxis::kWidth) &&
+                    (a.kind != PoolKind::kMax || vector_ok(a.ind, a.indices, v, VectorAxis::kWidth, 8 * v))))
     return RowWindow::kNone;
   const int64_t s = p.stride_w, k = p.kernel_w, pad = p.pad_w;
   if (s == 2 && k == 2 && pad == 0) return RowWindow::k2s2p0;
@@ -629,11 +615,10 @@ LaunchResult launch_nchw_row_vectors(const Pool2dArgs& a, cudaStream_t stream) {
   const Pool2dParams& p = a.p;
   const T* x = static_cast<const T*>(a.x);
   T* y = static_cast<T*>(a.y);
-  constexpr int v = Pack<T>::kVec;
+  constexpr int v = Vec16<T>::kCount;
   const dim3 grid = grid_for(p.N * p.C * p.P * ((p.Q + v - 1) / v));
   // Whole output vectors on 16-byte aligned rows: one store each.
-  const bool vec_store = p.Q % v == 0 && p.y.w == 1 && p.y.h % v == 0 && p.y.c % v == 0 && p.y.n % v == 0 &&
-                         reinterpret_cast<uintptr_t>(a.y) % 16 == 0;
+  const bool vec_store = p.Q % v == 0 && vector_ok(p.y, a.y, v, VectorAxis::kWidth);
   if (a.kind == PoolKind::kMax)
     return launch_result(launch(pool_forward_nchw_wvec_kernel<T, true, kStride, kKernel, kPad>, grid, dim3(kThreads), 0,
                                 stream, p, x, y, a.indices, a.ind, vec_store),
@@ -650,7 +635,7 @@ LaunchResult forward(const Pool2dArgs& a, cudaStream_t stream) {
   T* y = static_cast<T*>(a.y);
   const bool cl = channels_last(p.y, p.C);
   const bool vec = nhwc_vectors<T>(a) && !(a.kind == PoolKind::kAdaptiveAvg && p.P == 1 && p.Q == 1);
-  const dim3 vec_grid = grid_for(p.N * p.P * p.Q * (p.C / Pack<T>::kVec));
+  const dim3 vec_grid = grid_for(p.N * p.P * p.Q * (p.C / Vec16<T>::kCount));
   if (!vec) switch (nchw_row_window<T>(a, false)) {
       case RowWindow::k2s2p0: return launch_nchw_row_vectors<T, 2, 2, 0>(a, stream);
       case RowWindow::k3s2p1: return launch_nchw_row_vectors<T, 2, 3, 1>(a, stream);
@@ -694,12 +679,11 @@ LaunchResult forward(const Pool2dArgs& a, cudaStream_t stream) {
 // indices) channels-last with whole, aligned vectors.
 template <typename T>
 bool nhwc_gather_vectors(const Pool2dArgs& a) {
-  constexpr int v = Pack<T>::kVec;
+  constexpr int v = Vec16<T>::kCount;
   const Pool2dParams& p = a.p;
-  auto vec_strides = [&](const Strides4& s) { return s.c == 1 && s.n % v == 0 && s.h % v == 0 && s.w % v == 0; };
-  auto aligned = [](const void* ptr, int bytes) { return reinterpret_cast<uintptr_t>(ptr) % bytes == 0; };
-  return p.C % v == 0 && vec_strides(p.x) && vec_strides(p.y) && aligned(a.dx, 16) && aligned(a.dy, 16) &&
-         (a.kind != PoolKind::kMax || (vec_strides(a.ind) && aligned(a.indices, 8 * v)));
+  return p.C % v == 0 && vector_ok(p.x, a.dx, v, VectorAxis::kChannels) &&
+         vector_ok(p.y, a.dy, v, VectorAxis::kChannels) &&
+         (a.kind != PoolKind::kMax || vector_ok(a.ind, a.indices, v, VectorAxis::kChannels, 8 * v));
 }
 
 // Max pooling's gather, then the pass for windows that hold no input element, if any.
@@ -735,7 +719,7 @@ LaunchResult row_gather_backward(const Pool2dArgs& a, cudaStream_t stream) {
   const Pool2dParams& p = a.p;
   const T* dy = static_cast<const T*>(a.dy);
   T* dx = static_cast<T*>(a.dx);
-  const dim3 grid = grid_for(p.N * p.C * p.H * (p.Q / Pack<T>::kVec));
+  const dim3 grid = grid_for(p.N * p.C * p.H * (p.Q / Vec16<T>::kCount));
   if (a.kind == PoolKind::kMax)
     return with_empty_windows<T>(launch(pool_backward_nchw_wvec_kernel<T, true, kStride, kKernel, kPad>, grid,
                                         dim3(kThreads), 0, stream, p, dy, a.indices, a.ind, dx),
@@ -757,14 +741,14 @@ LaunchResult backward(const Pool2dArgs& a, cudaStream_t stream) {
     }
   switch (a.kind) {
     case PoolKind::kMax:
-      return vec ? gather_backward<T, Pack<T>::kVec>(a, stream, "max_pool_backward_gather_nhwc_vec16")
+      return vec ? gather_backward<T, Vec16<T>::kCount>(a, stream, "max_pool_backward_gather_nhwc_vec16")
                  : gather_backward<T, 1>(a, stream, "max_pool_backward_gather");
     case PoolKind::kAdaptiveAvg:
-      return vec ? gather_backward<T, Pack<T>::kVec>(a, stream, "adaptive_avg_pool_backward_gather_nhwc_vec16")
+      return vec ? gather_backward<T, Vec16<T>::kCount>(a, stream, "adaptive_avg_pool_backward_gather_nhwc_vec16")
                  : gather_backward<T, 1>(a, stream, "adaptive_avg_pool_backward_gather");
     case PoolKind::kAvg: break;
   }
-  return vec ? gather_backward<T, Pack<T>::kVec>(a, stream, "avg_pool_backward_gather_nhwc_vec16")
+  return vec ? gather_backward<T, Vec16<T>::kCount>(a, stream, "avg_pool_backward_gather_nhwc_vec16")
              : gather_backward<T, 1>(a, stream, "avg_pool_backward_gather");
 }
 
