@@ -106,7 +106,11 @@ phase() {
 }
 
 # --- 1. build
-if [ $DRY -eq 1 ]; then ARCH=${TORCH_CUDA_ARCH_LIST:-9.0}
+# The dry run keeps the archs of the tree's own build (a rehearsal must not recompile the CUDA
+# part for other archs: minutes here); the live run builds for the device.
+if [ $DRY -eq 1 ]; then
+  ARCH=$("$PY" -c "import cnnops; print(cnnops.build_info().get('cuda_archs') or '')" 2>/dev/null)
+  ARCH=${ARCH:-${TORCH_CUDA_ARCH_LIST:-9.0}}
 else ARCH=$("$PY" -c "import torch; print('%d.%d' % torch.cuda.get_device_capability())"); fi
 build() {
   if [ $DRY -eq 0 ] && "$PY" -m benchmarks.gpu_artifact install --archs "$ARCH"; then return 0; fi
