@@ -67,6 +67,19 @@ def test_relu_keeps_nan_like_torch():
     assert torch.equal(torch.isnan(y), torch.isnan(ref)) and torch.isnan(y).any()
 
 
+@pytest.mark.parametrize("backend", ["cpu", "simulated cuda"])
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_zero_input_channels_is_the_epilogue_alone(backend, layout):
+    """C = 0: the reduction is empty, so y = act(bias + residual), from the same epilogue."""
+    x, w, b = rand(2, 0, 5, 6, layout=layout), rand(4, 0, 3, 3), rand(4)
+    r = rand(2, 4, 3, 4, layout="strided")
+    if backend == "cpu":
+        y = cnnops.conv2d_bias_act(x, w, b, activation="relu", residual=r)
+    else:
+        y = sim.conv2d_bias_act(x, w, b, [1, 1], [0, 0, 0, 0], [1, 1], 1, 1, r)
+    torch.testing.assert_close(y, F.relu(b.view(1, 4, 1, 1) + r), rtol=0, atol=0)
+
+
 def test_gradcheck_and_gradgradcheck():
     x, w, b, r, conv_args = make(FUSED_CASES[1], torch.float64)
     for t in (x, w, b, r):

@@ -2,6 +2,10 @@
 //   y = act(conv(x, w) + bias + residual)
 // computed in the accumulation type and rounded once to the output dtype. The residual has the
 // output's shape [N, K, P, Q] and any strides. Torch-free: .cu files include it.
+//
+// A new activation is a new Activation code and a case in apply_activation (checks.h validates
+// the code); a new output type is a Convert policy. The kernels only say where an output element
+// lives and which accumulator belongs there.
 #pragma once
 #include <cstdint>
 
@@ -26,5 +30,52 @@ template <typename A>
 CNNOPS_HD_INLINE A apply_activation(A v, Activation act) {
   return act == Activation::kRelu && v < A(0) ? A(0) : v;
 }
+
+// Conversions between a storage type and the accumulation type, for types whose constructors
+// round correctly (the CPU's float, double, at::Half, at::BFloat16). The CUDA kernels pass
+// their own policy (dtypes.cuh) for the 16-bit patterns they carry.
+struct StaticCastConvert {
+  template <typename A, typename T>
+  static CNNOPS_HD_INLINE A widen(T v) {
+    return static_cast<A>(v);
+  }
+  template <typename T, typename A>
+  static CNNOPS_HD_INLINE T narrow(A v) {
+    return static_cast<T>(v);
+  }
+};
+
+// The epilogue of an output tensor of element type T, accumulated in A (CUTLASS's
+// LinearCombinationBiasRelu in spirit): a kernel finds the residual of an output pixel once
+// (residual_pixel), then computes (operator()) and stores (store) each of its channels.
+template <typename T, typename A, typename Convert = StaticCastConvert>
+struct ConvEpilogue {
+  const T* bias;  // [K] or null
+  EpilogueParams ep;
+
+  CNNOPS_HD_INLINE ConvEpilogue(const T* bias_, const EpilogueParams& ep_) : bias(bias_), ep(ep_) {}
+
+  // Channel 0 of the residual at output pixel (n, p, q), or null without a residual.
+  CNNOPS_HD_INLINE const T* residual_pixel(int64_t n, int64_t p, int64_t q) const {
+    const T* r = static_cast<const T*>(ep.residual);
+    return r == nullptr ? nullptr : r + n * ep.r.n + p * ep.r.h + q * ep.r.w;
+  }
+
+  // act(acc + bias[k] + residual[k]) for channel k of the pixel whose residual is r_pixel.
+  CNNOPS_HD_INLINE A operator()(A acc, int64_t k, const T* r_pixel) const {
+    if (bias != nullptr) acc += Convert::template widen<A>(bias[k]);
+    if (r_pixel != nullptr) acc += Convert::template widen<A>(r_pixel[k * ep.r.c]);
+    return apply_activation(acc, ep.act);
+  }
+
+  // Stores v at element offset `at` of the output y: rounded once to T, or unrounded into the
+  // float buffer of a split reduction's partial sums (ep.store_float).
+  CNNOPS_HD_INLINE void store(void* y, int64_t at, A v) const {
+    if (ep.store_float)
+      static_cast<float*>(y)[at] = float(v);
+    else
+      static_cast<T*>(y)[at] = Convert::template narrow<T>(v);
+  }
+};
 
 }  // namespace cnnops

@@ -42,6 +42,7 @@ template <typename scalar_t, typename acc_t>
 void forward_kernel(const Conv2dParams& p, const scalar_t* x, const scalar_t* w, const scalar_t* bias, scalar_t* y,
                     const EpilogueParams& ep) {
   const scalar_t* residual = static_cast<const scalar_t*>(ep.residual);
+  const ConvEpilogue<scalar_t, acc_t> epilogue(bias, ep);
   const Microkernel<acc_t>& uk = microkernel<acc_t>();
   const int64_t G = p.groups, Cg = p.channels_per_group(), Kg = p.filters_per_group();
   const int64_t Kd = p.crs(), cols = p.npq(), PQ = p.P * p.Q;
@@ -131,26 +132,33 @@ void forward_kernel(const Conv2dParams& p, const scalar_t* x, const scalar_t* w,
           j += len;
         }
         for (int64_t k = m0; k < m1; ++k) {
-          const acc_t b = bias != nullptr ? static_cast<acc_t>(bias[g * Kg + k]) : acc_t(0);
-          scalar_t* yk = y + (g * Kg + k) * p.y.c;
+          const int64_t kg = g * Kg + k;
           const acc_t* ck = rows + k * nc;
-          const scalar_t* rk = residual != nullptr ? residual + (g * Kg + k) * ep.r.c : nullptr;
           for (const ColumnRun& run : st.runs) {
-            scalar_t* dst = yk + st.col_off[run.j];
+            const int64_t y0 = kg * p.y.c + st.col_off[run.j];
             const acc_t* src = ck + run.j;
-            if (rk == nullptr && ep.act == Activation::kNone) {
-              for (int64_t t = 0; t < run.len; ++t) dst[t] = static_cast<scalar_t>(src[t] + b);
+            if (residual == nullptr) {
+              for (int64_t t = 0; t < run.len; ++t) epilogue.store(y, y0 + t, epilogue(src[t], kg, nullptr));
             } else {
-              const scalar_t* res = rk != nullptr ? rk + st.res_off[run.j] : nullptr;
-              for (int64_t t = 0; t < run.len; ++t) {
-                acc_t v = src[t] + b;
-                if (res != nullptr) v += static_cast<acc_t>(res[t]);
-                dst[t] = static_cast<scalar_t>(apply_activation(v, ep.act));
-              }
+              const scalar_t* r_pixel = residual + st.res_off[run.j];
+              for (int64_t t = 0; t < run.len; ++t) epilogue.store(y, y0 + t, epilogue(src[t], kg, r_pixel + t));
             }
           }
         }
       });
+}
+
+// A convolution over zero input channels: every output is the epilogue of an empty sum.
+template <typename scalar_t, typename acc_t>
+void empty_reduction(const Conv2dParams& p, const scalar_t* bias, scalar_t* y, const EpilogueParams& ep) {
+  const ConvEpilogue<scalar_t, acc_t> epilogue(bias, ep);
+  for (int64_t n = 0; n < p.N; ++n)
+    for (int64_t oh = 0; oh < p.P; ++oh)
+      for (int64_t ow = 0; ow < p.Q; ++ow) {
+        const scalar_t* r_pixel = epilogue.residual_pixel(n, oh, ow);
+        for (int64_t k = 0; k < p.K; ++k)
+          epilogue.store(y, n * p.y.n + k * p.y.c + oh * p.y.h + ow * p.y.w, epilogue(acc_t(0), k, r_pixel));
+      }
 }
 
 }  // namespace
@@ -165,20 +173,18 @@ at::Tensor conv2d_bias_act(const at::Tensor& input, const at::Tensor& weight, co
                               input.options().memory_format(output_memory_format(input, weight)));
   if (y.numel() == 0) return y;
   const bool has_residual = residual.has_value() && residual->defined();
-  if (p.crs() == 0) {  // no input channels: an empty reduction, y = act(bias + residual)
-    at::Tensor v = bias.has_value() && bias->defined() ? bias->view({1, -1, 1, 1}).expand_as(y) : at::zeros_like(y);
-    if (has_residual) v = v + *residual;
-    return y.copy_(activation == int64_t(Activation::kRelu) ? v.clamp_min(0) : v);
-  }
   p.y = strides4(y);
   const at::Tensor b = bias.has_value() && bias->defined() ? bias->contiguous() : at::Tensor();
   const EpilogueParams ep{has_residual ? residual->const_data_ptr() : nullptr,
-                          has_residual ? strides4(*residual) : Strides4{}, Activation(activation)};
+                          has_residual ? strides4(*residual) : Strides4{}, Activation(activation), false};
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_conv2d_forward_cpu", [&] {
     using acc_t = at::opmath_type<scalar_t>;
-    forward_kernel<scalar_t, acc_t>(p, input.const_data_ptr<scalar_t>(), weight.const_data_ptr<scalar_t>(),
-                                    b.defined() ? b.const_data_ptr<scalar_t>() : nullptr,
-                                    y.mutable_data_ptr<scalar_t>(), ep);
+    const scalar_t* bias_ptr = b.defined() ? b.const_data_ptr<scalar_t>() : nullptr;
+    if (p.crs() == 0)  // no input channels: an empty reduction, y = act(bias + residual)
+      empty_reduction<scalar_t, acc_t>(p, bias_ptr, y.mutable_data_ptr<scalar_t>(), ep);
+    else
+      forward_kernel<scalar_t, acc_t>(p, input.const_data_ptr<scalar_t>(), weight.const_data_ptr<scalar_t>(), bias_ptr,
+                                      y.mutable_data_ptr<scalar_t>(), ep);
   });
   return y;
 }

@@ -75,25 +75,18 @@ __global__ void __launch_bounds__(kThreads)
     __syncthreads();  // the next step overwrites the tiles
   }
 
+  const KernelEpilogue<T> epilogue(bias, ep);
   for (int i = 0; i < 4; ++i) {
     const int64_t mi = m0 + tx + 16 * i;
     if (mi >= NPQ) continue;
     const OutputPosition o = decode_output_position(mi, p);
-    T* y_pos = y + o.n * p.y.n + o.p * p.y.h + o.q * p.y.w;
-    const T* r_pos = static_cast<const T*>(ep.residual);
-    if (r_pos != nullptr) r_pos += o.n * ep.r.n + o.p * ep.r.h + o.q * ep.r.w;
+    const int64_t y_pixel = o.n * p.y.n + o.p * p.y.h + o.q * p.y.w;
+    const T* r_pixel = epilogue.residual_pixel(o.n, o.p, o.q);
     for (int j = 0; j < 4; ++j) {
       const int64_t f = n0 + ty + 16 * j;
       if (f >= Kg) continue;
       const int64_t k = g * Kg + f;
-      A v = acc[i][j];
-      if (bias != nullptr) v += widen(bias[k]);
-      if (r_pos != nullptr) v += widen(r_pos[k * ep.r.c]);
-      v = apply_activation(v, ep.act);
-      if (ep.store_float)  // unrounded partial sums into a float buffer (the split wgrad)
-        reinterpret_cast<float*>(y)[(y_pos - y) + k * p.y.c] = float(v);
-      else
-        y_pos[k * p.y.c] = from_acc<T>(v);
+      epilogue.store(y, y_pixel + k * p.y.c, epilogue(acc[i][j], k, r_pixel));
     }
   }
 }

@@ -14,10 +14,12 @@
 // thread decodes its 4 A rows' positions once; the filter tap of its reduction column is
 // decoded once per step and shared by those rows.
 #include <cstdint>
+#include <string>
 #include <type_traits>
 
 #include "../common/conv_params.h"
 #include "../common/epilogue.h"
+#include "../common/static_switch.h"
 #include "conv2d_fprop_kernels.cuh"
 #include "conv_indexing.cuh"
 #include "dtypes.cuh"
@@ -58,11 +60,13 @@ template <typename T>
 struct TcTraits {  // float16 / bfloat16
   using Smem = uint16_t;
   static constexpr int kVec = 8, kTileK = 32, kMmaK = 16;
+  static constexpr const char* kName = std::is_same<T, half_t>::value ? "f16" : "bf16";
 };
 template <>
 struct TcTraits<float> {  // float32 read as TF32
   using Smem = float;
   static constexpr int kVec = 4, kTileK = 16, kMmaK = 8;
+  static constexpr const char* kName = "tf32";
 };
 template <typename T>
 constexpr int row_pitch() {
@@ -122,11 +126,11 @@ __device__ __forceinline__ void warp_mma_slice(float (&acc)[kFragsM][kFragsN][4]
   }
 }
 
-// kPointwise: the 1x1 bottleneck as a plain GEMM, [N*P*Q, C] x [C, K] over NHWC rows (R = S = 1,
+// kOneByOne: the 1x1 bottleneck as a plain GEMM, [N*P*Q, C] x [C, K] over NHWC rows (R = S = 1,
 // no padding: every position reads pixel (p * stride, q * stride), always inside the image; a
 // strided convolution reads a strided view). The reduction index is the channel itself, so the
 // tap decode (two divisions per step) and the bounds tests compile away.
-template <typename T, bool kPointwise, typename Tile>
+template <typename T, bool kOneByOne, typename Tile>
 __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
     fprop_tc_kernel(const Conv2dParams p, const T* __restrict__ x, const T* __restrict__ w,
                     const T* __restrict__ bias, T* __restrict__ y, const EpilogueParams ep) {
@@ -157,7 +161,7 @@ __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
     const OutputPosition o = decode_output_position(a_ok[i] ? m : 0, p);
     const WindowOrigin origin = window_origin(o, p);
     a_base[i] = o.n * p.x.n;
-    if (kPointwise) a_base[i] += origin.h * p.x.h + origin.w * p.x.w;
+    if (kOneByOne) a_base[i] += origin.h * p.x.h + origin.w * p.x.w;
     a_h0[i] = int32_t(origin.h);
     a_w0[i] = int32_t(origin.w);
   }
@@ -176,14 +180,14 @@ __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
     // Reduction index k = (r * S + s) * C + c: a vector of consecutive k shares the tap. 32-bit
     // division (R*S*C < 2^31, checked on the host): a 64-bit one is a long subroutine on a GPU.
     const int32_t k32 = int32_t(k), C32 = int32_t(p.C), S32 = int32_t(p.S);
-    const int32_t rs = kPointwise || !k_ok ? 0 : k32 / C32;
-    const int64_t c = kPointwise ? k : (k_ok ? k32 - rs * C32 : 0);
-    const int64_t r = kPointwise ? 0 : rs / S32, s = kPointwise ? 0 : rs - int32_t(r) * S32;
+    const int32_t rs = kOneByOne || !k_ok ? 0 : k32 / C32;
+    const int64_t c = kOneByOne ? k : (k_ok ? k32 - rs * C32 : 0);
+    const int64_t r = kOneByOne ? 0 : rs / S32, s = kOneByOne ? 0 : rs - int32_t(r) * S32;
     #pragma unroll
     for (int i = 0; i < kPassesA; ++i) {
       bool ok = k_ok && a_ok[i];
       const T* src = x + a_base[i] + c;
-      if (!kPointwise) {
+      if (!kOneByOne) {
         const int64_t h = a_h0[i] + r * p.dil_h, wc = a_w0[i] + s * p.dil_w;
         ok = ok && h >= 0 && h < p.H && wc >= 0 && wc < p.W;
         src += h * p.x.h + wc * p.x.w;
@@ -231,6 +235,7 @@ __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
 
   // Epilogue, act(acc + bias + residual): c0, c1 = row g, columns 2t, 2t+1; c2, c3 = row g + 8.
   const int g = lane / 4, t = lane % 4;
+  const KernelEpilogue<T> epilogue(bias, ep);
   #pragma unroll
   for (int i = 0; i < kFragsM; ++i)
     #pragma unroll
@@ -238,23 +243,15 @@ __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
       const int64_t m = m0 + wm * kWarpM + i * 16 + g + 8 * half;
       if (m >= NPQ) continue;
       const OutputPosition o = decode_output_position(m, p);
-      T* y_pos = y + o.n * p.y.n + o.p * p.y.h + o.q * p.y.w;
-      const T* r_pos = static_cast<const T*>(ep.residual);
-      if (r_pos != nullptr) r_pos += o.n * ep.r.n + o.p * ep.r.h + o.q * ep.r.w;
+      const int64_t y_pixel = o.n * p.y.n + o.p * p.y.h + o.q * p.y.w;
+      const T* r_pixel = epilogue.residual_pixel(o.n, o.p, o.q);
       #pragma unroll
       for (int j = 0; j < kFragsN; ++j)
         #pragma unroll
         for (int e = 0; e < 2; ++e) {
           const int64_t f = n0 + wn * kWarpN + j * 8 + 2 * t + e;
           if (f >= p.K) continue;
-          float v = acc[i][j][2 * half + e];
-          if (bias != nullptr) v += widen(bias[f]);
-          if (r_pos != nullptr) v += widen(r_pos[f * ep.r.c]);
-          v = apply_activation(v, ep.act);
-          if (ep.store_float)
-            reinterpret_cast<float*>(y)[(y_pos - y) + f * p.y.c] = v;
-          else
-            y_pos[f * p.y.c] = from_acc<T>(v);
+          epilogue.store(y, y_pixel + f * p.y.c, epilogue(acc[i][j][2 * half + e], f, r_pixel));
         }
     }
 }
@@ -288,7 +285,7 @@ bool fprop_tc_supports(const Conv2dFpropArgs& a) {
 // The 1x1 GEMM variant reads pixel (p * stride, q * stride) unchecked: every output must read
 // inside the input (always so for a real 1x1 convolution without padding; not for the crafted
 // parameters of the dgrad phases, whose last output rows may lie past grad_output).
-bool pointwise(const Conv2dParams& p) {
+bool one_by_one_gemm(const Conv2dParams& p) {
   return p.R == 1 && p.S == 1 && p.pad_top == 0 && p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0 &&
          (p.P - 1) * p.stride_h < p.H && (p.Q - 1) * p.stride_w < p.W;
 }
@@ -313,39 +310,46 @@ bool small_tile(const Conv2dParams& p) {
   return blocks < sm_count();
 }
 
-template <typename T>
-const char* fprop_tc_name(const Conv2dFpropArgs& a) {
-  // [f16, bf16, tf32][1x1][small tile]
-  static const char* const kNames[3][2][2] = {
-      {{"fprop_tc_128x64x32_s3<f16>", "fprop_tc_64x64x32_s3<f16>"},
-       {"fprop_tc1x1_128x64x32_s3<f16>", "fprop_tc1x1_64x64x32_s3<f16>"}},
-      {{"fprop_tc_128x64x32_s3<bf16>", "fprop_tc_64x64x32_s3<bf16>"},
-       {"fprop_tc1x1_128x64x32_s3<bf16>", "fprop_tc1x1_64x64x32_s3<bf16>"}},
-      {{"fprop_tc_128x64x16_s3<tf32>", "fprop_tc_64x64x16_s3<tf32>"},
-       {"fprop_tc1x1_128x64x16_s3<tf32>", "fprop_tc1x1_64x64x16_s3<tf32>"}}};
-  const int type = std::is_same<T, half_t>::value ? 0 : std::is_same<T, bf16_t>::value ? 1 : 2;
-  return kNames[type][pointwise(a.p)][small_tile(a.p)];
+// A kernel's name, derived from what it is compiled with: fprop_tc[1x1]_<M>x<N>x<K>_s<stages><type>.
+template <typename T, bool kOneByOne, typename Tile>
+const char* kernel_name() {
+  static const std::string name = std::string(kOneByOne ? "fprop_tc1x1_" : "fprop_tc_") + std::to_string(Tile::kTileM) +
+                                  "x" + std::to_string(Tile::kTileN) + "x" + std::to_string(TcTraits<T>::kTileK) + "_s" +
+                                  std::to_string(Tile::kStages) + "<" + TcTraits<T>::kName + ">";
+  return name.c_str();
 }
 
-template <typename T, typename Tile>
-LaunchResult launch_tile(const Conv2dFpropArgs& a, cudaStream_t stream, const char* name) {
-  const Conv2dParams& p = a.p;
-  const int64_t blocks_m = (p.npq() + Tile::kTileM - 1) / Tile::kTileM;
-  const int64_t blocks_n = (p.K + Tile::kTileN - 1) / Tile::kTileN;
-  if (blocks_m > 0x7fffffff || blocks_n > 65535)
-    return LaunchResult{"the convolution is too large for one launch (N*P*Q / tile must be < 2^31, K / tile <= 65535)",
-                        name};
-  return launch_result(launch(pointwise(p) ? fprop_tc_kernel<T, true, Tile> : fprop_tc_kernel<T, false, Tile>,
-                              dim3(unsigned(blocks_m), unsigned(blocks_n)), dim3(Tile::kThreads), 0, stream, p,
-                              static_cast<const T*>(a.x), static_cast<const T*>(a.w), static_cast<const T*>(a.bias),
-                              static_cast<T*>(a.y), a.ep),
-                       name);
+// Calls f(kOneByOne, Tile{}) with the kernel variant and tile configuration chosen for a shape.
+template <typename F>
+auto with_kernel_choice(const Conv2dParams& p, F&& f) {
+  return bool_switch(one_by_one_gemm(p), [&](auto kOneByOne) {
+    return bool_switch(small_tile(p), [&](auto kSmall) {
+      return f(kOneByOne, std::conditional_t<kSmall, TileSmall, TileLarge>{});
+    });
+  });
+}
+
+template <typename T>
+const char* fprop_tc_name(const Conv2dFpropArgs& a) {
+  return with_kernel_choice(a.p, [](auto kOneByOne, auto tile) { return kernel_name<T, kOneByOne, decltype(tile)>(); });
 }
 
 template <typename T>
 LaunchResult launch_fprop_tc(const Conv2dFpropArgs& a, cudaStream_t stream) {
-  const char* name = fprop_tc_name<T>(a);
-  return small_tile(a.p) ? launch_tile<T, TileSmall>(a, stream, name) : launch_tile<T, TileLarge>(a, stream, name);
+  return with_kernel_choice(a.p, [&](auto kOneByOne, auto tile) {
+    using Tile = decltype(tile);
+    const char* name = kernel_name<T, kOneByOne, Tile>();
+    const Conv2dParams& p = a.p;
+    const int64_t blocks_m = (p.npq() + Tile::kTileM - 1) / Tile::kTileM;
+    const int64_t blocks_n = (p.K + Tile::kTileN - 1) / Tile::kTileN;
+    if (blocks_m > 0x7fffffff || blocks_n > 65535)
+      return LaunchResult{"the convolution is too large for one launch (N*P*Q / tile must be < 2^31, K / tile <= 65535)",
+                          name};
+    return launch_result(launch(fprop_tc_kernel<T, kOneByOne, Tile>, dim3(unsigned(blocks_m), unsigned(blocks_n)),
+                                dim3(Tile::kThreads), 0, stream, p, static_cast<const T*>(a.x),
+                                static_cast<const T*>(a.w), static_cast<const T*>(a.bias), static_cast<T*>(a.y), a.ep),
+                         name);
+  });
 }
 
 template const char* fprop_tc_name<half_t>(const Conv2dFpropArgs&);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "../common/epilogue.h"
 #include "../common/macros.h"
 
 #if !defined(CNNOPS_SIM)
@@ -166,6 +167,21 @@ template <typename T, typename A>
 CNNOPS_HD_INLINE T from_acc(A v) {
   return FromFloat<T>::convert(v);
 }
+
+// The conversions above as the shared epilogue's Convert policy (common/epilogue.h).
+struct KernelConvert {
+  template <typename A, typename T>
+  static CNNOPS_HD_INLINE A widen(T v) {
+    return cuda::widen(v);
+  }
+  template <typename T, typename A>
+  static CNNOPS_HD_INLINE T narrow(A v) {
+    return from_acc<T>(v);
+  }
+};
+
+template <typename T>
+using KernelEpilogue = ConvEpilogue<T, acc_t<T>, KernelConvert>;
 
 // The one of four names (static strings) that belongs to element type T: kernel names per dtype.
 template <typename T>
