@@ -207,7 +207,9 @@ def _sim_extension():
         wrappers.append(os.path.relpath(wrapper, ROOT))
     sources = sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(csrc, "sim", "*.cpp")))
     sources += wrappers + [
+        "csrc/cuda/conv2d_bprop_plan.cpp",
         "csrc/cuda/conv2d_host.cpp",
+        "csrc/cuda/host_common.cpp",
         "csrc/cuda/pool2d_host.cpp",
         "csrc/cuda/dgrad_phases.cpp",
         "csrc/cuda/wgrad_as_fprop.cpp",

@@ -18,7 +18,7 @@ namespace cnnops {
 namespace cuda {
 // Defined in cuda/shape_selftest_host.cpp.
 pybind11::dict shape_selftest();
-// Defined in cuda/conv2d_host.cpp.
+// Defined in cuda/host_common.cpp.
 std::string last_kernel(const std::string& op);
 }  // namespace cuda
 }  // namespace cnnops

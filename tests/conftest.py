@@ -1,5 +1,5 @@
 """Shared test set-up: deterministic seeds, poisoned kernel outputs, IEEE float32 convolutions,
-the gpu marker, and the hypothesis profiles (derandomised in CI so a failure replays)."""
+the gpu marker, the `backend` fixture, and the hypothesis profiles (derandomised in CI so a failure replays)."""
 import os
 import random
 import zlib
@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import cnnops
+from backends import BACKEND_PARAMS, make_backend
 
 try:
     from hypothesis import HealthCheck, settings
@@ -35,6 +36,12 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(params=BACKEND_PARAMS)
+def backend(request):
+    """The backend a shared kernel test body runs on (tests/backends.py): cpu, sim, cuda."""
+    return make_backend(request.param)
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,6 @@
 """GPU tests (marked `gpu`; skipped without a CUDA device). They check the CUDA part of the
 build and the CUDA kernels against torch in float64, as the simulator tests (test_sim_*.py) do on
-the CPU."""
+the CPU; the shared conv2d cases run on the GPU through test_conv2d_backends.py's cuda backend."""
 import pytest
 import torch
 
@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 import cnnops
 from cases import CASES, conv_id
-from helpers import UNIT_TOL, assert_close_scaled, conv_abs_scale, conv_tf32, rand
+from helpers import UNIT_TOL, assert_close_scaled, conv_tf32, rand
 
 pytestmark = pytest.mark.gpu
 
@@ -23,19 +23,6 @@ def test_device_shape_math_matches_host():
 
 
 @pytest.mark.parametrize("case", CASES, ids=conv_id)
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16], ids=str)
-def test_conv2d_forward_matches_torch(case, dtype):
-    N, C, H, W, K, R, S, stride, padding, dilation, groups = case
-    x, w, b = rand(N, C, H, W, dtype=dtype), rand(K, C // groups, R, S, dtype=dtype), rand(K, dtype=dtype)
-    y = cnnops.conv2d(x.cuda(), w.cuda(), b.cuda(), stride, padding, dilation, groups)
-    torch.cuda.synchronize()
-    ref = F.conv2d(x.double(), w.double(), b.double(), stride, padding, dilation, groups)
-    scale = F.conv2d(x.double().abs(), w.double().abs(), b.double().abs(), stride, padding, dilation, groups)
-    assert_close_scaled(y, ref, scale, dtype, "CUDA conv2d forward")
-    assert cnnops.last_cuda_kernel("conv2d_forward")
-
-
-@pytest.mark.parametrize("case", CASES, ids=conv_id)
 def test_conv2d_forward_tf32_when_torch_allows_it(case, monkeypatch):
     monkeypatch.setitem(UNIT_TOL, torch.float32, 2e-3)
     N, C, H, W, K, R, S, stride, padding, dilation, groups = case
@@ -45,32 +32,6 @@ def test_conv2d_forward_tf32_when_torch_allows_it(case, monkeypatch):
     ref = F.conv2d(x.double(), w.double(), None, stride, padding, dilation, groups)
     scale = F.conv2d(x.double().abs(), w.double().abs(), None, stride, padding, dilation, groups)
     assert_close_scaled(y, ref, scale, torch.float32, "CUDA conv2d forward, TF32")
-
-
-@pytest.mark.parametrize("layout", ["channels_last", "strided"])
-def test_conv2d_forward_layouts(layout):
-    x, w = rand(2, 8, 13, 11, dtype=torch.float32, layout=layout), rand(16, 8, 3, 3, dtype=torch.float32)
-    y = cnnops.conv2d(x.cuda(), w.cuda(), None, 2, 1)
-    ref = F.conv2d(x.cuda(), w.cuda(), None, 2, 1)
-    assert y.stride() == ref.stride()
-    torch.testing.assert_close(y.cpu(), F.conv2d(x.double(), w.double(), None, 2, 1).float(), rtol=1e-5, atol=1e-5)
-
-
-@pytest.mark.parametrize("case", CASES, ids=conv_id)
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16], ids=str)
-def test_conv2d_backward_matches_torch(case, dtype):
-    N, C, H, W, K, R, S, stride, padding, dilation, groups = case
-    args = (stride, padding, dilation, groups)
-    x, w, b = rand(N, C, H, W, dtype=dtype), rand(K, C // groups, R, S, dtype=dtype), rand(K, dtype=dtype)
-    leaves = [t.cuda().requires_grad_() for t in (x, w, b)]
-    y = cnnops.conv2d(*leaves, *args)
-    go = torch.randn(y.shape, dtype=torch.float64)
-    grads = torch.autograd.grad(y, leaves, go.to(dtype).cuda())
-    ref64 = [t.double().requires_grad_() for t in (x, w, b)]
-    refs = torch.autograd.grad(F.conv2d(*ref64, *args), ref64, go)
-    _, scales = conv_abs_scale(*ref64, *args, go)
-    for name, g, r, s in zip(("grad_input", "grad_weight", "grad_bias"), grads, refs, scales):
-        assert_close_scaled(g, r, s, dtype, name)
 
 
 def test_conv2d_backward_is_deterministic():

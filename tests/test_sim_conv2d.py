@@ -1,19 +1,21 @@
 """The CUDA convolution forward (csrc/cuda) run on the CPU by the simulator (cnnops._sim), through
-the same host code as on a GPU, against torch in float64: every dtype, layout and argument,
-outputs poisoned first, and the kernel choice and the simulator's counters checked."""
+the same host code as on a GPU, against torch in float64: the tensor-core paths and their counters,
+other schedules, TF32, fallbacks, the kernel plans of real networks, edge cases. Every case of the
+shared table, dtype and layout runs on every backend in test_conv2d_backends.py."""
 import pytest
 import torch
 import torch.nn.functional as F
 
 import cnnops
+from backends import make_backend
+from cases import conv_id
 from cnnops import _args
-from cases import CASES, conv_id
-from helpers import UNIT_TOL, assert_close_scaled, assert_layout_like, conv_tf32, rand
+from conv_checks import check_forward
+from cuda_kernel_choice import DTYPE_TAG, expected_kernel, out_size, tensor_core_tile
+from helpers import UNIT_TOL, assert_close_scaled, conv_tf32, rand
 
 sim = pytest.importorskip("cnnops._sim", reason="cnnops was built without the simulator module (CNNOPS_SIM=0)")
-
-DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
-DTYPE_TAG = {torch.float64: "f64", torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16"}
+SIM = make_backend("sim")
 
 
 def sim_conv2d(x, w, b, stride, padding, dilation, groups):
@@ -23,67 +25,11 @@ def sim_conv2d(x, w, b, stride, padding, dilation, groups):
 
 
 def check_sim_conv(case, dtype, layout="contiguous", wlayout="contiguous", bias=True):
-    N, C, H, W, K, R, S, stride, padding, dilation, groups = case
-    x = rand(N, C, H, W, dtype=dtype, layout=layout)
-    w = rand(K, C // groups, R, S, dtype=dtype, layout=wlayout)
-    b = rand(K, dtype=dtype) if bias else None
     sim.reset_counters()
-    y = sim_conv2d(x, w, b, stride, padding, dilation, groups)
-    assert y.dtype == dtype
-    b64 = None if b is None else b.double()
-    ref = F.conv2d(x.double(), w.double(), b64, stride, padding, dilation, groups)
-    scale = F.conv2d(x.double().abs(), w.double().abs(), None if b is None else b64.abs(), stride, padding,
-                     dilation, groups)
-    assert_close_scaled(y, ref, scale, dtype, "simulated conv2d forward")
-    assert_layout_like(y, F.conv2d(x, w, b, stride, padding, dilation, groups), "output")
+    y = check_forward(SIM, case, dtype, layout, wlayout, bias)
     counters = sim.counters()
     assert counters["launches"] == 1 and counters["blocks"] >= 1
     return y
-
-
-def out_size(case):
-    N, C, H, W, K, R, S, stride, padding, dilation, groups = case
-    if padding == "same":
-        return H, W
-    if padding == "valid":
-        padding = 0
-    pads = (padding,) * 4 if isinstance(padding, int) else padding * 2 if len(padding) == 2 else padding
-    st = (stride, stride) if isinstance(stride, int) else stride
-    dl = (dilation, dilation) if isinstance(dilation, int) else dilation
-    return ((H + pads[0] + pads[2] - dl[0] * (R - 1) - 1) // st[0] + 1,
-            (W + pads[1] + pads[3] - dl[1] * (S - 1) - 1) // st[1] + 1)
-
-
-def tensor_core_tile(case):
-    """csrc/cuda/conv2d_fprop_tc.cu's heuristic: 64 x 64 tiles when 128 x 64 ones would give
-    fewer blocks than an H100 has SMs (132), else 128 x 64."""
-    P, Q = out_size(case)
-    large_blocks = -(-case[0] * P * Q // 128) * -(-case[4] // 64)
-    return (64, 64) if large_blocks < 132 else (128, 64)
-
-
-def expected_kernel(case, dtype, tf32=False):
-    """The selection rule of csrc/cuda/conv2d_fprop.cu: tensor cores for 16-bit types with
-    groups == 1 and C % 8 == 0, and for float32 as TF32 when allowed with C % 4 == 0 (operands
-    converted to channels-last) -- the 1x1 GEMM variant for unpadded 1x1 filters, the tile by the
-    heuristic above; CUDA cores otherwise."""
-    N, C, H, W, K, R, S, stride, padding, dilation, groups = case
-    tc = "fprop_tc1x1" if (R, S) == (1, 1) and padding in (0, "valid", (0, 0, 0, 0)) else "fprop_tc"
-    tile = "%dx%d" % tensor_core_tile(case)
-    if dtype in (torch.float16, torch.bfloat16) and groups == 1 and C % 8 == 0:
-        return f"{tc}_{tile}x32_s3<{DTYPE_TAG[dtype]}>"
-    if dtype == torch.float32 and tf32 and groups == 1 and C % 4 == 0:
-        return f"{tc}_{tile}x16_s3<tf32>"
-    return f"fprop_simt_64x64x16<{DTYPE_TAG[dtype]}>"
-
-
-@pytest.mark.parametrize("case", CASES, ids=conv_id)
-@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: DTYPE_TAG[d])
-def test_forward_every_case(case, dtype):
-    check_sim_conv(case, dtype)
-    kernel = sim.last_kernel("conv2d_forward")
-    assert kernel == expected_kernel(case, dtype)
-    assert (sim.counters()["mma_sync"] > 0) == kernel.startswith("fprop_tc")
 
 
 # ----------------------------------------------------------------------------- tensor cores
@@ -215,19 +161,6 @@ def plan_layers(layers, dtype, layout):
         plan = sim.conv2d_forward_plan(x, w, None, [stride] * 2, [padding] * 4, [1, 1], 1)
         want = "fprop_simt" if C == 3 else "fprop_tc1x1_" if R == 1 else "fprop_tc_"
         assert plan.startswith(want), f"{name}: planned {plan}"
-
-
-@pytest.mark.parametrize("case", [CASES[0], CASES[2], CASES[4], CASES[7], CASES[10], CASES[16]], ids=conv_id)
-@pytest.mark.parametrize("layout,wlayout", [("channels_last", "contiguous"), ("strided", "contiguous"),
-                                            ("contiguous", "channels_last"), ("channels_last", "strided")])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=lambda d: DTYPE_TAG[d])
-def test_forward_layouts(case, layout, wlayout, dtype):
-    check_sim_conv(case, dtype, layout, wlayout)
-
-
-@pytest.mark.parametrize("case", [CASES[0], CASES[9]], ids=conv_id)
-def test_forward_without_bias(case):
-    check_sim_conv(case, torch.float32, bias=False)
 
 
 def test_forward_several_blocks_each_way():

@@ -1,70 +1,32 @@
 """The CUDA convolution backward (grad_input, grad_weight with its split-K reduction, grad_bias)
 run on the CPU by the simulator, through the same host code as on a GPU, against torch's autograd
-in float64: every case, dtype and layout, each gradient alone, determinism under every schedule."""
+in float64: the tensor-core paths (stride phases, batch chunks), the backward plan and the launches
+it makes, determinism under every schedule. Every case of the shared table, dtype and layout runs
+on every backend in test_conv2d_backends.py."""
+import functools
+import re
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from cnnops import _args
+import conv_checks
+from backends import make_backend
 from cases import CASES, conv_id
-from helpers import assert_close_scaled, assert_layout_like, conv_abs_scale, rand
+from cnnops import _args
+from cuda_kernel_choice import DTYPE_TAG as TAG
+from cuda_kernel_choice import out_size
+from helpers import rand
 
 sim = pytest.importorskip("cnnops._sim", reason="cnnops was built without the simulator module (CNNOPS_SIM=0)")
-
-DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
-TAG = {torch.float64: "f64", torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16"}
-
+SIM = make_backend("sim")
 
 def sim_backward(go, x, w, conv_args, mask):
     stride, padding, dilation, groups = _args.conv2d(x, w, None, *conv_args)
     return sim.conv2d_backward(go, x, w, list(stride), list(padding), list(dilation), groups, mask)
 
 
-def check_backward(case, dtype, layout="contiguous", wlayout="contiguous", golayout="contiguous",
-                   mask=(True, True, True)):
-    N, C, H, W, K, R, S, stride, padding, dilation, groups = case
-    conv_args = (stride, padding, dilation, groups)
-    x = rand(N, C, H, W, dtype=dtype, layout=layout)
-    w = rand(K, C // groups, R, S, dtype=dtype, layout=wlayout)
-    x64, w64 = x.double().requires_grad_(), w.double().requires_grad_()
-    b64 = torch.zeros(K, dtype=torch.float64, requires_grad=True)
-    ref = F.conv2d(x64, w64, b64, *conv_args)
-    go = rand(*ref.shape, dtype=dtype, layout=golayout)
-    refs = torch.autograd.grad(ref, [x64, w64, b64], go.double())
-    _, scales = conv_abs_scale(x64, w64, b64, *conv_args, go.double())
-    got = sim_backward(go, x, w, conv_args, list(mask))
-    # The gradients' layouts must be those of cnnops' CPU op, which the CPU tests hold to torch's.
-    st, pad, dil, g = _args.conv2d(x, w, None, *conv_args)
-    cpu = torch.ops.cnnops.conv2d_backward(go, x, w, list(st), list(pad), list(dil), g, list(mask))
-    for name, want_it, g, r, s, t, c in zip(("grad_input", "grad_weight", "grad_bias"), mask, got, refs, scales,
-                                            (x, w, torch.empty(K, dtype=dtype)), cpu):
-        if not want_it:
-            assert g.numel() == 0, name
-            continue
-        assert g.dtype == dtype and g.shape == t.shape, name
-        assert_close_scaled(g, r, s, dtype, name)
-        assert_layout_like(g, c, name)
-    return got
-
-
-@pytest.mark.parametrize("case", CASES, ids=conv_id)
-@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: TAG[d])
-def test_backward_every_case(case, dtype):
-    check_backward(case, dtype)
-    K, groups = case[4], case[10]
-    if dtype in (torch.float16, torch.bfloat16) and groups == 1 and K % 8 == 0:
-        assert sim.last_kernel("conv2d_dgrad").startswith("fprop_tc")  # stride phases on tensor cores
-    else:
-        assert sim.last_kernel("conv2d_dgrad") == f"dgrad_simt_64x64x16<{TAG[dtype]}>"
-    assert sim.last_kernel("conv2d_wgrad") == f"wgrad_simt_64x64x16_splitk<{TAG[dtype]}>"
-
-
-@pytest.mark.parametrize("case", [CASES[0], CASES[2], CASES[7], CASES[10]], ids=conv_id)
-@pytest.mark.parametrize("layout,wlayout,golayout", [("channels_last", "contiguous", "contiguous"),
-                                                     ("strided", "channels_last", "strided"),
-                                                     ("contiguous", "contiguous", "channels_last")])
-def test_backward_layouts(case, layout, wlayout, golayout):
-    check_backward(case, torch.float32, layout, wlayout, golayout)
+check_backward = functools.partial(conv_checks.check_backward, SIM)
 
 
 # grad_input by stride phases on the tensor-core forward kernels (K % 8 == 0, groups == 1).
@@ -183,3 +145,74 @@ def test_bad_grad_output_is_an_error():
         sim_backward(rand(1, 4, 4, 4), x, w, (1, 0, 1, 1), [True, True, True])
     with pytest.raises(RuntimeError, match="grad_output dtype"):
         sim_backward(rand(1, 4, 3, 3, dtype=torch.float32), x, w, (1, 0, 1, 1), [True, True, True])
+
+
+def backward_plan(x_shape, w_shape, conv_args, mask=(True, True, True), dtype=torch.bfloat16):
+    x, w = torch.empty(x_shape, dtype=dtype), torch.empty(w_shape, dtype=dtype)
+    stride, padding, dilation, groups = _args.conv2d(x, w, None, *conv_args)
+    case = (*x_shape, w_shape[0], *w_shape[2:], *conv_args)
+    go = torch.empty(x_shape[0], w_shape[0], *out_size(case), dtype=dtype)
+    return sim.conv2d_backward_plan(go, x, w, list(stride), list(padding), list(dilation), groups, list(mask))
+
+
+@pytest.mark.parametrize("x_shape,w_shape,conv_args,mask,dtype,want", [
+    # 24 images = 3 channel vectors, 9600 reduction rows (at most 2 chunks of >= 4096): 2 x 16
+    ((24, 8, 20, 20), (8, 8, 3, 3), (1, 1, 1, 1), (True, True, True), torch.bfloat16,
+     "dgrad=tensor_cores(phases 1x1) wgrad=tensor_cores(chunks 2x16) bias=cuda_cores"),
+    # 5 vectors asked into 4 chunks round up to 16 images each: 3 chunks cover the batch
+    ((40, 8, 21, 21), (8, 8, 1, 1), (1, 0, 1, 1), (False, True, False), torch.float16,
+     "dgrad=none wgrad=tensor_cores(chunks 3x16) bias=none"),
+    # stride 3 x 2: six phases; the batch (2) is no whole channel vector, so wgrad on CUDA cores
+    ((2, 8, 10, 11), (8, 8, 3, 3), ((3, 2), (2, 1), (2, 1), 1), (True, True, False), torch.bfloat16,
+     "dgrad=tensor_cores(phases 3x2) wgrad=cuda_cores bias=none"),
+    # float64 and groups > 1 never take the tensor cores
+    ((8, 8, 6, 6), (8, 8, 3, 3), (1, 1, 1, 1), (True, True, True), torch.float64,
+     "dgrad=cuda_cores wgrad=cuda_cores bias=cuda_cores"),
+    ((8, 16, 6, 6), (16, 8, 3, 3), (1, 1, 1, 2), (True, True, True), torch.bfloat16,
+     "dgrad=cuda_cores wgrad=cuda_cores bias=cuda_cores"),
+    # float32 without TF32 (torch's default for convolutions here) on CUDA cores
+    ((8, 8, 6, 6), (8, 8, 3, 3), (1, 1, 1, 1), (True, True, True), torch.float32,
+     "dgrad=cuda_cores wgrad=cuda_cores bias=cuda_cores"),
+    # an empty batch: nothing is summed into grad_weight and grad_bias; grad_input has no element
+    ((0, 8, 6, 6), (8, 8, 3, 3), (1, 1, 1, 1), (True, True, True), torch.bfloat16,
+     "dgrad=none wgrad=zeros bias=zeros"),
+    # no input channel: grad_weight has no element, grad_input is zero
+    ((2, 0, 6, 6), (8, 0, 3, 3), (1, 1, 1, 1), (True, True, True), torch.bfloat16,
+     "dgrad=none wgrad=none bias=cuda_cores"),
+], ids=["chunks", "chunks_rounded", "phases_3x2", "f64", "groups", "f32_ieee", "empty_batch", "no_channels"])
+def test_backward_plan(x_shape, w_shape, conv_args, mask, dtype, want):
+    """conv2d_bprop_plan's choice for a shape, a function of the shape alone (the wgrad chunk
+    boundaries fix grad_weight's summation order, so they must not depend on the device)."""
+    assert backward_plan(x_shape, w_shape, conv_args, mask, dtype) == want  # float32: IEEE (conftest)
+
+
+@pytest.mark.parametrize("case,mask", [(WGRAD_TC_CASES[4], (True, True, True)),
+                                       (PHASE_CASES[3], (True, False, True)),
+                                       (PHASE_CASES[1], (True, True, False))], ids=str)
+def test_backward_runs_its_plan(case, mask):
+    """The launches a backward makes are those its plan lists: one per dgrad phase with a tap (or
+    one CUDA-core dgrad), one per wgrad chunk plus the ordered sum (or the CUDA-core wgrad's
+    split-K pass and its ordered sum, which also reduce grad_bias; grad_bias alone is one launch)."""
+    N, C, H, W, K, R, S, stride, padding, dilation, groups = case
+    conv_args = (stride, padding, dilation, groups)
+    plan = backward_plan((N, C, H, W), (K, C // groups, R, S), conv_args, mask)
+    sim.reset_counters()
+    check_backward(case, torch.bfloat16, mask=mask)
+    launched = sim.counters()["launches"]
+    want = 0
+    if m := re.search(r"dgrad=tensor_cores\(phases (\d+)x(\d+)\)", plan):
+        x = torch.zeros(N, C, H, W)
+        # phases that some tap reaches: those whose grad_input positions a forward can touch
+        touched = torch.autograd.grad(F.conv2d(x.requires_grad_(), torch.ones(K, C, R, S), None, *conv_args).sum(),
+                                      x)[0] != 0
+        sh, sw = (stride, stride) if isinstance(stride, int) else stride
+        want += sum(bool(touched[:, :, ph::sh, pw::sw].any()) for ph in range(int(m[1])) for pw in range(int(m[2])))
+    elif "dgrad=cuda_cores" in plan:
+        want += 1
+    if m := re.search(r"wgrad=tensor_cores\(chunks (\d+)x\d+\)", plan):
+        want += int(m[1]) + 1
+    if "wgrad=cuda_cores" in plan:
+        want += 2  # split-K partial sums, then their ordered sum (grad_bias rides along)
+    elif "bias=cuda_cores" in plan:
+        want += 1
+    assert launched == want, plan

@@ -1,8 +1,9 @@
-"""The CUDA pooling kernels (csrc/cuda/pool2d_kernels.cu) run on the CPU by the simulator, through
-the same host code as on a GPU, against cnnops' CPU ops (which tests/test_pool2d.py holds to torch):
-max pooling values and int64 indices exactly (ties, -inf, NaN), gradients gathered without
-atomics, average and adaptive average pooling (incl. the global-pooling reduction kernels) within
-the scaled tolerances, every dtype and layout, every schedule."""
+"""The CUDA pooling kernels (csrc/cuda/pool2d_forward.cu, pool2d_backward.cu, pool2d_global.cu, chosen
+by pool2d.cu) run on the CPU by the simulator, through the same host code as on a GPU, against
+cnnops' CPU ops (which tests/test_pool2d.py holds to torch): max pooling values and int64 indices
+exactly (ties, -inf, NaN), gradients gathered without atomics, average and adaptive average pooling
+(incl. the global-pooling reduction kernels) within the scaled tolerances, every dtype and layout,
+every schedule."""
 import pytest
 import torch
 

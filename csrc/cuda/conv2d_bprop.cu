@@ -1,7 +1,7 @@
 // The CUDA-core convolution-backward kernels (the gather dgrad, the split-K wgrad and its ordered
 // reduction) instantiated per dtype. Which path a shape takes -- these, or the tensor-core forward
 // kernels run as stride-phase dgrad (dgrad_phases.cpp) and batch-as-channels wgrad
-// (wgrad_as_fprop.cpp) -- is chosen in conv2d_host.cpp.
+// (wgrad_as_fprop.cpp) -- is chosen in conv2d_bprop_plan.cpp.
 #include "conv2d_bprop_kernels.cuh"
 
 namespace cnnops {

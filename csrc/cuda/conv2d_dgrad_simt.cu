@@ -114,10 +114,10 @@ LaunchResult launch_dgrad_simt(const Conv2dBpropArgs& a, cudaStream_t stream) {
                        name);
 }
 
-template LaunchResult launch_dgrad_simt<float>(const Conv2dBpropArgs&, cudaStream_t);
-template LaunchResult launch_dgrad_simt<double>(const Conv2dBpropArgs&, cudaStream_t);
-template LaunchResult launch_dgrad_simt<half_t>(const Conv2dBpropArgs&, cudaStream_t);
-template LaunchResult launch_dgrad_simt<bf16_t>(const Conv2dBpropArgs&, cudaStream_t);
+#define INSTANTIATE(T) \
+  template LaunchResult launch_dgrad_simt<T>(const Conv2dBpropArgs&, cudaStream_t);
+CNNOPS_FOR_EACH_ELEMENT_TYPE(INSTANTIATE)
+#undef INSTANTIATE
 
 }  // namespace cuda
 }  // namespace cnnops

@@ -116,14 +116,11 @@ LaunchResult launch_fprop_simt(const Conv2dFpropArgs& a, cudaStream_t stream) {
                        name);
 }
 
-template const char* fprop_simt_name<float>();
-template const char* fprop_simt_name<double>();
-template const char* fprop_simt_name<half_t>();
-template const char* fprop_simt_name<bf16_t>();
-template LaunchResult launch_fprop_simt<float>(const Conv2dFpropArgs&, cudaStream_t);
-template LaunchResult launch_fprop_simt<double>(const Conv2dFpropArgs&, cudaStream_t);
-template LaunchResult launch_fprop_simt<half_t>(const Conv2dFpropArgs&, cudaStream_t);
-template LaunchResult launch_fprop_simt<bf16_t>(const Conv2dFpropArgs&, cudaStream_t);
+#define INSTANTIATE(T) \
+  template const char* fprop_simt_name<T>(); \
+  template LaunchResult launch_fprop_simt<T>(const Conv2dFpropArgs&, cudaStream_t);
+CNNOPS_FOR_EACH_ELEMENT_TYPE(INSTANTIATE)
+#undef INSTANTIATE
 
 }  // namespace cuda
 }  // namespace cnnops

@@ -21,6 +21,7 @@
 #include "../common/epilogue.h"
 #include "../common/static_switch.h"
 #include "conv2d_fprop_kernels.cuh"
+#include "conv2d_fprop_tc_tiles.h"
 #include "conv_indexing.cuh"
 #include "dtypes.cuh"
 #include "launch.cuh"
@@ -30,29 +31,6 @@
 namespace cnnops {
 namespace cuda {
 namespace {
-
-// A block tile configuration: kTileM output positions x kTileN filters per block, kWarpsM x
-// kWarpsN warps, kStages pipeline stages of 64 bytes of reduction per row, and the resident
-// blocks per SM the register budget is planned for (__launch_bounds__). Everything else follows.
-template <int kTileM_, int kTileN_, int kWarpsM_, int kWarpsN_, int kStages_, int kMinBlocksPerSm_>
-struct TcTile {
-  static constexpr int kTileM = kTileM_, kTileN = kTileN_, kWarpsM = kWarpsM_, kWarpsN = kWarpsN_;
-  static constexpr int kStages = kStages_, kMinBlocksPerSm = kMinBlocksPerSm_;
-  static constexpr int kThreads = 32 * kWarpsM * kWarpsN;
-  static constexpr int kWarpM = kTileM / kWarpsM, kWarpN = kTileN / kWarpsN;
-  static constexpr int kFragsM = kWarpM / 16, kFragsN = kWarpN / 8;  // mma tiles per warp
-  static constexpr int kVecsPerRow = 64 / 16;                        // 16-byte copies per 64-byte row
-  static constexpr int kRowsPerPass = kThreads / kVecsPerRow;        // rows one loader pass covers
-  static constexpr int kPassesA = kTileM / kRowsPerPass, kPassesB = kTileN / kRowsPerPass;
-  static_assert(kTileM % kRowsPerPass == 0 && kTileN % kRowsPerPass == 0, "whole loader passes");
-  static_assert(kFragsN % 2 == 0, "B fragments are loaded two n8 tiles per ldmatrix.x4");
-};
-
-// 128 x 64 for most layers. Three resident blocks per SM (46 KB of shared memory each) lets ptxas
-// use up to 170 registers instead of squeezing to 128 for four, which spilled.
-using TileLarge = TcTile<128, 64, 2, 2, 3, 3>;
-// 64 x 64 when the large tiles would not give every SM a block (deep layers, small batches).
-using TileSmall = TcTile<64, 64, 2, 2, 3, 4>;
 
 // What differs between the element types: the shared-memory element, the vector and tile widths
 // in elements, and the mma shape's depth. Rows are 64 bytes of data plus 16 of padding (80).
@@ -301,14 +279,7 @@ int64_t sm_count() {
   return sms;
 }
 
-// The one heuristic: the small tile when the large one would leave SMs without a block. Either
-// tile sums every output in the same order (k steps, then slices, then the mma's k), so the
-// choice changes speed, never results.
-bool small_tile(const Conv2dParams& p) {
-  const int64_t blocks = ((p.npq() + TileLarge::kTileM - 1) / TileLarge::kTileM) *
-                         ((p.K + TileLarge::kTileN - 1) / TileLarge::kTileN);
-  return blocks < sm_count();
-}
+bool small_tile(const Conv2dParams& p) { return prefer_small_tile(p.npq(), p.K, sm_count()); }
 
 // A kernel's name, derived from what it is compiled with: fprop_tc[1x1]_<M>x<N>x<K>_s<stages><type>.
 template <typename T, bool kOneByOne, typename Tile>

@@ -3,56 +3,20 @@
 #include <ATen/Context.h>
 #include <torch/version.h>
 
-#include <map>
-#include <mutex>
 #include <string>
 
 #include "../common/checks.h"
 #include "../common/params_from_tensors.h"
 #include "../common/poison.h"
 #include "conv2d_bprop.h"
+#include "conv2d_bprop_plan.h"
 #include "conv2d_fprop.h"
 #include "dgrad_phases.h"
+#include "host_common.h"
 #include "wgrad_as_fprop.h"
 
 namespace cnnops {
 namespace cuda {
-
-DType dtype_of(const at::Tensor& t, const char* op) {
-  switch (t.scalar_type()) {
-    case at::kFloat: return DType::kFloat32;
-    case at::kDouble: return DType::kFloat64;
-    case at::kHalf: return DType::kFloat16;
-    case at::kBFloat16: return DType::kBFloat16;
-    default:
-      TORCH_CHECK_TYPE(false, "cnnops.", op, ": CUDA kernels take float32, float64, float16 or bfloat16, got ",
-                       t.scalar_type());
-  }
-}
-
-namespace {
-std::mutex g_kernel_log_mutex;
-std::map<std::string, std::string>& kernel_log() {
-  static std::map<std::string, std::string> log;
-  return log;
-}
-
-void check_launch(const LaunchResult& r, const char* op) {
-  TORCH_CHECK(r.error == nullptr, "cnnops.", op, ": CUDA kernel ", r.kernel, " failed: ", r.error);
-  record_kernel(op, r.kernel);
-}
-}  // namespace
-
-void record_kernel(const char* op, const char* kernel) {
-  std::lock_guard<std::mutex> lock(g_kernel_log_mutex);
-  kernel_log()[op] = kernel;
-}
-
-std::string last_kernel(const std::string& op) {
-  std::lock_guard<std::mutex> lock(g_kernel_log_mutex);
-  auto it = kernel_log().find(op);
-  return it == kernel_log().end() ? std::string() : it->second;
-}
 
 namespace {
 
@@ -117,7 +81,7 @@ at::Tensor conv2d_bias_act_device(const at::Tensor& input, const at::Tensor& wei
                                   int64_t activation, const c10::optional<at::Tensor>& residual, void* stream) {
   PreparedFprop f = prepare_fprop(input, weight, bias, stride, padding, dilation, groups, activation, residual);
   if (f.y.numel() == 0) return f.y;
-  check_launch(conv2d_fprop(f.args, stream), "conv2d_forward");
+  record_launch(conv2d_fprop(f.args, stream), "conv2d_forward");
   return f.y;
 }
 
@@ -140,47 +104,42 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward_device(
   a.dy = grad_output.const_data_ptr();
   a.x = input.const_data_ptr();
   a.w = weight.const_data_ptr();
-  // Gradients take the layout torch gives them (channels_last when input or weight is); every
-  // element is written by a kernel (poisoned in tests to prove it), except that with nothing to
-  // reduce over grad_weight and grad_bias are zero.
-  const auto fmt = output_memory_format(input, weight);
-  const bool nothing = grad_output.numel() == 0 || input.numel() == 0 || weight.numel() == 0;
-  at::Tensor gi, gw, gb;
-  if (output_mask[0]) gi = empty_output(input.sizes(), input.options().memory_format(fmt));
-  const auto wopts = weight.options().memory_format(fmt);
-  if (output_mask[1]) gw = nothing ? zeros_output(weight.sizes(), wopts) : empty_output(weight.sizes(), wopts);
-  if (output_mask[2])
-    gb = grad_output.numel() == 0 ? at::zeros({a.p.K}, weight.options()) : empty_output({a.p.K}, weight.options());
   const bool tf32 = a.dtype == DType::kFloat32 && tf32_allowed_for_conv();
-  if (gi.defined() && gi.numel() > 0) {
-    if (nothing) {
-      gi.zero_();
-    } else if (const char* kernel = dgrad_by_phases(grad_output, weight, gi, a.p, a.dtype, tf32, stream)) {
-      record_kernel("conv2d_dgrad", kernel);  // tensor cores, one forward launch per stride phase
-    } else {
-      a.dx = gi.mutable_data_ptr();
-      a.dx_strides = strides4(gi);
-      check_launch(conv2d_dgrad(a, stream), "conv2d_dgrad");
-    }
+  const Conv2dBpropPlan plan = conv2d_bprop_plan(a.p, a.dtype, tf32, output_mask[0], output_mask[1], output_mask[2]);
+  // Gradients take the layout torch gives them (channels_last when input or weight is); every
+  // element is written by a kernel (poisoned in tests to prove it) or, where the plan says
+  // kZeros, is zero.
+  const auto fmt = output_memory_format(input, weight);
+  const auto allocate = [](BpropPath path, at::IntArrayRef sizes, const at::TensorOptions& opts) {
+    return path == BpropPath::kZeros ? zeros_output(sizes, opts) : empty_output(sizes, opts);
+  };
+  at::Tensor gi, gw, gb;
+  if (output_mask[0]) gi = allocate(plan.dgrad, input.sizes(), input.options().memory_format(fmt));
+  if (output_mask[1]) gw = allocate(plan.wgrad, weight.sizes(), weight.options().memory_format(fmt));
+  if (output_mask[2]) gb = allocate(plan.bias, {a.p.K}, weight.options());
+
+  if (plan.dgrad == BpropPath::kTensorCores) {
+    // one forward launch per stride phase; a phase no tap reaches is zero-filled
+    record_kernel("conv2d_dgrad", dgrad_by_phases(grad_output, weight, gi, a.p, plan, a.dtype, tf32, stream));
+  } else if (plan.dgrad == BpropPath::kCudaCores) {
+    a.dx = gi.mutable_data_ptr();
+    a.dx_strides = strides4(gi);
+    record_launch(conv2d_dgrad(a, stream), "conv2d_dgrad");
+    a.dx = nullptr;
   }
-  a.dx = nullptr;
-  const char* wgrad_kernel = nullptr;  // set when the tensor cores computed grad_weight
-  if (gw.defined() && !nothing) {
-    wgrad_kernel = wgrad_as_fprop(grad_output, input, gw, a.p, a.dtype, tf32, stream);
-    if (wgrad_kernel == nullptr) {
+  if (plan.wgrad_simt_launch()) {
+    if (plan.wgrad == BpropPath::kCudaCores) {
       a.dw = gw.mutable_data_ptr();
       a.dw_strides = strides4(gw);
     }
-  }
-  if (gb.defined() && grad_output.numel() > 0) a.db = gb.mutable_data_ptr();
-  at::Tensor workspace;
-  if (a.dw != nullptr || a.db != nullptr) {
+    if (plan.bias == BpropPath::kCudaCores) a.db = gb.mutable_data_ptr();
     const size_t bytes = a.dw != nullptr ? conv2d_wgrad_workspace_bytes(a.p, a.dtype) : 0;
-    workspace = at::empty({int64_t(bytes)}, input.options().dtype(at::kByte));
+    const at::Tensor workspace = at::empty({int64_t(bytes)}, input.options().dtype(at::kByte));
     a.workspace = bytes > 0 ? workspace.mutable_data_ptr() : nullptr;
-    check_launch(conv2d_wgrad(a, stream), "conv2d_wgrad");
+    record_launch(conv2d_wgrad(a, stream), "conv2d_wgrad");
   }
-  if (wgrad_kernel != nullptr) record_kernel("conv2d_wgrad", wgrad_kernel);  // batch chunks + ordered sum
+  if (plan.wgrad == BpropPath::kTensorCores)  // batch chunks + ordered sum
+    record_kernel("conv2d_wgrad", wgrad_as_fprop(grad_output, input, gw, a.p, plan, a.dtype, tf32, stream));
   auto none = [&](const at::Tensor& t) { return t.defined() ? t : at::empty({0}, input.options()); };
   return {none(gi), none(gw), none(gb)};
 }
@@ -190,6 +149,17 @@ std::string conv2d_forward_plan(const at::Tensor& input, const at::Tensor& weigh
                                 at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups) {
   const PreparedFprop f = prepare_fprop(input, weight, bias, stride, padding, dilation, groups, 0, c10::nullopt);
   return f.y.numel() == 0 ? std::string() : std::string(conv2d_fprop_plan(f.args));
+}
+
+std::string conv2d_backward_plan(const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight,
+                                 at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
+                                 int64_t groups, std::array<bool, 3> output_mask) {
+  check_conv2d_args(input, weight, c10::nullopt, stride, padding, dilation, groups);
+  const Conv2dParams p = make_conv2d_params(input, weight, grad_output, stride, padding, dilation, groups);
+  check_conv2d_grad_output(grad_output, input, p);
+  const DType dtype = dtype_of(input, "conv2d backward");
+  const bool tf32 = dtype == DType::kFloat32 && tf32_allowed_for_conv();
+  return conv2d_bprop_plan(p, dtype, tf32, output_mask[0], output_mask[1], output_mask[2]).describe();
 }
 
 }  // namespace cuda

@@ -10,12 +10,10 @@
 #include <string>
 #include <tuple>
 
-#include "dtypes.cuh"
+#include "host_common.h"
 
 namespace cnnops {
 namespace cuda {
-
-DType dtype_of(const at::Tensor& t, const char* op);
 
 at::Tensor conv2d_forward_device(const at::Tensor& input, const at::Tensor& weight,
                                  const c10::optional<at::Tensor>& bias, at::IntArrayRef stride,
@@ -39,10 +37,11 @@ std::string conv2d_forward_plan(const at::Tensor& input, const at::Tensor& weigh
                                 const c10::optional<at::Tensor>& bias, at::IntArrayRef stride,
                                 at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups);
 
-// Which kernel configuration the last call of an op ran ("" before the first), for tests and
-// for users who want to know (cnnops.last_kernel).
-void record_kernel(const char* op, const char* kernel);
-std::string last_kernel(const std::string& op);
+// How conv2d_backward_device would compute these gradients (conv2d_bprop_plan's describe()),
+// without launching anything.
+std::string conv2d_backward_plan(const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight,
+                                 at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
+                                 int64_t groups, std::array<bool, 3> output_mask);
 
 }  // namespace cuda
 }  // namespace cnnops

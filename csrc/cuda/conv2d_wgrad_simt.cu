@@ -187,14 +187,11 @@ LaunchResult launch_wgrad_reduce(const Conv2dBpropArgs& a, int64_t splits, cudaS
                        "wgrad_reduce");
 }
 
-template LaunchResult launch_wgrad_reduce<float>(const Conv2dBpropArgs&, int64_t, cudaStream_t);
-template LaunchResult launch_wgrad_reduce<double>(const Conv2dBpropArgs&, int64_t, cudaStream_t);
-template LaunchResult launch_wgrad_reduce<half_t>(const Conv2dBpropArgs&, int64_t, cudaStream_t);
-template LaunchResult launch_wgrad_reduce<bf16_t>(const Conv2dBpropArgs&, int64_t, cudaStream_t);
-template LaunchResult launch_wgrad_simt<float>(const Conv2dBpropArgs&, cudaStream_t);
-template LaunchResult launch_wgrad_simt<double>(const Conv2dBpropArgs&, cudaStream_t);
-template LaunchResult launch_wgrad_simt<half_t>(const Conv2dBpropArgs&, cudaStream_t);
-template LaunchResult launch_wgrad_simt<bf16_t>(const Conv2dBpropArgs&, cudaStream_t);
+#define INSTANTIATE(T) \
+  template LaunchResult launch_wgrad_reduce<T>(const Conv2dBpropArgs&, int64_t, cudaStream_t); \
+  template LaunchResult launch_wgrad_simt<T>(const Conv2dBpropArgs&, cudaStream_t);
+CNNOPS_FOR_EACH_ELEMENT_TYPE(INSTANTIATE)
+#undef INSTANTIATE
 
 }  // namespace cuda
 }  // namespace cnnops

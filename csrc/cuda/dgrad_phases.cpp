@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "../common/params_from_tensors.h"
+#include "host_common.h"
 
 namespace cnnops {
 namespace cuda {
@@ -32,17 +33,13 @@ PhaseTaps phase_taps(int64_t phase, int64_t pad, int64_t kernel, int64_t dil, in
 }  // namespace
 
 const char* dgrad_by_phases(const at::Tensor& grad_output, const at::Tensor& weight, at::Tensor& gi,
-                            const Conv2dParams& p, DType dtype, bool allow_tf32, void* stream) {
-  // The phases are convolutions of grad_output (K channels) into C channels.
-  Conv2dParams shape{};
-  shape.N = p.N, shape.C = p.K, shape.H = p.P, shape.W = p.Q, shape.K = p.C, shape.groups = p.groups;
-  shape.R = shape.S = 1;
-  if (p.groups != 1 || !conv2d_fprop_prefers_channels_last(shape, dtype, allow_tf32)) return nullptr;
-
+                            const Conv2dParams& p, const Conv2dBpropPlan& plan, DType dtype, bool allow_tf32,
+                            void* stream) {
+  const Conv2dParams shape = dgrad_phase_problem(p);
   const at::Tensor dy = grad_output.contiguous(at::MemoryFormat::ChannelsLast);
-  const char* kernel = nullptr;
-  for (int64_t ph = 0; ph < std::min(p.stride_h, p.H); ++ph)
-    for (int64_t pw = 0; pw < std::min(p.stride_w, p.W); ++pw) {
+  const char* kernel = "zero_fill";  // when no phase has a tap
+  for (int64_t ph = 0; ph < plan.dgrad_phases_h; ++ph)
+    for (int64_t pw = 0; pw < plan.dgrad_phases_w; ++pw) {
       at::Tensor view = gi.slice(2, ph, p.H, p.stride_h).slice(3, pw, p.W, p.stride_w);
       const PhaseTaps rows = phase_taps(ph, p.pad_top, p.R, p.dil_h, p.stride_h);
       const PhaseTaps cols = phase_taps(pw, p.pad_left, p.S, p.dil_w, p.stride_w);
@@ -79,7 +76,7 @@ const char* dgrad_by_phases(const at::Tensor& grad_output, const at::Tensor& wei
       a.w = w_phase.const_data_ptr();
       a.y = view.mutable_data_ptr();
       const LaunchResult r = conv2d_fprop(a, stream);
-      TORCH_CHECK(r.error == nullptr, "cnnops.conv2d backward: CUDA kernel ", r.kernel, " failed: ", r.error);
+      check_launch(r, "conv2d backward");
       kernel = r.kernel;
     }
   return kernel;

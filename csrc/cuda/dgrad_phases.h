@@ -5,20 +5,22 @@
 // i + off(r) with equally spaced offsets: the phase is a stride-1 forward convolution of
 // grad_output with the sub-filter W[k, c, taps] transposed to [C, K, R', S'], written through the
 // phase's strided view of grad_input. No multiply touches the zeros a transposed convolution
-// would insert. Torch-side (it slices the filters); used by conv2d_host.cpp.
+// would insert. Torch-side (it slices the filters); run by conv2d_host.cpp where
+// conv2d_bprop_plan() chose it.
 #pragma once
 #include <ATen/ATen.h>
 
+#include "conv2d_bprop_plan.h"
 #include "conv2d_fprop.h"
 
 namespace cnnops {
 namespace cuda {
 
-// Computes grad_input into `gi` and returns the forward kernel used, or returns null (nothing
-// done) when the tensor-core forward kernels would not serve the phases: then the caller runs the
-// CUDA-core dgrad kernel.
+// Computes grad_input into `gi` by the plan's phases and returns the forward kernel used (that
+// of the last phase with taps; "zero_fill" when no phase has any).
 const char* dgrad_by_phases(const at::Tensor& grad_output, const at::Tensor& weight, at::Tensor& gi,
-                            const Conv2dParams& p, DType dtype, bool allow_tf32, void* stream);
+                            const Conv2dParams& p, const Conv2dBpropPlan& plan, DType dtype, bool allow_tf32,
+                            void* stream);
 
 }  // namespace cuda
 }  // namespace cnnops

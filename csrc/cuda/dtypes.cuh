@@ -206,5 +206,9 @@ auto with_element_type(DType dtype, F&& f) -> decltype(f(Type<float>{})) {
   return f(Type<float>{});
 }
 
+// Expands F(T) for every element type the kernels take (explicit instantiations of a launcher
+// family, one line per family instead of one per type).
+#define CNNOPS_FOR_EACH_ELEMENT_TYPE(F) F(float) F(double) F(half_t) F(bf16_t)
+
 }  // namespace cuda
 }  // namespace cnnops

@@ -3,17 +3,12 @@
 #include "../common/checks.h"
 #include "../common/params_from_tensors.h"
 #include "../common/poison.h"
-#include "conv2d_host.h"
+#include "host_common.h"
 #include "pool2d.h"
 
 namespace cnnops {
 namespace cuda {
 namespace {
-
-void run(LaunchResult r, const char* op) {
-  TORCH_CHECK(r.error == nullptr, "cnnops.", op, ": CUDA kernel ", r.kernel, " failed: ", r.error);
-  record_kernel(op, r.kernel);
-}
 
 Pool2dArgs args_for(const Pool2dParams& p, const at::Tensor& t, PoolKind kind, const char* op) {
   Pool2dArgs a{};
@@ -31,7 +26,7 @@ at::Tensor average_forward(const at::Tensor& input, Pool2dParams p, PoolKind kin
   Pool2dArgs a = args_for(p, input, kind, op);
   a.x = input.const_data_ptr();
   a.y = y.mutable_data_ptr();
-  run(pool2d_forward(a, stream), op);
+  record_launch(pool2d_forward(a, stream), op);
   return y;
 }
 
@@ -50,7 +45,7 @@ at::Tensor gather_backward(const at::Tensor& grad_output, const at::Tensor& inpu
     a.indices = const_cast<int64_t*>(indices.const_data_ptr<int64_t>());  // read only in backward
     a.ind = strides4(indices);
   }
-  run(pool2d_backward(a, stream), op);
+  record_launch(pool2d_backward(a, stream), op);
   return gi;
 }
 
@@ -73,7 +68,7 @@ std::tuple<at::Tensor, at::Tensor> max_forward(const at::Tensor& input, at::IntA
     a.indices = ind.mutable_data_ptr<int64_t>();
     a.ind = strides4(ind);
   }
-  run(pool2d_forward(a, stream), op);
+  record_launch(pool2d_forward(a, stream), op);
   return {y, ind};
 }
 

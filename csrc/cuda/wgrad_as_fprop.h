@@ -6,20 +6,21 @@
 // with stride and dilation swapped and an R x S output. Large batches are split into chunks of
 // whole channel vectors; each chunk's forward stores its float partial sums (unrounded) into a
 // workspace and conv2d_wgrad_reduce adds them in chunk order and rounds once: deterministic, no
-// atomics. Torch-side (it lays out X' and W'); used by conv2d_host.cpp.
+// atomics. Torch-side (it lays out X' and W'); run by conv2d_host.cpp where conv2d_bprop_plan()
+// chose it, with the plan's chunks.
 #pragma once
 #include <ATen/ATen.h>
 
+#include "conv2d_bprop_plan.h"
 #include "conv2d_fprop.h"
 
 namespace cnnops {
 namespace cuda {
 
-// Computes grad_weight into `gw` and returns the forward kernel used, or returns null (nothing
-// done) when the tensor-core forward kernels would not serve it (groups > 1, a batch that is not
-// a multiple of the channel vector, float64...): then the caller runs the CUDA-core wgrad.
+// Computes grad_weight into `gw` in the plan's batch chunks and returns the forward kernel used.
 const char* wgrad_as_fprop(const at::Tensor& grad_output, const at::Tensor& input, at::Tensor& gw,
-                           const Conv2dParams& p, DType dtype, bool allow_tf32, void* stream);
+                           const Conv2dParams& p, const Conv2dBpropPlan& plan, DType dtype, bool allow_tf32,
+                           void* stream);
 
 }  // namespace cuda
 }  // namespace cnnops

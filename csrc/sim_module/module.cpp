@@ -77,6 +77,12 @@ std::string conv2d_forward_plan(const at::Tensor& input, const at::Tensor& weigh
   return cnnops::cuda::conv2d_forward_plan(input, weight, bias, stride, padding, dilation, groups);
 }
 
+std::string conv2d_backward_plan(const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight,
+                                 std::vector<int64_t> stride, std::vector<int64_t> padding,
+                                 std::vector<int64_t> dilation, int64_t groups, std::array<bool, 3> output_mask) {
+  return cnnops::cuda::conv2d_backward_plan(grad_output, input, weight, stride, padding, dilation, groups, output_mask);
+}
+
 // The pooling ops on the simulated GPU; arguments as the torch.ops.cnnops schemas.
 std::tuple<at::Tensor, at::Tensor> max_pool2d_forward(const at::Tensor& input, std::vector<int64_t> kernel,
                                                       std::vector<int64_t> stride, std::vector<int64_t> padding,
@@ -169,6 +175,11 @@ PYBIND11_MODULE(_sim, m) {
         "the kernel configuration conv2d_forward would run for these arguments (nothing is launched)",
         pybind11::arg("input"), pybind11::arg("weight"), pybind11::arg("bias"), pybind11::arg("stride"),
         pybind11::arg("padding"), pybind11::arg("dilation"), pybind11::arg("groups"));
+  m.def("conv2d_backward_plan", &conv2d_backward_plan,
+        "how conv2d_backward would compute these gradients: each one's path, the dgrad stride phases and the "
+        "wgrad batch chunks (nothing is launched)",
+        pybind11::arg("grad_output"), pybind11::arg("input"), pybind11::arg("weight"), pybind11::arg("stride"),
+        pybind11::arg("padding"), pybind11::arg("dilation"), pybind11::arg("groups"), pybind11::arg("output_mask"));
   m.def("max_pool2d_forward", &max_pool2d_forward);
   m.def("max_pool2d_values", &max_pool2d_values);
   m.def("max_pool2d_backward", &max_pool2d_backward);

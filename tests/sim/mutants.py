@@ -144,7 +144,9 @@ def main():
     ap.add_argument("--min-rate", type=float, default=0.8)
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--limit", type=int, default=0, help="stop after this many mutants (0: all)")
-    ap.add_argument("--only", default="", help="mutate only the sources whose path contains this text")
+    ap.add_argument("--only", default="",
+                    help="mutate only the sources whose path contains this text, e.g. pool2d (every pooling file) "
+                         "or pool2d_backward (one)")
     ap.add_argument("--lines", default="", help="FIRST-LAST: mutate only these (1-based) lines, e.g. new code")
     args = ap.parse_args()
     lines_range = tuple(int(v) for v in args.lines.split("-")) if args.lines else None

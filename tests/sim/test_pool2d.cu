@@ -1,7 +1,7 @@
-// The pooling kernels (csrc/cuda/pool2d_kernels.cu) through pool2d_forward / pool2d_backward on
-// exact-size cudaMalloc'd buffers, against direct loops, under the three schedules: ASan sees a
-// window read outside the input, TSan and warps running ahead a missing barrier in the global
-// pooling reduction.
+// The pooling kernels (csrc/cuda/pool2d_forward.cu, pool2d_backward.cu, pool2d_global.cu, chosen by
+// pool2d.cu) through pool2d_forward / pool2d_backward on exact-size cudaMalloc'd buffers, against
+// direct loops, under the three schedules: ASan sees a window read outside the input, TSan and
+// warps running ahead a missing barrier in the global pooling reduction.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>

@@ -1,0 +1,109 @@
+#include "conv2d_bprop_plan.h"
+
+#include <algorithm>
+
+#include "conv2d_fprop.h"
+#include "conv2d_fprop_tc_tiles.h"
+
+namespace cnnops {
+namespace cuda {
+namespace {
+
+// The tensor-core wgrad's batch chunks aim at this many blocks of the forward's small tile over
+// all chunks: two waves of a 132-SM H100 / H200. A constant rather than the device's SM count:
+// the chunk boundaries fix the order grad_weight is summed in, so they must not vary by device.
+constexpr int64_t kWgradTargetBlocks = 2 * 132;
+// Fewer reduction rows per chunk than this and a chunk's launch costs more than it sums.
+constexpr int64_t kWgradMinRowsPerChunk = 4096;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Elements per 16-byte channel vector of the tensor-core kernels: a chunk is a whole number of them.
+int64_t channel_vector(DType dtype) { return dtype == DType::kFloat32 ? 4 : 8; }
+
+const char* path_name(BpropPath path) {
+  switch (path) {
+    case BpropPath::kNotAsked: return "none";
+    case BpropPath::kZeros: return "zeros";
+    case BpropPath::kTensorCores: return "tensor_cores";
+    case BpropPath::kCudaCores: return "cuda_cores";
+  }
+  return "?";
+}
+
+}  // namespace
+
+Conv2dParams dgrad_phase_problem(const Conv2dParams& p) {
+  Conv2dParams q{};
+  q.N = p.N, q.C = p.K, q.H = p.P, q.W = p.Q, q.K = p.C, q.groups = p.groups;
+  q.R = q.S = 1;  // per phase: set to its tap counts when it runs
+  return q;
+}
+
+Conv2dParams wgrad_forward_problem(const Conv2dParams& p) {
+  Conv2dParams q{};
+  q.N = p.C, q.C = p.N, q.H = p.H, q.W = p.W, q.K = p.K, q.groups = p.groups;
+  q.R = p.P, q.S = p.Q;
+  q.stride_h = p.dil_h, q.stride_w = p.dil_w;  // stride and dilation swap roles
+  q.dil_h = p.stride_h, q.dil_w = p.stride_w;
+  q.pad_top = p.pad_top, q.pad_left = p.pad_left;
+  q.P = p.R, q.Q = p.S;  // only the R x S outputs that are filter taps
+  return q;
+}
+
+Conv2dBpropPlan conv2d_bprop_plan(const Conv2dParams& p, DType dtype, bool allow_tf32, bool grad_input,
+                                  bool grad_weight, bool grad_bias) {
+  Conv2dBpropPlan plan;
+  const int64_t input_numel = p.N * p.C * p.H * p.W, weight_numel = p.K * (p.C / std::max<int64_t>(p.groups, 1)) * p.R * p.S;
+  const bool empty_grad_output = p.N * p.K * p.P * p.Q == 0;
+  // With an empty grad_output, input or weight, no product reaches any gradient.
+  const bool nothing = empty_grad_output || input_numel == 0 || weight_numel == 0;
+
+  if (grad_input && input_numel > 0) {
+    if (nothing) {
+      plan.dgrad = BpropPath::kZeros;
+    } else if (p.groups == 1 && conv2d_fprop_prefers_channels_last(dgrad_phase_problem(p), dtype, allow_tf32)) {
+      plan.dgrad = BpropPath::kTensorCores;
+      plan.dgrad_phases_h = std::min(p.stride_h, p.H);
+      plan.dgrad_phases_w = std::min(p.stride_w, p.W);
+    } else {
+      plan.dgrad = BpropPath::kCudaCores;
+    }
+  }
+
+  if (grad_weight && weight_numel > 0) {
+    const int64_t vec = channel_vector(dtype);
+    if (nothing) {
+      plan.wgrad = BpropPath::kZeros;
+    } else if (p.groups == 1 && p.N % vec == 0 &&
+               conv2d_fprop_prefers_channels_last(wgrad_forward_problem(p), dtype, allow_tf32)) {
+      plan.wgrad = BpropPath::kTensorCores;
+      // Each chunk's forward has an [C*R*S, K] output: count its blocks in small tiles.
+      const int64_t blocks = ceil_div(p.C * p.R * p.S, TileSmall::kTileM) * ceil_div(p.K, TileSmall::kTileN);
+      const int64_t want = ceil_div(kWgradTargetBlocks, blocks);
+      const int64_t most_by_vectors = p.N / vec;
+      const int64_t most_by_rows = std::max<int64_t>(1, p.N * p.P * p.Q / kWgradMinRowsPerChunk);
+      const int64_t chunks = std::max<int64_t>(1, std::min({want, most_by_vectors, most_by_rows}));
+      plan.wgrad_chunk_images = ceil_div(p.N / vec, chunks) * vec;
+      plan.wgrad_chunks = ceil_div(p.N, plan.wgrad_chunk_images);  // rounding up the chunk may need fewer
+    } else {
+      plan.wgrad = BpropPath::kCudaCores;
+    }
+  }
+
+  if (grad_bias && p.K > 0) plan.bias = empty_grad_output ? BpropPath::kZeros : BpropPath::kCudaCores;
+  return plan;
+}
+
+std::string Conv2dBpropPlan::describe() const {
+  std::string s = std::string("dgrad=") + path_name(dgrad);
+  if (dgrad == BpropPath::kTensorCores)
+    s += "(phases " + std::to_string(dgrad_phases_h) + "x" + std::to_string(dgrad_phases_w) + ")";
+  s += std::string(" wgrad=") + path_name(wgrad);
+  if (wgrad == BpropPath::kTensorCores)
+    s += "(chunks " + std::to_string(wgrad_chunks) + "x" + std::to_string(wgrad_chunk_images) + ")";
+  return s + " bias=" + path_name(bias);
+}
+
+}  // namespace cuda
+}  // namespace cnnops

@@ -1,0 +1,61 @@
+// The one place that chooses how the CUDA convolution backward runs for a shape: which kernels
+// compute grad_input, grad_weight and grad_bias, in how many launches, over which chunks. Torch-
+// and CUDA-free (sizes only, no pointers), so the choice can be printed and tested without
+// running it; conv2d_host.cpp carries a plan out (dgrad_phases.cpp, wgrad_as_fprop.cpp and the
+// CUDA-core kernels of conv2d_bprop.h do the work).
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "../common/conv_params.h"
+#include "dtypes.cuh"
+
+namespace cnnops {
+namespace cuda {
+
+enum class BpropPath : int {
+  kNotAsked,    // the gradient is not wanted (output_mask) or has no elements
+  kZeros,       // nothing is summed into it (an empty reduction): zero-filled
+  kTensorCores, // the tensor-core forward kernels on a reformulated problem
+  kCudaCores,   // the CUDA-core backward kernels (any dtype, layout, groups)
+};
+
+struct Conv2dBpropPlan {
+  BpropPath dgrad = BpropPath::kNotAsked;
+  BpropPath wgrad = BpropPath::kNotAsked;
+  BpropPath bias = BpropPath::kNotAsked;  // kCudaCores: the CUDA-core wgrad kernel's bias reduction
+
+  // dgrad on tensor cores: one stride-1 forward per stride phase (ph, pw), ph < phases_h,
+  // pw < phases_w; a phase that no filter tap reaches is zero-filled instead.
+  int64_t dgrad_phases_h = 0, dgrad_phases_w = 0;
+
+  // wgrad on tensor cores: the batch as the reduction, split into `wgrad_chunks` launches of
+  // `wgrad_chunk_images` images each (the last may be shorter), every chunk storing float partial
+  // sums that one reduce launch adds in chunk order.
+  int64_t wgrad_chunks = 0, wgrad_chunk_images = 0;
+
+  // The CUDA-core wgrad launch (grad_weight on CUDA cores and/or grad_bias) and its split-K.
+  bool wgrad_simt_launch() const { return wgrad == BpropPath::kCudaCores || bias == BpropPath::kCudaCores; }
+
+  // One line, e.g. "dgrad=tensor_cores(phases 2x2) wgrad=tensor_cores(chunks 4x8) bias=cuda_cores".
+  std::string describe() const;
+};
+
+// The plan for grad_output [N, K, P, Q], input [N, C, H, W], weight [K, C/g, R, S] (p), the gradients
+// asked for, the dtype, and whether float32 may run as TF32. A function of these alone -- not of
+// the device -- so every GPU (and the simulator) sums each gradient in the same order and gives
+// the same bits.
+Conv2dBpropPlan conv2d_bprop_plan(const Conv2dParams& p, DType dtype, bool allow_tf32, bool grad_input,
+                                  bool grad_weight, bool grad_bias);
+
+// The forward problems the tensor-core paths run (sizes only; conv2d_bprop_plan asks the forward
+// whether its tensor-core kernels take them).
+// dgrad: each stride phase convolves grad_output (K channels, P x Q) into C channels.
+Conv2dParams dgrad_phase_problem(const Conv2dParams& p);
+// wgrad: X' = [C, N, H, W] (C as the batch, N as the channels) by W' = [K, N, P, Q] (grad_output
+// as K filters of N x P x Q), stride and dilation swapped, an R x S output; a chunk of the batch
+// sets C to its images.
+Conv2dParams wgrad_forward_problem(const Conv2dParams& p);
+
+}  // namespace cuda
+}  // namespace cnnops

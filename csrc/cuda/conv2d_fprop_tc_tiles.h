@@ -1,0 +1,43 @@
+// The tensor-core forward's block tile configurations: one line each, read by the kernel
+// (conv2d_fprop_tc.cu, which picks one per shape) and by the host code that sizes work for it
+// (the batch chunks of the tensor-core wgrad, conv2d_bprop_plan.cpp). Adding a configuration is a
+// line here and its place in the heuristic below.
+#pragma once
+#include <cstdint>
+
+namespace cnnops {
+namespace cuda {
+
+// A block tile configuration: kTileM output positions x kTileN filters per block, kWarpsM x
+// kWarpsN warps, kStages pipeline stages of 64 bytes of reduction per row, and the resident
+// blocks per SM the register budget is planned for (__launch_bounds__). Everything else follows.
+template <int kTileM_, int kTileN_, int kWarpsM_, int kWarpsN_, int kStages_, int kMinBlocksPerSm_>
+struct TcTile {
+  static constexpr int kTileM = kTileM_, kTileN = kTileN_, kWarpsM = kWarpsM_, kWarpsN = kWarpsN_;
+  static constexpr int kStages = kStages_, kMinBlocksPerSm = kMinBlocksPerSm_;
+  static constexpr int kThreads = 32 * kWarpsM * kWarpsN;
+  static constexpr int kWarpM = kTileM / kWarpsM, kWarpN = kTileN / kWarpsN;
+  static constexpr int kFragsM = kWarpM / 16, kFragsN = kWarpN / 8;  // mma tiles per warp
+  static constexpr int kVecsPerRow = 64 / 16;                        // 16-byte copies per 64-byte row
+  static constexpr int kRowsPerPass = kThreads / kVecsPerRow;        // rows one loader pass covers
+  static constexpr int kPassesA = kTileM / kRowsPerPass, kPassesB = kTileN / kRowsPerPass;
+  static_assert(kTileM % kRowsPerPass == 0 && kTileN % kRowsPerPass == 0, "whole loader passes");
+  static_assert(kFragsN % 2 == 0, "B fragments are loaded two n8 tiles per ldmatrix.x4");
+};
+
+// 128 x 64 for most layers. Three resident blocks per SM (46 KB of shared memory each) lets ptxas
+// use up to 170 registers instead of squeezing to 128 for four, which spilled.
+using TileLarge = TcTile<128, 64, 2, 2, 3, 3>;
+// 64 x 64 when the large tiles would not give every SM a block (deep layers, small batches).
+using TileSmall = TcTile<64, 64, 2, 2, 3, 4>;
+
+// The one heuristic: the small tile when the large one would leave SMs without a block (an
+// [npq, K] output on `sms` SMs). Either tile sums every output in the same order (k steps, then
+// slices, then the mma's k), so the choice changes speed, never results.
+inline bool prefer_small_tile(int64_t npq, int64_t K, int64_t sms) {
+  const int64_t blocks = ((npq + TileLarge::kTileM - 1) / TileLarge::kTileM) * ((K + TileLarge::kTileN - 1) / TileLarge::kTileN);
+  return blocks < sms;
+}
+
+}  // namespace cuda
+}  // namespace cnnops
