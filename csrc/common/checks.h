@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include "conv_params.h"
+#include "epilogue.h"
 #include "params_from_tensors.h"
 #include "pool_params.h"
 
@@ -48,8 +49,8 @@ inline void check_conv2d_args(const at::Tensor& x, const at::Tensor& w,
 // output's shape, dtype and device.
 inline void check_epilogue_args(const at::Tensor& x, const Conv2dParams& p, int64_t activation,
                                 const c10::optional<at::Tensor>& residual) {
-  TORCH_CHECK(activation == 0 || activation == 1, "cnnops.conv2d_bias_act: activation code must be 0 (none) or 1 (relu), got ",
-              activation);
+  TORCH_CHECK(activation >= 0 && activation < kActivationCount, "cnnops.conv2d_bias_act: activation code must be ",
+              activation_codes(), ", got ", activation);
   if (!residual.has_value() || !residual->defined()) return;
   const at::Tensor& r = *residual;
   TORCH_CHECK(r.dim() == 4 && r.size(0) == p.N && r.size(1) == p.K && r.size(2) == p.P && r.size(3) == p.Q,

@@ -3,8 +3,9 @@
 // computed in the accumulation type and rounded once to the output dtype. The residual has the
 // output's shape [N, K, P, Q] and any strides. Torch-free: .cu files include it.
 //
-// A new activation is a new Activation code and a case in apply_activation (checks.h validates
-// the code); a new output type is a Convert policy. The kernels only say where an output element
+// A new activation is a new Activation code, kActivationCount, activation_codes() and a case in
+// apply_activation, all here (the Python side names it and gives its derivative: cnnops/functional.py's
+// ACTIVATIONS, cnnops/ops.py's conv2d_bias_act_vjp); a new output type is a Convert policy. The kernels only say where an output element
 // lives and which accumulator belongs there.
 #pragma once
 #include <cstdint>
@@ -15,6 +16,10 @@
 namespace cnnops {
 
 enum class Activation : int32_t { kNone = 0, kRelu = 1 };
+constexpr int64_t kActivationCount = 2;  // codes 0 .. kActivationCount - 1 are valid
+
+// The activation codes for error messages, in code order.
+inline const char* activation_codes() { return "0 (none) or 1 (relu)"; }
 
 struct EpilogueParams {
   const void* residual;  // null: no residual

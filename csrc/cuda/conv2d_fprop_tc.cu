@@ -12,7 +12,7 @@
 // convolutions do when TF32 is allowed. Shared rows are padded by 16 bytes, which puts the 8 rows
 // of every ldmatrix (and the 8 x 4 words of every TF32 fragment load) in distinct banks. Each
 // thread decodes its 4 A rows' positions once; the filter tap of its reduction column is
-// decoded once per step and shared by those rows.
+// decoded once per step and shared by those rows (the loaders: conv2d_fprop_tc_iterators.cuh).
 #include <cstdint>
 #include <string>
 #include <type_traits>
@@ -21,6 +21,7 @@
 #include "../common/epilogue.h"
 #include "../common/static_switch.h"
 #include "conv2d_fprop_kernels.cuh"
+#include "conv2d_fprop_tc_iterators.cuh"
 #include "conv2d_fprop_tc_tiles.h"
 #include "conv_indexing.cuh"
 #include "dtypes.cuh"
@@ -126,58 +127,14 @@ __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
   const int64_t m0 = int64_t(blockIdx.x) * kTileM, n0 = int64_t(blockIdx.y) * kTileN;
   const int64_t k_tiles = (RSC + kTileK - 1) / kTileK;
 
-  // Loader state: reduction column `vec` (one 16-byte vector) of rows row0 + kRowsPerPass i.
+  // Loader: reduction column `vec` (one 16-byte vector) of rows row0 + kRowsPerPass i.
   const int vec = tid % kVecsPerRow, row0 = tid / kVecsPerRow;
-  // Window origins fit in 32 bits (|origin| <= H + pad, W + pad); offsets stay 64-bit.
-  int64_t a_base[kPassesA];
-  int32_t a_h0[kPassesA], a_w0[kPassesA];
-  bool a_ok[kPassesA];
-  #pragma unroll
-  for (int i = 0; i < kPassesA; ++i) {
-    const int64_t m = m0 + row0 + kRowsPerPass * i;
-    a_ok[i] = m < NPQ;
-    const OutputPosition o = decode_output_position(a_ok[i] ? m : 0, p);
-    const WindowOrigin origin = window_origin(o, p);
-    a_base[i] = o.n * p.x.n;
-    if (kOneByOne) a_base[i] += origin.h * p.x.h + origin.w * p.x.w;
-    a_h0[i] = int32_t(origin.h);
-    a_w0[i] = int32_t(origin.w);
-  }
-  int64_t b_base[kPassesB];
-  bool b_ok[kPassesB];
-  #pragma unroll
-  for (int i = 0; i < kPassesB; ++i) {
-    const int64_t f = n0 + row0 + kRowsPerPass * i;
-    b_ok[i] = f < p.K;
-    b_base[i] = (b_ok[i] ? f : 0) * p.w.n;
-  }
-
+  const ActivationIterator<T, kOneByOne, kPassesA, kRowsPerPass> a_loader(m0 + row0, p);
+  const FilterIterator<T, kPassesB, kRowsPerPass> b_loader(n0 + row0, p);
   auto load_stage = [&](int stage, int64_t kt) {
-    const int64_t k = kt * kTileK + vec * kVec;
-    const bool k_ok = k < RSC;
-    // Reduction index k = (r * S + s) * C + c: a vector of consecutive k shares the tap. 32-bit
-    // division (R*S*C < 2^31, checked on the host): a 64-bit one is a long subroutine on a GPU.
-    const int32_t k32 = int32_t(k), C32 = int32_t(p.C), S32 = int32_t(p.S);
-    const int32_t rs = kOneByOne || !k_ok ? 0 : k32 / C32;
-    const int64_t c = kOneByOne ? k : (k_ok ? k32 - rs * C32 : 0);
-    const int64_t r = kOneByOne ? 0 : rs / S32, s = kOneByOne ? 0 : rs - int32_t(r) * S32;
-    #pragma unroll
-    for (int i = 0; i < kPassesA; ++i) {
-      bool ok = k_ok && a_ok[i];
-      const T* src = x + a_base[i] + c;
-      if (!kOneByOne) {
-        const int64_t h = a_h0[i] + r * p.dil_h, wc = a_w0[i] + s * p.dil_w;
-        ok = ok && h >= 0 && h < p.H && wc >= 0 && wc < p.W;
-        src += h * p.x.h + wc * p.x.w;
-      }
-      ptx::cp_async<16>(&as[stage][row0 + kRowsPerPass * i][vec * kVec], ok ? src : x, ok ? 16 : 0);
-    }
-    #pragma unroll
-    for (int i = 0; i < kPassesB; ++i) {
-      const bool ok = k_ok && b_ok[i];
-      const T* src = ok ? w + b_base[i] + r * p.w.h + s * p.w.w + c : w;
-      ptx::cp_async<16>(&bs[stage][row0 + kRowsPerPass * i][vec * kVec], src, ok ? 16 : 0);
-    }
+    const ReductionColumn col = decode_reduction_column<kOneByOne>(kt * kTileK + vec * kVec, RSC, p);
+    a_loader.copy(&as[stage][row0], vec * kVec, col, x, p);
+    b_loader.copy(&bs[stage][row0], vec * kVec, col, w, p);
   };
 
   float acc[kFragsM][kFragsN][4];
