@@ -214,3 +214,13 @@ def test_bad_arguments_raise_not_crash():
         sim.conv2d_forward(x, w, None, [1, 1], [0, 0, 0, 0], [1, 1], 1)
     with pytest.raises(RuntimeError, match="stride"):
         sim.conv2d_forward(x, rand(3, 4, 3, 3, dtype=torch.float32), None, [0, 1], [0, 0, 0, 0], [1, 1], 1)
+
+
+def test_every_tensor_argument_is_checked():
+    """The registration wrapper (csrc/cuda/device_op.h) checks every tensor argument, optional
+    ones included, before any host code runs."""
+    x, w = rand(1, 4, 6, 6, dtype=torch.float32), rand(3, 4, 3, 3, dtype=torch.float32)
+    with pytest.raises(RuntimeError, match="every tensor argument must be a CPU tensor"):
+        sim.conv2d_forward(x, w, torch.empty(3, device="meta"), [1, 1], [0, 0, 0, 0], [1, 1], 1)
+    with pytest.raises(RuntimeError, match="every tensor argument must be a CPU tensor"):
+        sim.conv2d_bias_act(x, w, None, [1, 1], [0, 0, 0, 0], [1, 1], 1, 1, torch.empty(1, 3, 4, 4, device="meta"))

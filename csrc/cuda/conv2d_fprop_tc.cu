@@ -236,8 +236,6 @@ int64_t sm_count() {
   return sms;
 }
 
-bool small_tile(const Conv2dParams& p) { return prefer_small_tile(p.npq(), p.K, sm_count()); }
-
 // A kernel's name, derived from what it is compiled with: fprop_tc[1x1]_<M>x<N>x<K>_s<stages><type>.
 template <typename T, bool kOneByOne, typename Tile>
 const char* kernel_name() {
@@ -251,9 +249,7 @@ const char* kernel_name() {
 template <typename F>
 auto with_kernel_choice(const Conv2dParams& p, F&& f) {
   return bool_switch(one_by_one_gemm(p), [&](auto kOneByOne) {
-    return bool_switch(small_tile(p), [&](auto kSmall) {
-      return f(kOneByOne, std::conditional_t<kSmall, TileSmall, TileLarge>{});
-    });
+    return with_tile(p.npq(), p.K, sm_count(), [&](auto tile) { return f(kOneByOne, tile); });
   });
 }
 

@@ -1,7 +1,7 @@
 // The tensor-core forward's block tile configurations: one line each, read by the kernel
 // (conv2d_fprop_tc.cu, which picks one per shape) and by the host code that sizes work for it
 // (the batch chunks of the tensor-core wgrad, conv2d_bprop_plan.cpp). Adding a configuration is a
-// line here and its place in the heuristic below.
+// `using` here and its branch in with_tile below.
 #pragma once
 #include <cstdint>
 
@@ -31,12 +31,15 @@ using TileLarge = TcTile<128, 64, 2, 2, 3, 3>;
 // 64 x 64 when the large tiles would not give every SM a block (deep layers, small batches).
 using TileSmall = TcTile<64, 64, 2, 2, 3, 4>;
 
-// The one heuristic: the small tile when the large one would leave SMs without a block (an
-// [npq, K] output on `sms` SMs). Either tile sums every output in the same order (k steps, then
-// slices, then the mma's k), so the choice changes speed, never results.
-inline bool prefer_small_tile(int64_t npq, int64_t K, int64_t sms) {
-  const int64_t blocks = ((npq + TileLarge::kTileM - 1) / TileLarge::kTileM) * ((K + TileLarge::kTileN - 1) / TileLarge::kTileN);
-  return blocks < sms;
+// The one heuristic: calls f(Tile{}) with the configuration for an [npq, K] output on `sms` SMs
+// -- the small tile when the large one would leave SMs without a block. Every tile sums each
+// output in the same order (k steps, then slices, then the mma's k), so the choice changes
+// speed, never results. A new configuration is a `using` above and a branch here.
+template <typename F>
+auto with_tile(int64_t npq, int64_t K, int64_t sms, F&& f) {
+  const int64_t large_blocks =
+      ((npq + TileLarge::kTileM - 1) / TileLarge::kTileM) * ((K + TileLarge::kTileN - 1) / TileLarge::kTileN);
+  return large_blocks < sms ? f(TileSmall{}) : f(TileLarge{});
 }
 
 }  // namespace cuda

@@ -9,6 +9,7 @@
 
 #include "common/poison.h"
 #include "cuda/conv2d_host.h"
+#include "cuda/device_op.h"
 #include "cuda/pool2d_host.h"
 #include "sim/sim_api.h"
 
@@ -30,46 +31,21 @@ auto run_simulated(F&& f) -> decltype(f()) {
   }
 }
 
-void check_cpu(const at::Tensor& t, const char* what) {
-  TORCH_CHECK(t.device().is_cpu(), "cnnops._sim: ", what, " must be a CPU tensor (the simulator's memory)");
-}
+// The simulated GPU as a DeviceOp backend (cuda/device_op.h): CPU tensors (the simulator's
+// memory), a null stream, faults turned into Python errors.
+struct SimBackend {
+  static void check(const at::Tensor& t, const at::Tensor&) {
+    TORCH_CHECK(t.device().is_cpu(), "cnnops._sim: every tensor argument must be a CPU tensor (the simulator's memory), got one on ",
+                t.device());
+  }
+  template <typename F>
+  static auto run(const at::Tensor&, F&& f) {
+    return run_simulated([&] { return f(nullptr); });
+  }
+};
 
-at::Tensor conv2d_forward(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
-                          std::vector<int64_t> stride, std::vector<int64_t> padding, std::vector<int64_t> dilation,
-                          int64_t groups) {
-  check_cpu(input, "input");
-  check_cpu(weight, "weight");
-  if (bias.has_value()) check_cpu(*bias, "bias");
-  return run_simulated([&] {
-    return cnnops::cuda::conv2d_forward_device(input, weight, bias, stride, padding, dilation, groups, nullptr);
-  });
-}
-
-at::Tensor conv2d_bias_act(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
-                           std::vector<int64_t> stride, std::vector<int64_t> padding, std::vector<int64_t> dilation,
-                           int64_t groups, int64_t activation, const c10::optional<at::Tensor>& residual) {
-  check_cpu(input, "input");
-  check_cpu(weight, "weight");
-  if (residual.has_value()) check_cpu(*residual, "residual");
-  return run_simulated([&] {
-    return cnnops::cuda::conv2d_bias_act_device(input, weight, bias, stride, padding, dilation, groups, activation,
-                                                residual, nullptr);
-  });
-}
-
-std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward(const at::Tensor& grad_output, const at::Tensor& input,
-                                                               const at::Tensor& weight, std::vector<int64_t> stride,
-                                                               std::vector<int64_t> padding,
-                                                               std::vector<int64_t> dilation, int64_t groups,
-                                                               std::array<bool, 3> output_mask) {
-  check_cpu(grad_output, "grad_output");
-  check_cpu(input, "input");
-  check_cpu(weight, "weight");
-  return run_simulated([&] {
-    return cnnops::cuda::conv2d_backward_device(grad_output, input, weight, stride, padding, dilation, groups,
-                                                output_mask, nullptr);
-  });
-}
+template <auto DeviceFn>
+constexpr auto simulated = &cnnops::cuda::DeviceOp<SimBackend, DeviceFn>::call;
 
 std::string conv2d_forward_plan(const at::Tensor& input, const at::Tensor& weight,
                                 const c10::optional<at::Tensor>& bias, std::vector<int64_t> stride,
@@ -81,64 +57,6 @@ std::string conv2d_backward_plan(const at::Tensor& grad_output, const at::Tensor
                                  std::vector<int64_t> stride, std::vector<int64_t> padding,
                                  std::vector<int64_t> dilation, int64_t groups, std::array<bool, 3> output_mask) {
   return cnnops::cuda::conv2d_backward_plan(grad_output, input, weight, stride, padding, dilation, groups, output_mask);
-}
-
-// The pooling ops on the simulated GPU; arguments as the torch.ops.cnnops schemas.
-std::tuple<at::Tensor, at::Tensor> max_pool2d_forward(const at::Tensor& input, std::vector<int64_t> kernel,
-                                                      std::vector<int64_t> stride, std::vector<int64_t> padding,
-                                                      std::vector<int64_t> dilation, bool ceil_mode) {
-  check_cpu(input, "input");
-  return run_simulated([&] {
-    return cnnops::cuda::max_pool2d_forward_device(input, kernel, stride, padding, dilation, ceil_mode, nullptr);
-  });
-}
-
-at::Tensor max_pool2d_values(const at::Tensor& input, std::vector<int64_t> kernel, std::vector<int64_t> stride,
-                             std::vector<int64_t> padding, std::vector<int64_t> dilation, bool ceil_mode) {
-  check_cpu(input, "input");
-  return run_simulated([&] {
-    return cnnops::cuda::max_pool2d_values_device(input, kernel, stride, padding, dilation, ceil_mode, nullptr);
-  });
-}
-
-at::Tensor max_pool2d_backward(const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& indices,
-                               std::vector<int64_t> kernel, std::vector<int64_t> stride, std::vector<int64_t> padding,
-                               std::vector<int64_t> dilation, bool ceil_mode) {
-  check_cpu(input, "input");
-  return run_simulated([&] {
-    return cnnops::cuda::max_pool2d_backward_device(grad_output, input, indices, kernel, stride, padding, dilation,
-                                                    ceil_mode, nullptr);
-  });
-}
-
-at::Tensor avg_pool2d_forward(const at::Tensor& input, std::vector<int64_t> kernel, std::vector<int64_t> stride,
-                              std::vector<int64_t> padding, bool ceil_mode, bool count_include_pad,
-                              c10::optional<int64_t> divisor_override) {
-  check_cpu(input, "input");
-  return run_simulated([&] {
-    return cnnops::cuda::avg_pool2d_forward_device(input, kernel, stride, padding, ceil_mode, count_include_pad,
-                                                   divisor_override, nullptr);
-  });
-}
-
-at::Tensor avg_pool2d_backward(const at::Tensor& grad_output, const at::Tensor& input, std::vector<int64_t> kernel,
-                               std::vector<int64_t> stride, std::vector<int64_t> padding, bool ceil_mode,
-                               bool count_include_pad, c10::optional<int64_t> divisor_override) {
-  check_cpu(input, "input");
-  return run_simulated([&] {
-    return cnnops::cuda::avg_pool2d_backward_device(grad_output, input, kernel, stride, padding, ceil_mode,
-                                                    count_include_pad, divisor_override, nullptr);
-  });
-}
-
-at::Tensor adaptive_avg_pool2d_forward(const at::Tensor& input, std::vector<int64_t> output_size) {
-  check_cpu(input, "input");
-  return run_simulated([&] { return cnnops::cuda::adaptive_avg_pool2d_forward_device(input, output_size, nullptr); });
-}
-
-at::Tensor adaptive_avg_pool2d_backward(const at::Tensor& grad_output, const at::Tensor& input) {
-  check_cpu(input, "input");
-  return run_simulated([&] { return cnnops::cuda::adaptive_avg_pool2d_backward_device(grad_output, input, nullptr); });
 }
 
 pybind11::dict counters() {
@@ -161,14 +79,14 @@ void set_options(bool reverse_block_order, bool reverse_thread_order, bool warps
 PYBIND11_MODULE(_sim, m) {
   m.doc() = "cnnops' CUDA kernels and launch code run on the CPU by the simulator (csrc/sim)";
   cnnops::set_poison_outputs(true);
-  m.def("conv2d_forward", &conv2d_forward, "torch.ops.cnnops.conv2d_forward on the simulated GPU", pybind11::arg("input"),
-        pybind11::arg("weight"), pybind11::arg("bias"), pybind11::arg("stride"), pybind11::arg("padding"),
+  m.def("conv2d_forward", simulated<&cnnops::cuda::conv2d_forward_device>,
+        "torch.ops.cnnops.conv2d_forward on the simulated GPU", pybind11::arg("input"), pybind11::arg("weight"), pybind11::arg("bias"), pybind11::arg("stride"), pybind11::arg("padding"),
         pybind11::arg("dilation"), pybind11::arg("groups"));
-  m.def("conv2d_bias_act", &conv2d_bias_act, "torch.ops.cnnops.conv2d_bias_act on the simulated GPU",
+  m.def("conv2d_bias_act", simulated<&cnnops::cuda::conv2d_bias_act_device>, "torch.ops.cnnops.conv2d_bias_act on the simulated GPU",
         pybind11::arg("input"), pybind11::arg("weight"), pybind11::arg("bias"), pybind11::arg("stride"),
         pybind11::arg("padding"), pybind11::arg("dilation"), pybind11::arg("groups"), pybind11::arg("activation"),
         pybind11::arg("residual"));
-  m.def("conv2d_backward", &conv2d_backward, "torch.ops.cnnops.conv2d_backward on the simulated GPU",
+  m.def("conv2d_backward", simulated<&cnnops::cuda::conv2d_backward_device>, "torch.ops.cnnops.conv2d_backward on the simulated GPU",
         pybind11::arg("grad_output"), pybind11::arg("input"), pybind11::arg("weight"), pybind11::arg("stride"),
         pybind11::arg("padding"), pybind11::arg("dilation"), pybind11::arg("groups"), pybind11::arg("output_mask"));
   m.def("conv2d_forward_plan", &conv2d_forward_plan,
@@ -180,13 +98,13 @@ PYBIND11_MODULE(_sim, m) {
         "wgrad batch chunks (nothing is launched)",
         pybind11::arg("grad_output"), pybind11::arg("input"), pybind11::arg("weight"), pybind11::arg("stride"),
         pybind11::arg("padding"), pybind11::arg("dilation"), pybind11::arg("groups"), pybind11::arg("output_mask"));
-  m.def("max_pool2d_forward", &max_pool2d_forward);
-  m.def("max_pool2d_values", &max_pool2d_values);
-  m.def("max_pool2d_backward", &max_pool2d_backward);
-  m.def("avg_pool2d_forward", &avg_pool2d_forward);
-  m.def("avg_pool2d_backward", &avg_pool2d_backward);
-  m.def("adaptive_avg_pool2d_forward", &adaptive_avg_pool2d_forward);
-  m.def("adaptive_avg_pool2d_backward", &adaptive_avg_pool2d_backward);
+  m.def("max_pool2d_forward", simulated<&cnnops::cuda::max_pool2d_forward_device>);
+  m.def("max_pool2d_values", simulated<&cnnops::cuda::max_pool2d_values_device>);
+  m.def("max_pool2d_backward", simulated<&cnnops::cuda::max_pool2d_backward_device>);
+  m.def("avg_pool2d_forward", simulated<&cnnops::cuda::avg_pool2d_forward_device>);
+  m.def("avg_pool2d_backward", simulated<&cnnops::cuda::avg_pool2d_backward_device>);
+  m.def("adaptive_avg_pool2d_forward", simulated<&cnnops::cuda::adaptive_avg_pool2d_forward_device>);
+  m.def("adaptive_avg_pool2d_backward", simulated<&cnnops::cuda::adaptive_avg_pool2d_backward_device>);
   m.def("last_kernel", &cnnops::cuda::last_kernel, "the kernel configuration the last call of an op ran");
   m.def("counters", &counters, "what the simulator ran since the last reset: {name: count}");
   m.def("reset_counters", &sim::reset_counters);

@@ -352,3 +352,114 @@ TEST(nchw_row_vector_forward_and_backward_max_and_avg) {
     });
   }
 }
+
+namespace {
+
+// The kernel pool2d.cu chooses for a float max-pooling forward of p (indices with strides ind,
+// or none), run on exact-size buffers.
+std::string max_forward_kernel(const Pool2dParams& p, const cnnops::Strides4* ind) {
+  DeviceBuffer<float> x(p.N * p.x.n), y(p.N * p.y.n);
+  DeviceBuffer<int64_t> indices(p.N * p.C * p.P * p.Q);
+  Pool2dArgs a{};
+  a.p = p, a.dtype = DType::kFloat32, a.kind = PoolKind::kMax;
+  a.x = x.get(), a.y = y.get();
+  if (ind != nullptr) a.indices = indices.get(), a.ind = *ind;
+  const cnnops::cuda::LaunchResult r = cnnops::cuda::pool2d_forward(a, nullptr);
+  REQUIRE(r.error == nullptr);
+  return r.kernel;
+}
+
+// NCHW rows of W elements, each row starting 16-byte aligned (a row pitch rounded up to 4 floats).
+Pool2dParams nchw_row_pool(int64_t W, int64_t k, int64_t s, int64_t pad, int64_t Q) {
+  Pool2dParams p{};
+  const int64_t pitch = (W + 3) / 4 * 4;
+  p.N = 1, p.C = 2, p.H = 4, p.W = W, p.P = 2, p.Q = Q;
+  p.kernel_h = 2, p.kernel_w = k, p.stride_h = 2, p.stride_w = s, p.pad_h = 0, p.pad_w = pad;
+  p.dil_h = p.dil_w = 1;
+  p.x = cnnops::Strides4{p.C * p.H * pitch, p.H * pitch, pitch, 1};
+  p.y = cnnops::Strides4{p.C * p.P * p.Q, p.P * p.Q, p.Q, 1};
+  return p;
+}
+
+}  // namespace
+
+// Which path each shape takes: the vector paths compute the same values as the scalar kernels,
+// so only the choice itself shows a wrong condition in pool2d.cu.
+TEST(forward_kernel_choice) {
+  // NHWC channel vectors (4 floats): whole vectors of channels, indices channels-innermost.
+  const Pool2dParams nhwc = nhwc_pool(1, 8, 6, 6, 2, 2, 0, 3, 3);
+  CHECK(max_forward_kernel(nhwc, &nhwc.y) == "max_pool_forward_nhwc_vec16");
+  CHECK(max_forward_kernel(nhwc, nullptr) == "max_pool_forward_nhwc_vec16");
+  const cnnops::Strides4 planar_ind{nhwc.C * 9, 9, 3, 1};  // indices NCHW beside an NHWC output
+  CHECK(max_forward_kernel(nhwc, &planar_ind) == "max_pool_forward");
+  const Pool2dParams odd_channels = nhwc_pool(1, 6, 6, 6, 2, 2, 0, 3, 3);
+  CHECK(max_forward_kernel(odd_channels, &odd_channels.y) == "max_pool_forward");
+  // NCHW row vectors: rows of whole vectors, or windows ending inside the row with whole output vectors.
+  const Pool2dParams inside = nchw_row_pool(17, 3, 2, 0, 8);  // 2 * 8 <= 17, Q % 4 == 0, W % 4 != 0
+  CHECK(max_forward_kernel(inside, &inside.y) == "max_pool_forward_nchw_wvec16");
+  const Pool2dParams past = nchw_row_pool(15, 3, 2, 1, 8);  // 2 * 8 > 15: the last loads would leave the row
+  CHECK(max_forward_kernel(past, &past.y) == "max_pool_forward");
+  const Pool2dParams partial_q = nchw_row_pool(19, 3, 2, 0, 9);  // 2 * 9 <= 19 but a partial output vector
+  CHECK(max_forward_kernel(partial_q, &partial_q.y) == "max_pool_forward");
+}
+
+namespace {
+
+std::string adaptive_forward_kernel(const Pool2dParams& p) {
+  DeviceBuffer<float> x(p.N * p.x.n), y(p.N * p.y.n);
+  Pool2dArgs a{};
+  a.p = p, a.dtype = DType::kFloat32, a.kind = PoolKind::kAdaptiveAvg;
+  a.x = x.get(), a.y = y.get();
+  const cnnops::cuda::LaunchResult r = cnnops::cuda::pool2d_forward(a, nullptr);
+  REQUIRE(r.error == nullptr);
+  return r.kernel;
+}
+
+Pool2dParams adaptive_pool(int64_t C, int64_t P, int64_t Q, bool channels_last) {
+  Pool2dParams p = nhwc_pool(2, C, 5, 6, 1, 1, 0, P, Q);
+  if (!channels_last) {
+    p.x = cnnops::Strides4{C * 30, 30, 6, 1};
+    p.y = cnnops::Strides4{C * P * Q, P * Q, Q, 1};
+  }
+  return p;
+}
+
+}  // namespace
+
+TEST(adaptive_forward_kernel_choice) {
+  // To 1 x 1: the global reductions (never the window kernels, vector or not).
+  CHECK(adaptive_forward_kernel(adaptive_pool(8, 1, 1, true)) == "global_avg_pool_channels");
+  CHECK(adaptive_forward_kernel(adaptive_pool(8, 1, 1, false)) == "global_avg_pool_planes");
+  // To any other size: the window kernels.
+  CHECK(adaptive_forward_kernel(adaptive_pool(8, 1, 2, true)) == "adaptive_avg_pool_forward_nhwc_vec16");
+  CHECK(adaptive_forward_kernel(adaptive_pool(8, 2, 1, true)) == "adaptive_avg_pool_forward_nhwc_vec16");
+  CHECK(adaptive_forward_kernel(adaptive_pool(8, 2, 1, false)) == "adaptive_avg_pool_forward");
+  CHECK(adaptive_forward_kernel(adaptive_pool(8, 1, 2, false)) == "adaptive_avg_pool_forward");
+}
+
+// The NHWC max gather takes channel vectors only with int64 indices aligned to a whole vector
+// of them (4 floats' indices: 32 bytes).
+TEST(max_gather_index_alignment) {
+  const Pool2dParams p = nhwc_pool(1, 8, 6, 6, 2, 2, 0, 3, 3);
+  DeviceBuffer<float> dy(p.N * p.y.n), dx(p.N * p.x.n);
+  DeviceBuffer<int64_t> indices(p.N * p.y.n + 8);
+  std::vector<int64_t> zeros(p.N * p.y.n + 8, 0);
+  indices.upload(zeros);
+  const auto gather_kernel = [&](const int64_t* ind) {
+    Pool2dArgs a{};
+    a.p = p, a.dtype = DType::kFloat32, a.kind = PoolKind::kMax;
+    a.dy = dy.get(), a.dx = dx.get(), a.indices = const_cast<int64_t*>(ind), a.ind = p.y;
+    const cnnops::cuda::LaunchResult r = cnnops::cuda::pool2d_backward(a, nullptr);
+    REQUIRE(r.error == nullptr);
+    return std::string(r.kernel);
+  };
+  // A 32-byte aligned start that is not 12- (or 36-) byte aligned, and a 16-byte aligned one that is not 32.
+  const int64_t* aligned = nullptr;
+  for (int k = 0; k < 8 && aligned == nullptr; ++k) {
+    const uintptr_t at = reinterpret_cast<uintptr_t>(indices.get() + k);
+    if (at % 32 == 0 && at % 12 != 0) aligned = indices.get() + k;
+  }
+  REQUIRE(aligned != nullptr);
+  CHECK(gather_kernel(aligned) == "max_pool_backward_gather_nhwc_vec16");
+  CHECK(gather_kernel(aligned + 2) == "max_pool_backward_gather");
+}
