@@ -52,6 +52,12 @@ class Backend:
         return self._call("conv2d_backward", grad_output, x, w, list(stride), list(padding), list(dilation), groups,
                           list(mask))
 
+    def __getattr__(self, op):
+        """The pooling ops by their torch.ops.cnnops names, e.g. backend.max_pool2d_forward(x, k, s, p, d, ceil)."""
+        if op.startswith(("max_pool2d_", "avg_pool2d_", "adaptive_avg_pool2d_")):
+            return lambda *args: self._call(op, *args)
+        raise AttributeError(op)
+
     def last_kernel(self, op):
         """The kernel configuration the backend's last call of `op` ran (CUDA kernels only)."""
         return self._last_kernel(op)
@@ -83,5 +89,6 @@ def make_backend(name):
     raise ValueError(name)
 
 
-# The `backend` fixture's parameters: the GPU one carries the gpu marker (the GPU check runs -m gpu).
-BACKEND_PARAMS = [pytest.param("cpu"), pytest.param("sim"), pytest.param("cuda", marks=pytest.mark.gpu)]
+# The fixtures' parameters (conftest.py): the GPU one carries the gpu marker (the GPU check runs -m gpu).
+CUDA_BACKEND_PARAMS = [pytest.param("sim"), pytest.param("cuda", marks=pytest.mark.gpu)]
+BACKEND_PARAMS = [pytest.param("cpu")] + CUDA_BACKEND_PARAMS

@@ -1,5 +1,5 @@
 """Shared test set-up: deterministic seeds, poisoned kernel outputs, IEEE float32 convolutions,
-the gpu marker, the `backend` fixture, and the hypothesis profiles (derandomised in CI so a failure replays)."""
+the gpu marker, the `backend` and `kernels` fixtures, and the hypothesis profiles (derandomised in CI so a failure replays)."""
 import os
 import random
 import zlib
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import cnnops
-from backends import BACKEND_PARAMS, make_backend
+from backends import BACKEND_PARAMS, CUDA_BACKEND_PARAMS, make_backend
 
 try:
     from hypothesis import HealthCheck, settings
@@ -41,6 +41,13 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(params=BACKEND_PARAMS)
 def backend(request):
     """The backend a shared kernel test body runs on (tests/backends.py): cpu, sim, cuda."""
+    return make_backend(request.param)
+
+
+@pytest.fixture(params=CUDA_BACKEND_PARAMS)
+def kernels(request):
+    """The CUDA kernels' backends alone (tests/backends.py): sim, cuda -- for tests whose
+    reference is cnnops' CPU op."""
     return make_backend(request.param)
 
 
