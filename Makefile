@@ -11,6 +11,9 @@
 #   make compat TORCH=2.11.0   the suite against another torch of the supported range, in its own
 #                              venv and source copy (build/compat/torch-2.11.0); SUBSET=1: the
 #                              drift subset CI runs on the oldest supported torch
+#   make wheel                 dist/cnnops-*.whl for this Python and torch (requires that torch's minor
+#                              release); the build's objects are reused, so after `make build` it links
+#   make wheel-test            the wheel installed into a fresh venv, smoke-tested outside the tree
 #   make gpu-artifact          cnnops._C prebuilt for the GPU machines (Python 3.12, torch 2.11.0,
 #                              sm_90), stripped, in build/gpu-artifact: carry it to skip the build
 #   make gpu-check-dry-run     the GPU check's rehearsal here (every phase's CPU form)
@@ -36,7 +39,7 @@ TORCH ?= 2.11.0
 GPU_TORCH ?= 2.11.0
 GPU_ARCH ?= 9.0
 
-.PHONY: test bench build dev-build clean venv mutants sim-test asan-test compat gpu-artifact gpu-check-dry-run
+.PHONY: test bench build dev-build clean venv mutants sim-test asan-test compat wheel wheel-test gpu-artifact gpu-check-dry-run
 
 .venv/.installed: requirements-dev.txt
 	@test -x .venv/bin/python || $(PYTHON) -m venv .venv
@@ -69,6 +72,14 @@ asan-test: $(SETUP)
 compat:
 	bash tests/compat/run.sh $(TORCH) $(if $(filter 1,$(SUBSET)),--subset)
 
+wheel: build
+	@# build/lib.* is where setuptools stages the package: a file removed from the tree must not linger there
+	rm -rf dist build/lib.* build/bdist.*
+	$(PY) -m pip wheel --quiet --disable-pip-version-check --no-build-isolation --no-deps --wheel-dir dist .
+
+wheel-test: wheel
+	PY=$(PY) bash tests/wheel/run.sh dist/cnnops-*.whl
+
 gpu-artifact:
 	CNNOPS_SIM=0 TORCH_CUDA_ARCH_LIST=$(GPU_ARCH) bash tests/compat/run.sh $(GPU_TORCH) --build-only
 	build/compat/torch-$(GPU_TORCH)/venv/bin/python -m benchmarks.gpu_artifact pack \
@@ -82,4 +93,4 @@ mutants:
 	$(PYTHON) tests/sim/mutants.py
 
 clean:
-	rm -rf build cnnops/*.so
+	rm -rf build dist cnnops/*.so cnnops/_build_torch.py

@@ -268,6 +268,34 @@ class _Build(BuildExtension):
             self.compiler.link_shared_object, self.build_temp = link, build_temp
 
 
+def _build_record():
+    """cnnops/_build_record.py, loaded by path (importing the package needs the extension)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_cnnops_build_record", os.path.join(ROOT, "cnnops", "_build_record.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _torch_requirement():
+    """What the built package requires: the minor release of the torch it is compiled against
+    (its C++ ABI; see cnnops/_build_record.py), which must lie in the supported range."""
+    supported = _read_version("TORCH_REQUIREMENT")
+    try:
+        from packaging.specifiers import SpecifierSet
+        from packaging.version import Version
+
+        if Version(torch.__version__.split("+")[0]) not in SpecifierSet(supported):
+            print("cnnops: warning: building against torch %s, outside the supported range %s"
+                  % (torch.__version__, supported), file=sys.stderr)
+    except ImportError:  # pragma: no cover - packaging ships with setuptools and pip
+        pass
+    return _BUILD_RECORD.requirement(torch.__version__)
+
+
+_BUILD_RECORD = _build_record()
+_BUILD_RECORD.write(os.path.join(ROOT, "cnnops"), torch.__version__)
 _EXT, _WITH_CUDA = _extension()
 _SIM_EXT = _sim_extension()
 
@@ -279,6 +307,7 @@ setup(
     ext_modules=[_EXT] + ([_SIM_EXT] if _SIM_EXT is not None else []),
     cmdclass={"build_ext": _Build.with_options(use_ninja=True)},
     python_requires=">=3.10",
-    install_requires=["torch" + _read_version("TORCH_REQUIREMENT"), "numpy"],
+    # The binary's torch, not the supported range: a wheel runs only with the torch it was built for.
+    install_requires=[_torch_requirement(), "numpy"],
     entry_points={"console_scripts": ["cnnops-bench=benchmarks.__main__:main"]},
 )

@@ -81,6 +81,16 @@ def pack(so_file, out_dir):
           f"archs {description['cuda_archs']}, {description['ext_suffix']})")
 
 
+def _build_record():
+    """cnnops/_build_record.py loaded by path: importing cnnops would load the old extension."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_cnnops_build_record", os.path.join(ROOT, "cnnops", "_build_record.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def why_not(description, archs):
     """The first reason the packed module does not fit this environment and tree, or None."""
     import torch
@@ -122,6 +132,7 @@ def install(art_dir, archs, check_only):
     for old in glob.glob(os.path.join(package, "_C*.so")):
         os.remove(old)
     shutil.copy2(os.path.join(art_dir, description["file"]), package)
+    _build_record().write(package, description["torch"])
     print(f"installed the prebuilt extension: {json.dumps(info)}")
     return 0
 

@@ -4,13 +4,25 @@ import functools
 
 import torch
 
+import os
+
+from . import _build_record
+
+# Before the loader sees _C: built against another torch release it would fail on a missing
+# symbol, named, with no word of either release.
+BUILT_WITH_TORCH = _build_record.read(os.path.dirname(__file__))
+_mismatch = _build_record.mismatch(BUILT_WITH_TORCH, torch.__version__)
+if _mismatch is not None:
+    raise ImportError(_mismatch)
+
 try:
     from . import _C  # noqa: F401  (importing it runs the TORCH_LIBRARY registrations)
 except ImportError as e:  # pragma: no cover - depends on the build
     raise ImportError(
-        "cnnops: the compiled extension cnnops._C could not be loaded (%s). Build it with "
-        "`make build` (or `python setup.py build_ext --inplace`) in the source tree, or install "
-        "with `pip install --no-build-isolation -e .`." % e
+        "cnnops: the compiled extension cnnops._C could not be loaded (%s; recorded build torch: %s, "
+        "running torch: %s). Build it with `make build` (or `python setup.py build_ext --inplace`) "
+        "in the source tree, or install with `pip install --no-build-isolation -e .`."
+        % (e, BUILT_WITH_TORCH or "none", torch.__version__)
     ) from e
 
 
@@ -18,6 +30,7 @@ def build_info():
     """How the extension was built: {'cuda': bool, 'cuda_archs': str, 'cpu_microkernel_f32': ...}."""
     info = dict(_C.build_info())
     info["torch"] = torch.__version__
+    info["built_with_torch"] = BUILT_WITH_TORCH
     return info
 
 

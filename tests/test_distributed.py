@@ -88,3 +88,13 @@ def test_ddp_nccl_on_two_gpus(tmp_path):
     if n < 2:
         pytest.skip("NCCL data parallel needs 2 GPUs; this machine has %d" % n)
     assert_matches_one_process(torchrun(tmp_path, "--device", "cuda"), device="cuda")
+
+
+def test_the_readme_shows_the_commands_run_here():
+    """The README's torchrun lines are the ones torchrun() runs (torchrun is
+    `python -m torch.distributed.run`), one per variant tested above."""
+    readme = (ROOT / "README.md").read_text()
+    for variant in ("", " --mode compile", " --mode fsdp", " --device cuda"):
+        line = "torchrun --standalone --nproc_per_node=2 examples/ddp_train.py" + variant
+        assert any(l.strip().startswith(line) and (variant or "--" not in l.split("#")[0].split("ddp_train.py")[1])
+                   for l in readme.splitlines()), line
