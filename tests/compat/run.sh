@@ -33,8 +33,7 @@ esac
 
 # The drift subset: op registration and the build facts; opcheck, autocast and torch.compile;
 # the profiler's view of which kernels run; the layers, convert and converted torchvision models
-# (outputs and gradients); export with a dynamic batch through save/load and AOTInductor, and
-# DDP over gloo (torch.export and torch.distributed change between releases); the simulator module loading and running a forward kernel; and the GPU
+# (outputs and gradients); the simulator module loading and running a forward kernel; and the GPU
 # check's rehearsal (its pytest collection of the GPU tests runs under this torch, with the
 # packages that the GPU machines' image lacks hidden).
 SUBSET=(
@@ -43,8 +42,6 @@ SUBSET=(
   tests/test_no_aten_compute.py
   tests/test_nn.py
   tests/test_sim_conv2d.py::test_matches_the_cpu_op_and_is_deterministic
-  tests/test_export.py::test_dynamic_batch_export_and_aot_inductor
-  tests/test_distributed.py::test_ddp_gloo_equals_one_process_on_the_whole_batch
   tests/test_gpu_check.py
 )
 
