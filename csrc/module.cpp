@@ -7,6 +7,7 @@
 
 #include "common/poison.h"
 #include "cpu/cpu_isa.h"
+#include "cpu/gemm/amx_bf16.h"
 #include "cpu/gemm/microkernel.h"
 
 #ifndef CNNOPS_CUDA_ARCHS
@@ -37,6 +38,8 @@ PYBIND11_MODULE(_C, m) {
     info["cpu_microkernel_f32"] = cnnops::cpu::microkernel_f32().name;
     info["cpu_microkernel_f64"] = cnnops::cpu::microkernel_f64().name;
     info["cpu_vector_isa"] = cnnops::cpu::vector_isa_avx2() ? "avx2" : "portable";
+    // bfloat16 convolution forward: AMX tiles, or widened to float for the float micro-kernels.
+    info["cpu_bf16_forward"] = cnnops::cpu::amx_bf16_enabled() ? "amx_bf16_32x32" : "widen_f32";
     return info;
   });
   m.def("set_poison_outputs", &cnnops::set_poison_outputs,

@@ -103,10 +103,13 @@ def test_gradcheck(case):
     assert torch.autograd.gradgradcheck(fn, (x, w, b))
 
 
-def test_deterministic_across_runs_and_threads():
-    x = torch.randn(4, 16, 20, 20)
-    w = torch.randn(24, 16, 3, 3)
-    go = torch.randn(4, 24, 20, 20)
+@pytest.mark.parametrize("dtype,layout", [(torch.float32, "contiguous"), (torch.float32, "channels_last"),
+                                          (torch.bfloat16, "contiguous"), (torch.bfloat16, "channels_last")])
+def test_deterministic_across_runs_and_threads(dtype, layout):
+    fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+    x = torch.randn(4, 16, 20, 20).to(dtype, memory_format=fmt)
+    w = torch.randn(24, 16, 3, 3).to(dtype, memory_format=fmt)
+    go = torch.randn(4, 24, 20, 20).to(dtype)
 
     def run():
         xx, ww = x.clone().requires_grad_(), w.clone().requires_grad_()
@@ -125,10 +128,12 @@ def test_deterministic_across_runs_and_threads():
 
 
 def _expected_kernel(cap):
-    """The micro-kernel family CNNOPS_CPU_KERNEL=cap picks here: the cap, unless the CPU lacks it."""
+    """The float micro-kernel family CNNOPS_CPU_KERNEL=cap picks here: the cap, unless the CPU
+    lacks it (the amx cap runs the AVX-512 float kernels)."""
     flags = cpu_flags()
     order = ["generic", "avx2", "avx512"]
     have = "avx512" if "avx512f" in flags else "avx2" if {"avx2", "fma"} <= flags else "generic"
+    cap = "avx512" if cap == "amx" else cap
     return order[min(order.index(cap), order.index(have))]
 
 
@@ -159,7 +164,7 @@ def _run_with_kernel_cap(cap, path):
     return done.stdout.split(), torch.load(path)
 
 
-@pytest.mark.parametrize("cap", ["generic", "avx2", "avx512"])
+@pytest.mark.parametrize("cap", ["generic", "avx2", "avx512", "amx"])
 def test_microkernel_cap_subprocess(cap, tmp_path):
     """Every micro-kernel this CPU can run (chosen by the CPU's features, capped by
     CNNOPS_CPU_KERNEL) gives the right forward and backward; the FMA kernels (AVX2 and AVX-512)
@@ -181,11 +186,57 @@ def test_microkernel_cap_subprocess(cap, tmp_path):
             assert torch.equal(a, b)
 
 
+# bfloat16 forwards in both layouts, grouped and strided, with the fused epilogue; the rows'
+# channel counts cross the AMX kernel's 32-element chunks and 32-filter column pairs raggedly.
+_BF16_SCRIPT = """
+import sys, torch, cnnops
+print(cnnops.build_info()["cpu_bf16_forward"])
+torch.manual_seed(0)
+out = []
+for fmt in (torch.contiguous_format, torch.channels_last):
+    for n, c, h, w, k, r, stride, pad, groups in [(2, 5, 11, 9, 13, 3, 1, 1, 1), (3, 40, 14, 13, 70, 5, 2, 2, 1),
+                                                  (4, 48, 9, 9, 36, 1, 1, 0, 3), (1, 3, 23, 23, 33, 7, 2, 3, 1)]:
+        x = torch.randn(n, c, h, w).to(torch.bfloat16, memory_format=fmt)
+        wt = torch.randn(k, c // groups, r, r).to(torch.bfloat16, memory_format=fmt)
+        b = torch.randn(k).to(torch.bfloat16)
+        y = cnnops.conv2d(x, wt, b, stride=stride, padding=pad, groups=groups)
+        res = torch.randn_like(y)
+        fused = torch.ops.cnnops.conv2d_bias_act(x, wt, b, [stride] * 2, [pad] * 4, [1, 1], groups, 1, res)
+        out.append((x, wt, b, res, stride, pad, groups, y, fused))
+torch.save(out, sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("cap", ["amx", "avx512"])
+def test_bfloat16_forward_kernels_subprocess(cap, tmp_path):
+    """The bfloat16 forward on AMX tiles (where this CPU and OS allow them) and on the widening
+    float path each give torch's float64 result to bfloat16 rounding, in both layouts, and the
+    fused bias + residual + ReLU epilogue rounds once; the AMX path is taken exactly when cap
+    allows it and the CPU has amx_bf16."""
+    env = dict(__import__("os").environ, CNNOPS_CPU_KERNEL=cap)
+    done = subprocess.run([sys.executable, "-c", _BF16_SCRIPT, str(tmp_path / "o.pt")], check=True, env=env,
+                          capture_output=True, text=True)
+    kernel = done.stdout.split()[0]
+    if cap == "avx512" or "amx_bf16" not in cpu_flags():
+        assert kernel == "widen_f32"
+    else:
+        assert kernel == "amx_bf16_32x32"
+    for x, wt, b, res, stride, pad, groups, y, fused in torch.load(tmp_path / "o.pt"):
+        x64, w64, b64 = x.double(), wt.double(), b.double()
+        ref = F.conv2d(x64, w64, b64, stride, pad, 1, groups)
+        scale = F.conv2d(x64.abs(), w64.abs(), b64.abs(), stride, pad, 1, groups)
+        what = f"{cap} {tuple(x.shape)} {tuple(wt.shape)} cl={x.is_contiguous(memory_format=torch.channels_last)}"
+        assert_close_scaled(y, ref, scale, torch.bfloat16, what)
+        assert_close_scaled(fused, torch.relu(ref + res.double()), scale + res.double().abs(), torch.bfloat16,
+                            what + " fused")
+        assert_layout_like(y, F.conv2d(x, wt, b, stride, pad, 1, groups), what)
+
+
 def test_microkernel_cap_rejects_unknown_value():
     env = dict(__import__("os").environ, CNNOPS_CPU_KERNEL="sse9")
     code = "import torch, cnnops; cnnops.conv2d(torch.randn(1, 1, 4, 4), torch.randn(1, 1, 3, 3))"
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert done.returncode != 0 and "CNNOPS_CPU_KERNEL must be avx512, avx2 or generic" in done.stderr, done.stderr
+    assert done.returncode != 0 and "CNNOPS_CPU_KERNEL must be amx, avx512, avx2 or generic" in done.stderr, done.stderr
 
 
 @given(

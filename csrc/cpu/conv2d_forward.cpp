@@ -14,6 +14,9 @@
 #include "../common/params_from_tensors.h"
 #include "../common/poison.h"
 #include "conv2d_cpu.h"
+#include "conv2d_forward_amx.h"
+#include "conv2d_forward_nhwc.h"
+#include "gemm/amx_bf16.h"
 #include "conv2d_packing.h"
 #include "gemm/gemm_driver.h"
 
@@ -161,6 +164,21 @@ void empty_reduction(const Conv2dParams& p, const scalar_t* bias, scalar_t* y, c
       }
 }
 
+// bfloat16 goes to AMX tiles where the CPU has them (conv2d_forward_amx.h), channels-last input
+// of the accumulation type to the indirect GEMM (conv2d_forward_nhwc.h), everything else to the
+// im2col-packing GEMM above.
+template <typename scalar_t, typename acc_t>
+void forward(const Conv2dParams& p, const scalar_t* x, const scalar_t* w, const scalar_t* bias, scalar_t* y,
+             const EpilogueParams& ep) {
+  if constexpr (std::is_same_v<scalar_t, c10::BFloat16>) {
+    if (amx_bf16_enabled()) return forward_amx_bf16(p, x, w, bias, y, ep);
+  }
+  if constexpr (std::is_same_v<scalar_t, acc_t>) {
+    if (forward_nhwc_applies(p)) return forward_nhwc<scalar_t>(p, x, w, bias, y, ep);
+  }
+  forward_kernel<scalar_t, acc_t>(p, x, w, bias, y, ep);
+}
+
 }  // namespace
 
 at::Tensor conv2d_bias_act(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
@@ -183,8 +201,8 @@ at::Tensor conv2d_bias_act(const at::Tensor& input, const at::Tensor& weight, co
     if (p.crs() == 0)  // no input channels: an empty reduction, y = act(bias + residual)
       empty_reduction<scalar_t, acc_t>(p, bias_ptr, y.mutable_data_ptr<scalar_t>(), ep);
     else
-      forward_kernel<scalar_t, acc_t>(p, input.const_data_ptr<scalar_t>(), weight.const_data_ptr<scalar_t>(), bias_ptr,
-                                      y.mutable_data_ptr<scalar_t>(), ep);
+      forward<scalar_t, acc_t>(p, input.const_data_ptr<scalar_t>(), weight.const_data_ptr<scalar_t>(), bias_ptr,
+                               y.mutable_data_ptr<scalar_t>(), ep);
   });
   return y;
 }

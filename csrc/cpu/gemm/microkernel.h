@@ -24,6 +24,9 @@ struct Microkernel {
   // The same product with A read in place, row-major: row i at A + i * lda (rows >= m are not
   // read). Saves packing A when it already is a row-major matrix (contiguous conv weights).
   void (*fn_rows)(int64_t kc, const T* A, int64_t lda, const T* B, T* C, int64_t ldc, int m, int n);
+  // The same with row i of A at rows[i] (kc contiguous values; rows[i] for i >= m are not read):
+  // the indirect GEMM of the channels-last convolution, whose rows are input pixels in place.
+  void (*fn_ptrs)(int64_t kc, const T* const* rows, const T* B, T* C, int64_t ldc, int m, int n);
   const char* name;
 };
 
@@ -46,6 +49,18 @@ extern const Microkernel<float> kMicrokernelF32Avx2;
 extern const Microkernel<double> kMicrokernelF64Avx2;
 extern const Microkernel<float> kMicrokernelF32Generic;
 extern const Microkernel<double> kMicrokernelF64Generic;
+
+// How a micro-kernel reads A: a packed panel, rows in place, or a pointer per row.
+enum class AAccess { kPacked, kRows, kPointers };
+
+// Where row i of A starts (element p of the row at [p * step]); rows past m alias row 0 so that
+// no row past the matrix is read.
+template <int MR, AAccess kAccess, typename T>
+inline const T* a_row(const T* A, int64_t lda, const T* const* rows, int i, int m) {
+  if constexpr (kAccess == AAccess::kPacked) return A + i;
+  if constexpr (kAccess == AAccess::kRows) return m > i ? A + i * lda : A;
+  return m > i ? rows[i] : rows[0];
+}
 
 // Adds the mr x nr tile `tile` (row-major, leading dimension nr) into C, clipped to m x n.
 template <typename T>

@@ -13,16 +13,9 @@ namespace {
 
 #define CNNOPS_AVX2 __attribute__((target("avx2,fma")))
 
-// A accessors: packed panels (A[p * 6 + i]) or rows in place (row i at A + i * lda).
-struct PackedA {
-  static constexpr bool kRows = false;
-};
-struct RowsA {
-  static constexpr bool kRows = true;
-};
-
-template <typename Access>
-CNNOPS_AVX2 inline void f32_6x16_impl(int64_t kc, const float* A, int64_t lda, const float* B, float* C,
+// A is read as AAccess says (microkernel.h): packed panels, rows in place or a pointer per row.
+template <AAccess kAccess>
+CNNOPS_AVX2 inline void f32_6x16_impl(int64_t kc, const float* A, int64_t lda, const float* const* rows, const float* B, float* C,
                                       int64_t ldc, int m, int n) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
@@ -31,13 +24,13 @@ CNNOPS_AVX2 inline void f32_6x16_impl(int64_t kc, const float* A, int64_t lda, c
   __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
   __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
   // Rows past m alias row 0 (computed, never stored) so that no row past the matrix is read.
-  const float* a0 = A;
-  const float* a1 = Access::kRows ? (m > 1 ? A + lda : A) : A + 1;
-  const float* a2 = Access::kRows ? (m > 2 ? A + 2 * lda : A) : A + 2;
-  const float* a3 = Access::kRows ? (m > 3 ? A + 3 * lda : A) : A + 3;
-  const float* a4 = Access::kRows ? (m > 4 ? A + 4 * lda : A) : A + 4;
-  const float* a5 = Access::kRows ? (m > 5 ? A + 5 * lda : A) : A + 5;
-  constexpr int64_t a_step = Access::kRows ? 1 : 6;
+  const float* a0 = a_row<6, kAccess>(A, lda, rows, 0, m);
+  const float* a1 = a_row<6, kAccess>(A, lda, rows, 1, m);
+  const float* a2 = a_row<6, kAccess>(A, lda, rows, 2, m);
+  const float* a3 = a_row<6, kAccess>(A, lda, rows, 3, m);
+  const float* a4 = a_row<6, kAccess>(A, lda, rows, 4, m);
+  const float* a5 = a_row<6, kAccess>(A, lda, rows, 5, m);
+  constexpr int64_t a_step = kAccess == AAccess::kPacked ? 6 : 1;
 #pragma GCC unroll 4
   for (int64_t p = 0; p < kc; ++p) {
     const __m256 b0 = _mm256_loadu_ps(B);
@@ -81,8 +74,9 @@ CNNOPS_AVX2 inline void f32_6x16_impl(int64_t kc, const float* A, int64_t lda, c
   }
 }
 
-template <typename Access>
-CNNOPS_AVX2 inline void f64_6x8_impl(int64_t kc, const double* A, int64_t lda, const double* B, double* C,
+// A is read as AAccess says (microkernel.h): packed panels, rows in place or a pointer per row.
+template <AAccess kAccess>
+CNNOPS_AVX2 inline void f64_6x8_impl(int64_t kc, const double* A, int64_t lda, const double* const* rows, const double* B, double* C,
                                      int64_t ldc, int m, int n) {
   __m256d c00 = _mm256_setzero_pd(), c01 = _mm256_setzero_pd();
   __m256d c10 = _mm256_setzero_pd(), c11 = _mm256_setzero_pd();
@@ -90,13 +84,13 @@ CNNOPS_AVX2 inline void f64_6x8_impl(int64_t kc, const double* A, int64_t lda, c
   __m256d c30 = _mm256_setzero_pd(), c31 = _mm256_setzero_pd();
   __m256d c40 = _mm256_setzero_pd(), c41 = _mm256_setzero_pd();
   __m256d c50 = _mm256_setzero_pd(), c51 = _mm256_setzero_pd();
-  const double* a0 = A;
-  const double* a1 = Access::kRows ? (m > 1 ? A + lda : A) : A + 1;
-  const double* a2 = Access::kRows ? (m > 2 ? A + 2 * lda : A) : A + 2;
-  const double* a3 = Access::kRows ? (m > 3 ? A + 3 * lda : A) : A + 3;
-  const double* a4 = Access::kRows ? (m > 4 ? A + 4 * lda : A) : A + 4;
-  const double* a5 = Access::kRows ? (m > 5 ? A + 5 * lda : A) : A + 5;
-  constexpr int64_t a_step = Access::kRows ? 1 : 6;
+  const double* a0 = a_row<6, kAccess>(A, lda, rows, 0, m);
+  const double* a1 = a_row<6, kAccess>(A, lda, rows, 1, m);
+  const double* a2 = a_row<6, kAccess>(A, lda, rows, 2, m);
+  const double* a3 = a_row<6, kAccess>(A, lda, rows, 3, m);
+  const double* a4 = a_row<6, kAccess>(A, lda, rows, 4, m);
+  const double* a5 = a_row<6, kAccess>(A, lda, rows, 5, m);
+  constexpr int64_t a_step = kAccess == AAccess::kPacked ? 6 : 1;
 #pragma GCC unroll 4
   for (int64_t p = 0; p < kc; ++p) {
     const __m256d b0 = _mm256_loadu_pd(B);
@@ -141,24 +135,33 @@ CNNOPS_AVX2 inline void f64_6x8_impl(int64_t kc, const double* A, int64_t lda, c
 }
 
 CNNOPS_AVX2 void f32_6x16(int64_t kc, const float* A, const float* B, float* C, int64_t ldc, int m, int n) {
-  f32_6x16_impl<PackedA>(kc, A, 0, B, C, ldc, m, n);
+  f32_6x16_impl<AAccess::kPacked>(kc, A, 0, nullptr, B, C, ldc, m, n);
 }
 CNNOPS_AVX2 void f32_6x16_rows(int64_t kc, const float* A, int64_t lda, const float* B, float* C, int64_t ldc, int m,
                                int n) {
-  f32_6x16_impl<RowsA>(kc, A, lda, B, C, ldc, m, n);
+  f32_6x16_impl<AAccess::kRows>(kc, A, lda, nullptr, B, C, ldc, m, n);
 }
 CNNOPS_AVX2 void f64_6x8(int64_t kc, const double* A, const double* B, double* C, int64_t ldc, int m, int n) {
-  f64_6x8_impl<PackedA>(kc, A, 0, B, C, ldc, m, n);
+  f64_6x8_impl<AAccess::kPacked>(kc, A, 0, nullptr, B, C, ldc, m, n);
 }
 CNNOPS_AVX2 void f64_6x8_rows(int64_t kc, const double* A, int64_t lda, const double* B, double* C, int64_t ldc,
                               int m, int n) {
-  f64_6x8_impl<RowsA>(kc, A, lda, B, C, ldc, m, n);
+  f64_6x8_impl<AAccess::kRows>(kc, A, lda, nullptr, B, C, ldc, m, n);
+}
+
+CNNOPS_AVX2 void f32_6x16_ptrs(int64_t kc, const float* const* rows, const float* B, float* C, int64_t ldc, int m,
+                               int n) {
+  f32_6x16_impl<AAccess::kPointers>(kc, nullptr, 0, rows, B, C, ldc, m, n);
+}
+CNNOPS_AVX2 void f64_6x8_ptrs(int64_t kc, const double* const* rows, const double* B, double* C, int64_t ldc, int m,
+                              int n) {
+  f64_6x8_impl<AAccess::kPointers>(kc, nullptr, 0, rows, B, C, ldc, m, n);
 }
 
 }  // namespace
 
-const Microkernel<float> kMicrokernelF32Avx2 = {6, 16, f32_6x16, f32_6x16_rows, "avx2_fma_f32_6x16"};
-const Microkernel<double> kMicrokernelF64Avx2 = {6, 8, f64_6x8, f64_6x8_rows, "avx2_fma_f64_6x8"};
+const Microkernel<float> kMicrokernelF32Avx2 = {6, 16, f32_6x16, f32_6x16_rows, f32_6x16_ptrs, "avx2_fma_f32_6x16"};
+const Microkernel<double> kMicrokernelF64Avx2 = {6, 8, f64_6x8, f64_6x8_rows, f64_6x8_ptrs, "avx2_fma_f64_6x8"};
 
 }  // namespace cpu
 }  // namespace cnnops

@@ -41,11 +41,12 @@ struct F64x8 {
 };
 
 // C[0:m, 0:n] += A * B for an MR x (2 * kLanes) tile: 2 * MR accumulators, 2 registers for the
-// B row and 1 for the broadcast A element. kRows: A is read in place (row i at A + i * lda),
-// else it is a packed panel (A[p * MR + i]). Rows past m alias row 0 (computed, never stored)
-// so that no row past the matrix is read.
-template <typename X, int MR, bool kRows>
-CNNOPS_AVX512 inline void tile_mr_x2v(int64_t kc, const typename X::T* A, int64_t lda, const typename X::T* B,
+// B row and 1 for the broadcast A element. The A access (microkernel.h's AAccess): a packed
+// panel (A[p * MR + i]), rows in place (row i at A + i * lda) or one pointer per row (rows[i]).
+// Rows past m alias row 0 (computed, never stored) so that no row past the matrix is read.
+template <typename X, int MR, AAccess kAccess>
+CNNOPS_AVX512 inline void tile_mr_x2v(int64_t kc, const typename X::T* A, int64_t lda,
+                                      const typename X::T* const* rows, const typename X::T* B,
                                       typename X::T* C, int64_t ldc, int m, int n) {
   using T = typename X::T;
   using V = typename X::V;
@@ -56,8 +57,8 @@ CNNOPS_AVX512 inline void tile_mr_x2v(int64_t kc, const typename X::T* A, int64_
   for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = X::zero();
   const T* a[MR];
 #pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) a[i] = kRows ? (m > i ? A + i * lda : A) : A + i;
-  constexpr int64_t a_step = kRows ? 1 : MR;
+  for (int i = 0; i < MR; ++i) a[i] = a_row<MR, kAccess>(A, lda, rows, i, m);
+  constexpr int64_t a_step = kAccess == AAccess::kPacked ? MR : 1;
 #pragma GCC unroll 2
   for (int64_t p = 0; p < kc; ++p) {
     const V b0 = X::load(B), b1 = X::load(B + X::kLanes);
@@ -92,24 +93,33 @@ constexpr int kMr = 8;
 static_assert(2 * F32x16::kLanes <= kMaxNr && 2 * F64x8::kLanes <= kMaxNr, "the packers hold at most kMaxNr columns");
 
 CNNOPS_AVX512 void f32_packed(int64_t kc, const float* A, const float* B, float* C, int64_t ldc, int m, int n) {
-  tile_mr_x2v<F32x16, kMr, false>(kc, A, 0, B, C, ldc, m, n);
+  tile_mr_x2v<F32x16, kMr, AAccess::kPacked>(kc, A, 0, nullptr, B, C, ldc, m, n);
 }
 CNNOPS_AVX512 void f32_rows(int64_t kc, const float* A, int64_t lda, const float* B, float* C, int64_t ldc, int m,
                             int n) {
-  tile_mr_x2v<F32x16, kMr, true>(kc, A, lda, B, C, ldc, m, n);
+  tile_mr_x2v<F32x16, kMr, AAccess::kRows>(kc, A, lda, nullptr, B, C, ldc, m, n);
 }
 CNNOPS_AVX512 void f64_packed(int64_t kc, const double* A, const double* B, double* C, int64_t ldc, int m, int n) {
-  tile_mr_x2v<F64x8, kMr, false>(kc, A, 0, B, C, ldc, m, n);
+  tile_mr_x2v<F64x8, kMr, AAccess::kPacked>(kc, A, 0, nullptr, B, C, ldc, m, n);
 }
 CNNOPS_AVX512 void f64_rows(int64_t kc, const double* A, int64_t lda, const double* B, double* C, int64_t ldc, int m,
                             int n) {
-  tile_mr_x2v<F64x8, kMr, true>(kc, A, lda, B, C, ldc, m, n);
+  tile_mr_x2v<F64x8, kMr, AAccess::kRows>(kc, A, lda, nullptr, B, C, ldc, m, n);
+}
+
+CNNOPS_AVX512 void f32_ptrs(int64_t kc, const float* const* rows, const float* B, float* C, int64_t ldc, int m,
+                            int n) {
+  tile_mr_x2v<F32x16, kMr, AAccess::kPointers>(kc, nullptr, 0, rows, B, C, ldc, m, n);
+}
+CNNOPS_AVX512 void f64_ptrs(int64_t kc, const double* const* rows, const double* B, double* C, int64_t ldc, int m,
+                            int n) {
+  tile_mr_x2v<F64x8, kMr, AAccess::kPointers>(kc, nullptr, 0, rows, B, C, ldc, m, n);
 }
 
 }  // namespace
 
-const Microkernel<float> kMicrokernelF32Avx512 = {kMr, 32, f32_packed, f32_rows, "avx512_f32_8x32"};
-const Microkernel<double> kMicrokernelF64Avx512 = {kMr, 16, f64_packed, f64_rows, "avx512_f64_8x16"};
+const Microkernel<float> kMicrokernelF32Avx512 = {kMr, 32, f32_packed, f32_rows, f32_ptrs, "avx512_f32_8x32"};
+const Microkernel<double> kMicrokernelF64Avx512 = {kMr, 16, f64_packed, f64_rows, f64_ptrs, "avx512_f64_8x16"};
 
 }  // namespace cpu
 }  // namespace cnnops

@@ -30,12 +30,26 @@ void generic_kernel_rows(int64_t kc, const T* A, int64_t lda, const T* B, T* C, 
   add_tile_clipped(acc, NR, C, ldc, m, n);
 }
 
+template <typename T, int MR, int NR>
+void generic_kernel_ptrs(int64_t kc, const T* const* rows, const T* B, T* C, int64_t ldc, int m, int n) {
+  T acc[MR * NR] = {};
+  for (int64_t p = 0; p < kc; ++p) {
+    for (int i = 0; i < m; ++i) {
+      const T a = rows[i][p];
+      for (int j = 0; j < NR; ++j) acc[i * NR + j] += a * B[p * NR + j];
+    }
+  }
+  add_tile_clipped(acc, NR, C, ldc, m, n);
+}
+
 }  // namespace
 
 const Microkernel<float> kMicrokernelF32Generic = {6, 16, generic_kernel<float, 6, 16>,
-                                                   generic_kernel_rows<float, 6, 16>, "generic_f32_6x16"};
+                                                   generic_kernel_rows<float, 6, 16>,
+                                                   generic_kernel_ptrs<float, 6, 16>, "generic_f32_6x16"};
 const Microkernel<double> kMicrokernelF64Generic = {6, 8, generic_kernel<double, 6, 8>,
-                                                    generic_kernel_rows<double, 6, 8>, "generic_f64_6x8"};
+                                                    generic_kernel_rows<double, 6, 8>,
+                                                    generic_kernel_ptrs<double, 6, 8>, "generic_f64_6x8"};
 
 }  // namespace cpu
 }  // namespace cnnops

@@ -1,23 +1,40 @@
 // Picks the micro-kernel for this CPU once, at first use: the widest instruction set that the CPU
-// supports, AVX-512F, then AVX2+FMA, then the portable kernel. CNNOPS_CPU_KERNEL=avx512|avx2|generic
-// caps the choice (to test every kernel on one machine, or to compare them); it never selects a
-// kernel the CPU cannot run.
+// supports, AVX-512F, then AVX2+FMA, then the portable kernel; above AVX-512, AMX-BF16 tiles for
+// bfloat16 where the CPU has them and the kernel grants the process their state.
+// CNNOPS_CPU_KERNEL=amx|avx512|avx2|generic caps the choice (to test every kernel on one machine,
+// or to compare them); it never selects a kernel the CPU cannot run.
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 
 #include "../cpu_isa.h"
+#include "amx_bf16.h"
 #include "microkernel.h"
 
 namespace cnnops {
 namespace cpu {
 namespace {
 
-enum class Isa { kGeneric = 0, kAvx2 = 1, kAvx512 = 2 };
+enum class Isa { kGeneric = 0, kAvx2 = 1, kAvx512 = 2, kAmx = 3 };
+
+// AMX-TILE and AMX-BF16 (CPUID leaf 7, EDX bits 24 and 22), and the Linux permission to use the
+// tile data state (arch_prctl ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA), granted per process.
+bool amx_usable() {
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  if (!(d & (1u << 24)) || !(d & (1u << 22))) return false;
+  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+}
 
 Isa cpu_isa() {
   __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && amx_usable()) return Isa::kAmx;
   if (__builtin_cpu_supports("avx512f")) return Isa::kAvx512;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::kAvx2;
   return Isa::kGeneric;
@@ -25,11 +42,12 @@ Isa cpu_isa() {
 
 Isa requested_cap() {
   const char* force = std::getenv("CNNOPS_CPU_KERNEL");
-  if (force == nullptr || *force == '\0') return Isa::kAvx512;
+  if (force == nullptr || *force == '\0') return Isa::kAmx;
   if (std::strcmp(force, "generic") == 0) return Isa::kGeneric;
   if (std::strcmp(force, "avx2") == 0) return Isa::kAvx2;
   if (std::strcmp(force, "avx512") == 0) return Isa::kAvx512;
-  throw std::invalid_argument(std::string("cnnops: CNNOPS_CPU_KERNEL must be avx512, avx2 or generic, got '") +
+  if (std::strcmp(force, "amx") == 0) return Isa::kAmx;
+  throw std::invalid_argument(std::string("cnnops: CNNOPS_CPU_KERNEL must be amx, avx512, avx2 or generic, got '") +
                               force + "'");
 }
 
@@ -44,6 +62,7 @@ Isa chosen_isa() {
 template <typename T>
 const Microkernel<T>& pick(const Microkernel<T>& avx512, const Microkernel<T>& avx2, const Microkernel<T>& generic) {
   switch (chosen_isa()) {
+    case Isa::kAmx:
     case Isa::kAvx512: return avx512;
     case Isa::kAvx2: return avx2;
     default: return generic;
@@ -53,6 +72,8 @@ const Microkernel<T>& pick(const Microkernel<T>& avx512, const Microkernel<T>& a
 }  // namespace
 
 bool vector_isa_avx2() { return int(chosen_isa()) >= int(Isa::kAvx2); }
+
+bool amx_bf16_enabled() { return chosen_isa() == Isa::kAmx; }
 
 const Microkernel<float>& microkernel_f32() {
   return pick(kMicrokernelF32Avx512, kMicrokernelF32Avx2, kMicrokernelF32Generic);

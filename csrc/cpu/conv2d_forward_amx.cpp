@@ -1,0 +1,209 @@
+// The AMX bfloat16 forward (conv2d_forward_amx.h). Each output element is one 32 x 32 block's
+// accumulator summed over the reduction chunks in order, so the result does not depend on the
+// tasks or the thread count.
+#include "conv2d_forward_amx.h"
+
+#include <ATen/Parallel.h>
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "gemm/amx_bf16.h"
+#include "gemm/gemm_driver.h"
+
+namespace cnnops {
+namespace cpu {
+namespace {
+
+inline uint16_t bits(c10::BFloat16 v) { return v.x; }
+
+// Where reduction element q of row ii (0-15) lands among a row group's tiles (chunk-major).
+inline int64_t a_slot(int64_t q, int64_t ii) { return (q / 32) * kAmxTileElems + ii * 32 + q % 32; }
+
+// B: column tile ct (16 filters), chunk t at [(ct * chunks + t) * kAmxTileElems], VNNI pairs.
+void pack_weights(const Conv2dParams& p, const c10::BFloat16* wg, int64_t chunks, int64_t col_tiles, uint16_t* dst) {
+  const int64_t Kg = p.filters_per_group(), Cg = p.channels_per_group(), Kd = p.crs();
+  at::parallel_for(0, col_tiles * chunks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t tile = begin; tile < end; ++tile) {
+      const int64_t ct = tile / chunks, t = tile % chunks;
+      uint16_t* o = dst + tile * kAmxTileElems;
+      for (int64_t qq = 0; qq < 32; ++qq) {
+        const int64_t q = t * 32 + qq, rs = q / Cg, c = q % Cg, r = rs / p.S, s = rs % p.S;
+        for (int64_t j = 0; j < 16; ++j) {
+          const int64_t k = ct * 16 + j;
+          o[(qq / 2) * 32 + j * 2 + qq % 2] =
+              q < Kd && k < Kg ? bits(wg[k * p.w.n + c * p.w.c + r * p.w.h + s * p.w.w]) : uint16_t(0);
+        }
+      }
+    }
+  });
+}
+
+// The AMX CPUs all have AVX-512BW: the staging and the epilogue use its masked 16-bit moves.
+#define CNNOPS_AVX512BW __attribute__((target("avx512f,avx512bw,avx512vl")))
+
+// dst[0:len] = src[0:len] (or zeros when src is null), len <= 32: one masked 64-byte move.
+CNNOPS_AVX512BW inline void copy_run(uint16_t* dst, const uint16_t* src, int64_t len) {
+  const __mmask32 m = len >= 32 ? ~__mmask32(0) : (__mmask32(1) << len) - 1;
+  const __m512i v = src != nullptr ? _mm512_maskz_loadu_epi16(m, src) : _mm512_setzero_si512();
+  _mm512_mask_storeu_epi16(dst, m, v);
+}
+
+// Stages the window of output position (n, oh, ow) as row ii of a row group's A tiles: each tap's
+// run of Cg channels (split where it crosses into the next chunk), zeros for taps in the padding
+// and past the reduction's end. Reads channels with stride x.c (1 for channels-last input).
+CNNOPS_AVX512BW void stage_row(const Conv2dParams& p, const uint16_t* xg, int64_t n, int64_t oh, int64_t ow,
+                               int64_t chunks, int64_t ii, uint16_t* row, uint16_t* gathered) {
+  const int64_t Cg = p.channels_per_group();
+  for (int64_t r = 0; r < p.R; ++r) {
+    const int64_t ih = oh * p.stride_h - p.pad_top + r * p.dil_h;
+    for (int64_t s = 0; s < p.S; ++s) {
+      const int64_t iw = ow * p.stride_w - p.pad_left + s * p.dil_w;
+      const uint16_t* src = ih >= 0 && ih < p.H && iw >= 0 && iw < p.W ? xg + n * p.x.n + ih * p.x.h + iw * p.x.w : nullptr;
+      if (src != nullptr && p.x.c != 1) {  // strided channels: gather them first
+        for (int64_t c = 0; c < Cg; ++c) gathered[c] = src[c * p.x.c];
+        src = gathered;
+      }
+      for (int64_t q = (r * p.S + s) * Cg, c = 0; c < Cg;) {
+        const int64_t len = std::min(Cg - c, 32 - q % 32);
+        copy_run(row + a_slot(q, ii), src == nullptr ? nullptr : src + c, len);
+        c += len;
+        q += len;
+      }
+    }
+  }
+  for (int64_t q = p.crs(); q < chunks * 32;) {
+    const int64_t len = 32 - q % 32;
+    copy_run(row + a_slot(q, ii), nullptr, len);
+    q += len;
+  }
+}
+
+// The bfloat16 values src[0:16] under mask m as floats (exact: a bfloat16 is a float's top half).
+CNNOPS_AVX512BW inline __m512 widen_bf16(__mmask16 m, const uint16_t* src) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, src)), 16));
+}
+
+// The epilogue of one output position whose channels are consecutive (y.c == 1, and the
+// residual's too): 16 channels at a time, the same float operations in the same order as
+// ConvEpilogue, rounded to bfloat16 as c10::BFloat16 rounds (nearest even; NaN -> 0x7FC0).
+CNNOPS_AVX512BW void store_row_bf16(const float* acc, int64_t count, const uint16_t* bias, const uint16_t* residual,
+                                    bool relu, uint16_t* y) {
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t j = 0; j < count; j += 16) {
+    const __mmask16 m = count - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (count - j)) - 1);
+    __m512 v = _mm512_maskz_loadu_ps(m, acc + j);
+    if (bias != nullptr) v = _mm512_add_ps(v, widen_bf16(m, bias + j));
+    if (residual != nullptr) v = _mm512_add_ps(v, widen_bf16(m, residual + j));
+    if (relu) v = _mm512_max_ps(zero, v);  // the second operand when either is NaN: NaN stays
+    const __m512i b = _mm512_castps_si512(v);
+    const __m512i round = _mm512_add_epi32(_mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1)),
+                                           _mm512_set1_epi32(0x7FFF));
+    __m512i h = _mm512_srli_epi32(_mm512_add_epi32(b, round), 16);
+    h = _mm512_mask_mov_epi32(h, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_set1_epi32(0x7FC0));
+    _mm256_mask_storeu_epi16(y + j, m, _mm512_cvtepi32_epi16(h));
+  }
+}
+
+struct TaskScratch {
+  Scratch<uint16_t> a, gathered;
+  Scratch<float> c;
+  std::vector<AmxRows> rows;  // the A tile column of each row tile
+  TaskScratch(int64_t a_elems, int64_t channels, int64_t c_elems, int64_t row_tiles)
+      : a(a_elems), gathered(channels), c(c_elems), rows(row_tiles) {
+    amx_tiles_configure();
+  }
+  ~TaskScratch() { amx_tiles_release(); }
+  TaskScratch(const TaskScratch&) = delete;
+  TaskScratch& operator=(const TaskScratch&) = delete;
+};
+
+}  // namespace
+
+void forward_amx_bf16(const Conv2dParams& p, const c10::BFloat16* x, const c10::BFloat16* w, const c10::BFloat16* bias,
+                      c10::BFloat16* y, const EpilogueParams& ep) {
+  const int64_t G = p.groups, Cg = p.channels_per_group(), Kg = p.filters_per_group();
+  const int64_t Kd = p.crs(), chunks = ceil_div(Kd, 32), M = p.npq(), PQ = p.P * p.Q;
+  const int64_t col_tiles = round_up(ceil_div(Kg, 16), 2), ldc = col_tiles * 16;
+  const int64_t b_size = col_tiles * chunks * kAmxTileElems;
+  Scratch<uint16_t> b_packed(G * b_size);
+  for (int64_t g = 0; g < G; ++g) pack_weights(p, w + g * Kg * p.w.n, chunks, col_tiles, b_packed.get() + g * b_size);
+
+  // Tasks are (group, block of mb positions); a task computes all of its group's filters, so
+  // each window is staged once.
+  const int64_t threads = at::get_num_threads();
+  int64_t mb = 64;
+  if (G * ceil_div(M, mb) < 4 * threads) mb = 32;
+  const int64_t m_blocks = ceil_div(M, mb), group_elems = chunks * kAmxTileElems;
+  const ConvEpilogue<c10::BFloat16, float> epilogue(bias, ep);
+
+  // Where chunk t's tile starts: in a staged row group, or, for 16 channels-last pixels read in
+  // place, relative to the first pixel's window origin (each chunk then lies in one tap, which
+  // needs whole chunks of channels).
+  std::vector<int64_t> staged_off(chunks), direct_off(chunks);
+  const bool direct_ok = p.x.c == 1 && Cg % 32 == 0;
+  for (int64_t t = 0; t < chunks; ++t) {
+    const int64_t rs = t * 32 / Cg, c0 = t * 32 % Cg;
+    staged_off[t] = t * kAmxTileElems;
+    direct_off[t] = (rs / p.S) * p.dil_h * p.x.h + (rs % p.S) * p.dil_w * p.x.w + c0;
+  }
+  const int64_t direct_stride = p.stride_w * p.x.w * int64_t(sizeof(uint16_t));
+
+  parallel_tasks(
+      G * m_blocks, [&] { return TaskScratch((mb / 16) * group_elems, Cg, mb * ldc, mb / 16); },
+      [&](int64_t task, TaskScratch& st) {
+        const int64_t g = task / m_blocks, m0 = (task % m_blocks) * mb, mcur = std::min(mb, M - m0);
+        const uint16_t* xg = reinterpret_cast<const uint16_t*>(x) + g * Cg * p.x.c;
+        // Row tile k (16 positions): read in place when its positions are consecutive pixels
+        // of one output row whose windows lie wholly inside the input, else staged.
+        uint16_t* A = st.a.get();
+        const int64_t tiles = round_up(mcur, 32) / 16;
+        for (int64_t k = 0; k < tiles; ++k) {
+          const int64_t pos0 = m0 + k * 16, n = pos0 / PQ, oh = (pos0 % PQ) / p.Q, ow0 = pos0 % p.Q;
+          const int64_t ih0 = oh * p.stride_h - p.pad_top, iw0 = ow0 * p.stride_w - p.pad_left;
+          if (direct_ok && k * 16 + 16 <= mcur && ow0 + 16 <= p.Q && ih0 >= 0 && ih0 + (p.R - 1) * p.dil_h < p.H &&
+              iw0 >= 0 && iw0 + 15 * p.stride_w + (p.S - 1) * p.dil_w < p.W) {
+            st.rows[k] = {xg + n * p.x.n + ih0 * p.x.h + iw0 * p.x.w, direct_off.data(), direct_stride};
+            continue;
+          }
+          uint16_t* tile = A + k * group_elems;
+          for (int64_t ii = 0; ii < 16; ++ii) {
+            const int64_t i = k * 16 + ii, pos = m0 + i;
+            if (i < mcur)
+              stage_row(p, xg, pos / PQ, (pos % PQ) / p.Q, pos % p.Q, chunks, ii, tile, st.gathered.get());
+            else
+              for (int64_t t = 0; t < chunks; ++t) std::memset(tile + a_slot(t * 32, ii), 0, 64);
+          }
+          st.rows[k] = {tile, staged_off.data(), 64};
+        }
+        const uint16_t* B = b_packed.get() + g * b_size;
+        float* C = st.c.get();
+        for (int64_t cp = 0; cp < col_tiles; cp += 2)
+          for (int64_t rp = 0; 2 * rp < tiles; ++rp)
+            amx_bf16_block(chunks, st.rows[2 * rp], st.rows[2 * rp + 1], B + cp * group_elems,
+                           B + (cp + 1) * group_elems, C + rp * 32 * ldc + cp * 16, ldc);
+        const bool rows_vector = p.y.c == 1 && !ep.store_float && (ep.residual == nullptr || ep.r.c == 1);
+        for (int64_t i = 0; i < mcur; ++i) {
+          const int64_t pos = m0 + i, n = pos / PQ, oh = (pos % PQ) / p.Q, ow = pos % p.Q;
+          const c10::BFloat16* r_pixel = epilogue.residual_pixel(n, oh, ow);
+          const int64_t y0 = n * p.y.n + oh * p.y.h + ow * p.y.w;
+          const float* ci = C + i * ldc;
+          if (rows_vector) {
+            auto u16 = [](const c10::BFloat16* v) { return reinterpret_cast<const uint16_t*>(v); };
+            store_row_bf16(ci, Kg, bias == nullptr ? nullptr : u16(bias + g * Kg),
+                           r_pixel == nullptr ? nullptr : u16(r_pixel + g * Kg), ep.act == Activation::kRelu,
+                           reinterpret_cast<uint16_t*>(y + y0 + g * Kg));
+            continue;
+          }
+          for (int64_t j = 0; j < Kg; ++j) {
+            const int64_t k = g * Kg + j;
+            epilogue.store(y, y0 + k * p.y.c, epilogue(ci[j], k, r_pixel));
+          }
+        }
+      });
+}
+
+}  // namespace cpu
+}  // namespace cnnops
