@@ -171,7 +171,7 @@ template <typename scalar_t, typename acc_t>
 void forward(const Conv2dParams& p, const scalar_t* x, const scalar_t* w, const scalar_t* bias, scalar_t* y,
              const EpilogueParams& ep) {
   if constexpr (std::is_same_v<scalar_t, c10::BFloat16>) {
-    if (amx_bf16_enabled()) return forward_amx_bf16(p, x, w, bias, y, ep);
+    if (amx_bf16_enabled() && forward_amx_takes(p)) return forward_amx_bf16(p, x, w, bias, y, ep);
   }
   if constexpr (std::is_same_v<scalar_t, acc_t>) {
     if (forward_nhwc_applies(p)) return forward_nhwc<scalar_t>(p, x, w, bias, y, ep);

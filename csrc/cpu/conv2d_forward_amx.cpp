@@ -51,34 +51,59 @@ CNNOPS_AVX512BW inline void copy_run(uint16_t* dst, const uint16_t* src, int64_t
   _mm512_mask_storeu_epi16(dst, m, v);
 }
 
-// Stages the window of output position (n, oh, ow) as row ii of a row group's A tiles: each tap's
-// run of Cg channels (split where it crosses into the next chunk), zeros for taps in the padding
-// and past the reduction's end. Reads channels with stride x.c (1 for channels-last input).
+// Copies src[0:len] (zeros for a null src) to reduction elements q .. q + len - 1 of row ii,
+// split where the run crosses into the next chunk's tile.
+CNNOPS_AVX512BW inline void copy_span(uint16_t* row, int64_t ii, int64_t q, const uint16_t* src, int64_t len) {
+  for (int64_t done = 0; done < len;) {
+    const int64_t n = std::min(len - done, 32 - (q + done) % 32);
+    copy_run(row + a_slot(q + done, ii), src == nullptr ? nullptr : src + done, n);
+    done += n;
+  }
+}
+
+// Stages the window of output position (n, oh, ow) of a channels-last input as row ii of a row
+// group's A tiles, zeros in the padding and past the reduction's end. A kernel row whose taps
+// are adjacent whole pixels (dense pixels, no dilation along W) and lie inside the input is one
+// run of S * Cg channels (the 3- and 4-channel stems), else each tap is a run of Cg.
 CNNOPS_AVX512BW void stage_row(const Conv2dParams& p, const uint16_t* xg, int64_t n, int64_t oh, int64_t ow,
-                               int64_t chunks, int64_t ii, uint16_t* row, uint16_t* gathered) {
-  const int64_t Cg = p.channels_per_group();
+                               int64_t chunks, int64_t ii, uint16_t* row) {
+  const int64_t Cg = p.channels_per_group(), SC = p.S * Cg;
+  const bool dense = p.x.w == Cg && p.dil_w == 1;
+  const int64_t iw0 = ow * p.stride_w - p.pad_left;
   for (int64_t r = 0; r < p.R; ++r) {
-    const int64_t ih = oh * p.stride_h - p.pad_top + r * p.dil_h;
+    const int64_t ih = oh * p.stride_h - p.pad_top + r * p.dil_h, q = r * SC;
+    if (ih < 0 || ih >= p.H) {
+      copy_span(row, ii, q, nullptr, SC);
+      continue;
+    }
+    const uint16_t* pixels = xg + n * p.x.n + ih * p.x.h;
+    if (dense && iw0 >= 0 && iw0 + p.S <= p.W) {
+      copy_span(row, ii, q, pixels + iw0 * p.x.w, SC);
+      continue;
+    }
     for (int64_t s = 0; s < p.S; ++s) {
-      const int64_t iw = ow * p.stride_w - p.pad_left + s * p.dil_w;
-      const uint16_t* src = ih >= 0 && ih < p.H && iw >= 0 && iw < p.W ? xg + n * p.x.n + ih * p.x.h + iw * p.x.w : nullptr;
-      if (src != nullptr && p.x.c != 1) {  // strided channels: gather them first
-        for (int64_t c = 0; c < Cg; ++c) gathered[c] = src[c * p.x.c];
-        src = gathered;
-      }
-      for (int64_t q = (r * p.S + s) * Cg, c = 0; c < Cg;) {
-        const int64_t len = std::min(Cg - c, 32 - q % 32);
-        copy_run(row + a_slot(q, ii), src == nullptr ? nullptr : src + c, len);
-        c += len;
-        q += len;
-      }
+      const int64_t iw = iw0 + s * p.dil_w;
+      copy_span(row, ii, q + s * Cg, iw >= 0 && iw < p.W ? pixels + iw * p.x.w : nullptr, Cg);
     }
   }
-  for (int64_t q = p.crs(); q < chunks * 32;) {
-    const int64_t len = 32 - q % 32;
-    copy_run(row + a_slot(q, ii), nullptr, len);
-    q += len;
-  }
+  copy_span(row, ii, p.crs(), nullptr, chunks * 32 - p.crs());
+}
+
+// A channels-last copy of a strided input (any layout), so that the staging and the in-place
+// tiles read channels contiguously; `xt` holds N * H * W * C elements, pixel (n, h, w) at
+// ((n * H + h) * W + w) * C.
+void to_channels_last(const Conv2dParams& p, const uint16_t* x, uint16_t* xt) {
+  at::parallel_for(0, p.N * p.H, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t nh = begin; nh < end; ++nh) {
+      const uint16_t* src = x + (nh / p.H) * p.x.n + (nh % p.H) * p.x.h;
+      uint16_t* dst = xt + nh * p.W * p.C;
+      for (int64_t c0 = 0; c0 < p.C; c0 += 16) {
+        const int64_t c1 = std::min(p.C, c0 + 16);
+        for (int64_t w = 0; w < p.W; ++w)
+          for (int64_t c = c0; c < c1; ++c) dst[w * p.C + c] = src[c * p.x.c + w * p.x.w];
+      }
+    }
+  });
 }
 
 // The bfloat16 values src[0:16] under mask m as floats (exact: a bfloat16 is a float's top half).
@@ -86,33 +111,51 @@ CNNOPS_AVX512BW inline __m512 widen_bf16(__mmask16 m, const uint16_t* src) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, src)), 16));
 }
 
-// The epilogue of one output position whose channels are consecutive (y.c == 1, and the
-// residual's too): 16 channels at a time, the same float operations in the same order as
-// ConvEpilogue, rounded to bfloat16 as c10::BFloat16 rounds (nearest even; NaN -> 0x7FC0).
-CNNOPS_AVX512BW void store_row_bf16(const float* acc, int64_t count, const uint16_t* bias, const uint16_t* residual,
-                                    bool relu, uint16_t* y) {
-  const __m512 zero = _mm512_setzero_ps();
+// v (+ the residual) (ReLU'd) rounded to bfloat16 as c10::BFloat16 rounds (nearest even; NaN ->
+// 0x7FC0) and stored to y[0:16] under mask m: the same float operations in the same order as
+// ConvEpilogue, for outputs whose run of elements is contiguous.
+CNNOPS_AVX512BW inline void finish16(__mmask16 m, __m512 v, const uint16_t* residual, bool relu, uint16_t* y) {
+  if (residual != nullptr) v = _mm512_add_ps(v, widen_bf16(m, residual));
+  if (relu) v = _mm512_max_ps(_mm512_setzero_ps(), v);  // the second operand when either is NaN
+  const __m512i b = _mm512_castps_si512(v);
+  const __m512i round = _mm512_add_epi32(_mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1)),
+                                         _mm512_set1_epi32(0x7FFF));
+  __m512i h = _mm512_srli_epi32(_mm512_add_epi32(b, round), 16);
+  h = _mm512_mask_mov_epi32(h, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_set1_epi32(0x7FC0));
+  _mm256_mask_storeu_epi16(y, m, _mm512_cvtepi32_epi16(h));
+}
+
+inline __mmask16 first_lanes(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
+
+// One output position's channels (channels-last output): bias[j] per element.
+CNNOPS_AVX512BW void store_pixel_bf16(const float* acc, int64_t count, const uint16_t* bias, const uint16_t* residual,
+                                      bool relu, uint16_t* y) {
   for (int64_t j = 0; j < count; j += 16) {
-    const __mmask16 m = count - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (count - j)) - 1);
+    const __mmask16 m = first_lanes(count - j);
     __m512 v = _mm512_maskz_loadu_ps(m, acc + j);
     if (bias != nullptr) v = _mm512_add_ps(v, widen_bf16(m, bias + j));
-    if (residual != nullptr) v = _mm512_add_ps(v, widen_bf16(m, residual + j));
-    if (relu) v = _mm512_max_ps(zero, v);  // the second operand when either is NaN: NaN stays
-    const __m512i b = _mm512_castps_si512(v);
-    const __m512i round = _mm512_add_epi32(_mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1)),
-                                           _mm512_set1_epi32(0x7FFF));
-    __m512i h = _mm512_srli_epi32(_mm512_add_epi32(b, round), 16);
-    h = _mm512_mask_mov_epi32(h, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_set1_epi32(0x7FC0));
-    _mm256_mask_storeu_epi16(y + j, m, _mm512_cvtepi32_epi16(h));
+    finish16(m, v, residual == nullptr ? nullptr : residual + j, relu, y + j);
+  }
+}
+
+// One channel's run of positions along an output row (NCHW output): one bias for all.
+CNNOPS_AVX512BW void store_run_bf16(const float* acc, int64_t count, const float* bias, const uint16_t* residual,
+                                    bool relu, uint16_t* y) {
+  const __m512 b = _mm512_set1_ps(bias == nullptr ? 0.f : *bias);
+  for (int64_t j = 0; j < count; j += 16) {
+    const __mmask16 m = first_lanes(count - j);
+    __m512 v = _mm512_maskz_loadu_ps(m, acc + j);
+    if (bias != nullptr) v = _mm512_add_ps(v, b);
+    finish16(m, v, residual == nullptr ? nullptr : residual + j, relu, y + j);
   }
 }
 
 struct TaskScratch {
-  Scratch<uint16_t> a, gathered;
-  Scratch<float> c;
+  Scratch<uint16_t> a;
+  Scratch<float> c, ct;       // the C block and its transpose (for NCHW outputs)
   std::vector<AmxRows> rows;  // the A tile column of each row tile
-  TaskScratch(int64_t a_elems, int64_t channels, int64_t c_elems, int64_t row_tiles)
-      : a(a_elems), gathered(channels), c(c_elems), rows(row_tiles) {
+  TaskScratch(int64_t a_elems, int64_t c_elems, int64_t row_tiles)
+      : a(a_elems), c(c_elems), ct(c_elems), rows(row_tiles) {
     amx_tiles_configure();
   }
   ~TaskScratch() { amx_tiles_release(); }
@@ -122,8 +165,18 @@ struct TaskScratch {
 
 }  // namespace
 
-void forward_amx_bf16(const Conv2dParams& p, const c10::BFloat16* x, const c10::BFloat16* w, const c10::BFloat16* bias,
-                      c10::BFloat16* y, const EpilogueParams& ep) {
+void forward_amx_bf16(const Conv2dParams& params, const c10::BFloat16* input, const c10::BFloat16* w,
+                      const c10::BFloat16* bias, c10::BFloat16* y, const EpilogueParams& ep) {
+  // Channels read with a stride (NCHW input) are copied channels-last first: one pass over the
+  // input instead of a strided gather per window element.
+  Conv2dParams p = params;
+  const uint16_t* x = reinterpret_cast<const uint16_t*>(input);
+  Scratch<uint16_t> transposed(p.x.c == 1 ? 0 : p.N * p.H * p.W * p.C);
+  if (p.x.c != 1) {
+    to_channels_last(p, x, transposed.get());
+    x = transposed.get();
+    p.x = Strides4{p.H * p.W * p.C, 1, p.W * p.C, p.C};
+  }
   const int64_t G = p.groups, Cg = p.channels_per_group(), Kg = p.filters_per_group();
   const int64_t Kd = p.crs(), chunks = ceil_div(Kd, 32), M = p.npq(), PQ = p.P * p.Q;
   const int64_t col_tiles = round_up(ceil_div(Kg, 16), 2), ldc = col_tiles * 16;
@@ -143,7 +196,7 @@ void forward_amx_bf16(const Conv2dParams& p, const c10::BFloat16* x, const c10::
   // place, relative to the first pixel's window origin (each chunk then lies in one tap, which
   // needs whole chunks of channels).
   std::vector<int64_t> staged_off(chunks), direct_off(chunks);
-  const bool direct_ok = p.x.c == 1 && Cg % 32 == 0;
+  const bool direct_ok = Cg % 32 == 0;
   for (int64_t t = 0; t < chunks; ++t) {
     const int64_t rs = t * 32 / Cg, c0 = t * 32 % Cg;
     staged_off[t] = t * kAmxTileElems;
@@ -152,10 +205,10 @@ void forward_amx_bf16(const Conv2dParams& p, const c10::BFloat16* x, const c10::
   const int64_t direct_stride = p.stride_w * p.x.w * int64_t(sizeof(uint16_t));
 
   parallel_tasks(
-      G * m_blocks, [&] { return TaskScratch((mb / 16) * group_elems, Cg, mb * ldc, mb / 16); },
+      G * m_blocks, [&] { return TaskScratch((mb / 16) * group_elems, mb * ldc, mb / 16); },
       [&](int64_t task, TaskScratch& st) {
         const int64_t g = task / m_blocks, m0 = (task % m_blocks) * mb, mcur = std::min(mb, M - m0);
-        const uint16_t* xg = reinterpret_cast<const uint16_t*>(x) + g * Cg * p.x.c;
+        const uint16_t* xg = x + g * Cg;
         // Row tile k (16 positions): read in place when its positions are consecutive pixels
         // of one output row whose windows lie wholly inside the input, else staged.
         uint16_t* A = st.a.get();
@@ -172,7 +225,7 @@ void forward_amx_bf16(const Conv2dParams& p, const c10::BFloat16* x, const c10::
           for (int64_t ii = 0; ii < 16; ++ii) {
             const int64_t i = k * 16 + ii, pos = m0 + i;
             if (i < mcur)
-              stage_row(p, xg, pos / PQ, (pos % PQ) / p.Q, pos % p.Q, chunks, ii, tile, st.gathered.get());
+              stage_row(p, xg, pos / PQ, (pos % PQ) / p.Q, pos % p.Q, chunks, ii, tile);
             else
               for (int64_t t = 0; t < chunks; ++t) std::memset(tile + a_slot(t * 32, ii), 0, 64);
           }
@@ -184,22 +237,45 @@ void forward_amx_bf16(const Conv2dParams& p, const c10::BFloat16* x, const c10::
           for (int64_t rp = 0; 2 * rp < tiles; ++rp)
             amx_bf16_block(chunks, st.rows[2 * rp], st.rows[2 * rp + 1], B + cp * group_elems,
                            B + (cp + 1) * group_elems, C + rp * 32 * ldc + cp * 16, ldc);
-        const bool rows_vector = p.y.c == 1 && !ep.store_float && (ep.residual == nullptr || ep.r.c == 1);
-        for (int64_t i = 0; i < mcur; ++i) {
-          const int64_t pos = m0 + i, n = pos / PQ, oh = (pos % PQ) / p.Q, ow = pos % p.Q;
-          const c10::BFloat16* r_pixel = epilogue.residual_pixel(n, oh, ow);
-          const int64_t y0 = n * p.y.n + oh * p.y.h + ow * p.y.w;
-          const float* ci = C + i * ldc;
-          if (rows_vector) {
-            auto u16 = [](const c10::BFloat16* v) { return reinterpret_cast<const uint16_t*>(v); };
-            store_row_bf16(ci, Kg, bias == nullptr ? nullptr : u16(bias + g * Kg),
-                           r_pixel == nullptr ? nullptr : u16(r_pixel + g * Kg), ep.act == Activation::kRelu,
-                           reinterpret_cast<uint16_t*>(y + y0 + g * Kg));
-            continue;
+        // The epilogue: channels-last outputs pixel by pixel; outputs whose rows are contiguous
+        // (NCHW) channel by channel over runs of one output row, from a transposed C block; any
+        // other strides element by element.
+        auto u16 = [](const c10::BFloat16* v) { return reinterpret_cast<const uint16_t*>(v); };
+        const bool relu = ep.act == Activation::kRelu;
+        if (!ep.store_float && p.y.c == 1 && (ep.residual == nullptr || ep.r.c == 1)) {
+          for (int64_t i = 0; i < mcur; ++i) {
+            const int64_t pos = m0 + i, n = pos / PQ, oh = (pos % PQ) / p.Q, ow = pos % p.Q;
+            const c10::BFloat16* r_pixel = epilogue.residual_pixel(n, oh, ow);
+            store_pixel_bf16(C + i * ldc, Kg, bias == nullptr ? nullptr : u16(bias + g * Kg),
+                             r_pixel == nullptr ? nullptr : u16(r_pixel + g * Kg), relu,
+                             reinterpret_cast<uint16_t*>(y + n * p.y.n + oh * p.y.h + ow * p.y.w + g * Kg));
           }
-          for (int64_t j = 0; j < Kg; ++j) {
-            const int64_t k = g * Kg + j;
-            epilogue.store(y, y0 + k * p.y.c, epilogue(ci[j], k, r_pixel));
+        } else if (!ep.store_float && p.y.w == 1 && (ep.residual == nullptr || ep.r.w == 1)) {
+          float* ct = st.ct.get();
+          for (int64_t i = 0; i < mcur; ++i)
+            for (int64_t j = 0; j < Kg; ++j) ct[j * mb + i] = C[i * ldc + j];
+          for (int64_t i = 0; i < mcur;) {
+            const int64_t pos = m0 + i, n = pos / PQ, oh = (pos % PQ) / p.Q, ow = pos % p.Q;
+            const int64_t len = std::min(mcur - i, p.Q - ow);
+            const c10::BFloat16* r_pixel = epilogue.residual_pixel(n, oh, ow);
+            for (int64_t j = 0; j < Kg; ++j) {
+              const int64_t k = g * Kg + j;
+              const float bk = bias == nullptr ? 0.f : float(bias[k]);
+              store_run_bf16(ct + j * mb + i, len, bias == nullptr ? nullptr : &bk,
+                             r_pixel == nullptr ? nullptr : u16(r_pixel + k * ep.r.c), relu,
+                             reinterpret_cast<uint16_t*>(y + n * p.y.n + k * p.y.c + oh * p.y.h + ow));
+            }
+            i += len;
+          }
+        } else {
+          for (int64_t i = 0; i < mcur; ++i) {
+            const int64_t pos = m0 + i, n = pos / PQ, oh = (pos % PQ) / p.Q, ow = pos % p.Q;
+            const c10::BFloat16* r_pixel = epilogue.residual_pixel(n, oh, ow);
+            const int64_t y0 = n * p.y.n + oh * p.y.h + ow * p.y.w;
+            for (int64_t j = 0; j < Kg; ++j) {
+              const int64_t k = g * Kg + j;
+              epilogue.store(y, y0 + k * p.y.c, epilogue(C[i * ldc + j], k, r_pixel));
+            }
           }
         }
       });
