@@ -1,7 +1,8 @@
 """Runs the benchmark suites: cnnops against torch's own kernels on the same device, in one
 process, every case checked for correctness before it is timed.
 
-    python -m benchmarks                      # cpu-default: every layer suite, float32, batch 8 (< 3 min, 2 cores)
+    python -m benchmarks                      # cpu-default: the seed networks' layers and pooling, float32 and
+                                              # bfloat16, NCHW and NHWC, batch 8 (about 3 min, 2 cores)
     python -m benchmarks --suites pooling --passes fwd --repeats 10
     python -m benchmarks --suites resnet50 --passes dgrad,wgrad --filter 3x3
     python -m benchmarks --preset gpu-quick   # a few cases of every suite on CUDA, bf16 + tf32, NHWC
@@ -38,6 +39,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, help="timed repeats per case (at least; tiny cases run longer)")
     p.add_argument("--time-budget", type=float, dest="time_budget",
                    help="seconds: once the run has taken this long, the remaining cases are recorded as skipped")
+    p.add_argument("--cases", choices=["all", "cpu", "quick"],
+                   help="layers of each suite: all, cpu (suites.CPU_CASES: the default CPU run's) or quick "
+                        "(suites.QUICK_CASES); default: the preset's, or all when --suites is given")
     p.add_argument("--filter", default="", help="only cases whose name contains this text")
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "out"), help="results folder")
     p.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
@@ -70,7 +74,8 @@ def select_cases(args: argparse.Namespace):
         for case in found:
             if case.pass_ not in passes or args.filter not in case.name:
                 continue
-            if args.cases == "quick" and case.name not in suites.QUICK_CASES.get(suite, ()):
+            chosen = {"quick": suites.QUICK_CASES, "cpu": suites.CPU_CASES}.get(args.cases)
+            if chosen is not None and case.name not in chosen.get(suite, ()):
                 continue
             todo.append(case)
     return todo

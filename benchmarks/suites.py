@@ -183,8 +183,27 @@ MODEL_SUITE = "models"  # whole networks (benchmarks/models.py), not layer shape
 MODELS = ["resnet50", "vgg16"]
 
 # The CPU default (`python -m benchmarks`): every layer suite; whole models are their own command.
-DEFAULT_CPU_SUITES = list(CONV_SUITES) + list(POOL_SUITES)
-ALL_SUITES = DEFAULT_CPU_SUITES + [MODEL_SUITE]
+LAYER_SUITES = list(CONV_SUITES) + list(POOL_SUITES)
+ALL_SUITES = LAYER_SUITES + [MODEL_SUITE]
+
+# The seed networks' suites and pooling: what the default CPU run covers, in every dtype and
+# layout it times (the other suites stay in --preset full).
+CPU_DEFAULT_SUITES = ["lenet5", "alexnet", "vgg16", "resnet50", "googlenet", "pooling"]
+
+# The layers of the default CPU run (--cases cpu): each seed network's stem, its typical 3x3 and
+# 1x1 layers at large and small maps, GoogLeNet's few-channel 5x5 branch, and the pooling of every
+# network -- 31 layers, so that float32 and bfloat16 in NCHW and NHWC fit the 3 minutes of
+# `make bench` on 2 cores.
+CPU_CASES = {
+    "lenet5": ["c1 5x5 1->6", "c3 5x5 6->16"],
+    "alexnet": ["conv1 11x11/4 3->64", "conv2 5x5 64->192", "conv4 3x3 384->256"],
+    "vgg16": ["conv1_2 64->64", "conv2_2 128->128", "conv3_x 256->256", "conv4_x 512->512", "conv5_x 512->512"],
+    "resnet50": ["stem 7x7/2 3->64", "l1 1x1 64->64", "l1 3x3 64->64", "l1 1x1 64->256", "l1 1x1 256->64",
+                 "l2 3x3 128->128", "l3 1x1 1024->256", "l3 3x3 256->256", "l4 3x3/2 512->512", "l4 1x1 512->2048"],
+    "googlenet": ["3a 1x1 192->64", "3a 3x3 96->128", "4a 5x5 16->48", "4c 3x3 128->256", "5b 1x1 832->384"],
+    "pooling": ["resnet stem max 3x3/2 p1", "vgg pool2 max 2x2/2", "alexnet pool1 max 3x3/2", "lenet s2 avg 2x2/2",
+                "googlenet avg 3x3/1 p1", "resnet global avg 7x7"],
+}
 
 # The few cases per suite of the quick GPU selection (--preset gpu-quick): each network's
 # typical layers (a stem, a 3x3, a 1x1 bottleneck, a large and a small map).

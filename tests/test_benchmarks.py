@@ -158,8 +158,11 @@ def test_presets_parse():
     assert set(presets.PRESETS) == {"cpu-default", "gpu-quick", "full"}
     default = bench_main.parse_args([])
     assert default.preset == "cpu-default" and default.device == "cpu" and default.batch == [8]
-    assert default.suites == suites.DEFAULT_CPU_SUITES and "models" not in default.suites
-    assert default.dtype == ["float32"] and default.passes == ["fwd", "fwdbwd"] and default.time_budget is None
+    assert default.suites == suites.CPU_DEFAULT_SUITES and "models" not in default.suites
+    assert default.dtype == ["float32", "bfloat16"] and default.layout == ["nchw", "nhwc"]
+    assert default.passes == ["fwd", "fwdbwd"] and default.time_budget is None and default.cases == "cpu"
+    assert bench_main.parse_args(["--suites", "resnet50"]).cases == "all"
+    assert bench_main.parse_args(["--suites", "resnet50", "--cases", "cpu"]).cases == "cpu"
 
     quick = bench_main.parse_args(["--preset", "gpu-quick"])
     assert (quick.device, quick.batch, quick.layout, quick.dtype) == ("cuda", [32], ["nhwc"], ["bfloat16", "tf32"])
@@ -167,13 +170,22 @@ def test_presets_parse():
 
     full_cuda = bench_main.parse_args(["--preset", "full", "--device", "cuda"])
     assert set(full_cuda.passes) == set(cases.CONV_PASSES) and "tf32" in full_cuda.dtype
-    assert bench_main.parse_args(["--preset", "full"]).dtype == ["float32"]  # per device
+    assert bench_main.parse_args(["--preset", "full"]).dtype == ["float32", "bfloat16"]  # per device
 
     mine = bench_main.parse_args(["--preset", "gpu-quick", "--device", "cpu", "--batch", "1,2", "--time-budget", "9"])
     assert (mine.device, mine.batch, mine.time_budget, mine.layout) == ("cpu", [1, 2], 9.0, ["nhwc"])
     for bad in (["--suites", "nope"], ["--dtype", "int8"], ["--passes", "bwd"], ["--preset", "slow"]):
         with pytest.raises(SystemExit):
             bench_main.parse_args(bad)
+
+
+def test_default_cpu_selection_names_real_layers_in_every_combination():
+    todo = bench_main.select_cases(bench_main.parse_args([]))
+    for suite, names in suites.CPU_CASES.items():
+        assert {c.name for c in todo if c.suite == suite} == set(names), suite
+    assert {(c.info["dtype"], c.info["layout"]) for c in todo} == {
+        (d, l) for d in ("float32", "bfloat16") for l in ("nchw", "nhwc")}
+    assert len(todo) == 8 * sum(len(v) for v in suites.CPU_CASES.values())
 
 
 def test_quick_selection_represents_every_suite_in_few_cases():
@@ -200,7 +212,7 @@ def test_run_writes_json_markdown_and_png_and_respects_the_time_budget(tmp_path,
     monkeypatch.setattr(timing, "measure_ceilings", lambda device, dtypes: dict(CEILINGS))
     out = str(tmp_path)
     rc = bench_main.main(["--suites", "lenet5,pooling", "--filter", "c3", "--passes", "fwd,dgrad,wgrad",
-                          "--repeats", "1", "--out", out])
+                          "--dtype", "float32", "--layout", "nchw", "--repeats", "1", "--out", out])
     assert rc == 0
     (stem,) = {os.path.splitext(p)[0] for p in os.listdir(out)}
     data = json.load(open(os.path.join(out, stem + ".json")))
@@ -211,8 +223,8 @@ def test_run_writes_json_markdown_and_png_and_respects_the_time_budget(tmp_path,
     assert "| lenet5 | float32 | nchw | dgrad |" in open(os.path.join(out, stem + ".md")).read()
 
     budget = tmp_path / "budget"
-    assert bench_main.main(["--suites", "lenet5", "--passes", "fwd", "--time-budget", "0", "--no-chart",
-                            "--out", str(budget)]) == 0
+    assert bench_main.main(["--suites", "lenet5", "--passes", "fwd", "--dtype", "float32", "--layout", "nchw",
+                            "--time-budget", "0", "--no-chart", "--out", str(budget)]) == 0
     (path,) = budget.glob("*.json")
     skipped = json.load(open(path))["cases"]
     assert len(skipped) == 2 and all("time budget" in r["skipped"] for r in skipped)
