@@ -81,6 +81,19 @@ def conv_tf32(enabled: bool):
             torch.backends.cudnn.allow_tf32 = old
 
 
+def amx_bf16_usable():
+    """Whether this process may run AMX-BF16: the CPU flags and Linux's per-process permission for
+    the tile data state (arch_prctl ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA), as cnnops asks."""
+    if not {"amx_bf16", "amx_tile"} <= cpu_flags():
+        return False
+    import ctypes
+    sys_arch_prctl, req_xcomp_perm, xtiledata = 158, 0x1023, 18
+    try:
+        return ctypes.CDLL(None, use_errno=True).syscall(sys_arch_prctl, req_xcomp_perm, xtiledata) == 0
+    except (OSError, AttributeError):
+        return False
+
+
 def cpu_flags():
     """The CPU's feature flags (/proc/cpuinfo), or an empty set where they cannot be read."""
     try:

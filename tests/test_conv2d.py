@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import cnnops
 from cases import CASES, conv_id
-from helpers import assert_close_scaled, assert_layout_like, conv_abs_scale, cpu_flags, rand
+from helpers import amx_bf16_usable, assert_close_scaled, assert_layout_like, conv_abs_scale, cpu_flags, rand
 
 
 
@@ -127,6 +127,32 @@ def test_deterministic_across_runs_and_threads(dtype, layout):
         assert torch.equal(a, b) and torch.equal(a, c)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64])
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+@pytest.mark.parametrize("c,k,r,padding,dilation,groups", [
+    (40, 36, 3, 1, 1, 1), (36, 64, 1, 0, 1, 1), (8, 12, 4, "same", 1, 1), (32, 48, 3, 2, 2, 2), (34, 40, 5, 1, 1, 1),
+    (6, 10, 3, 3, 1, 1)], ids=["3x3", "1x1", "same-even", "dilated-grouped", "5x5-narrow-pad", "pad-past-kernel"])
+def test_stride1_input_gradient_every_path(dtype, layout, c, k, r, padding, dilation, groups):
+    """Stride-1 input gradients run as forward convolutions of grad_output with the filters
+    transposed and flipped where the forward has its own path (channels-last, bfloat16 on AMX):
+    every padding rule (asymmetric 'same', dilation, groups, padding past the kernel, which stays
+    on the col2im GEMM) against torch in float64."""
+    fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+    torch.manual_seed(0)
+    x = torch.randn(3, c, 13, 11).to(dtype, memory_format=fmt).requires_grad_()
+    w = torch.randn(k, c // groups, r, r).to(dtype, memory_format=fmt).requires_grad_()
+    y = cnnops.conv2d(x, w, None, 1, padding, dilation, groups)
+    go = torch.randn_like(y)
+    gx, gw = torch.autograd.grad(y, (x, w), go)
+    x64, w64 = x.detach().double().requires_grad_(), w.detach().double().requires_grad_()
+    ref = F.conv2d(x64, w64, None, 1, padding, dilation, groups)
+    rgx, rgw = torch.autograd.grad(ref, (x64, w64), go.double())
+    _, (sx, sw) = conv_abs_scale(x, w, None, 1, padding, dilation, groups, go)
+    assert_close_scaled(gx, rgx, sx, dtype, "grad_input")
+    assert_close_scaled(gw, rgw, sw, dtype, "grad_weight")
+    assert_layout_like(gx, x, "grad_input")
+
+
 def _expected_kernel(cap):
     """The float micro-kernel family CNNOPS_CPU_KERNEL=cap picks here: the cap, unless the CPU
     lacks it (the amx cap runs the AVX-512 float kernels)."""
@@ -138,18 +164,19 @@ def _expected_kernel(cap):
 
 
 # Forward, grad_input and grad_weight of shapes that cover every micro-kernel's ragged edges
-# (C*R*S = 45 and 200 reduction columns: more than one 32-wide panel of grad_weight's B).
+# (C*R*S = 45 and 200 reduction columns: more than one 32-wide panel of grad_weight's B), in
+# both layouts (channels-last runs the pointer-per-row kernels of the indirect GEMM).
 _KERNEL_CAP_SCRIPT = """
 import sys, torch, cnnops
 info = cnnops.build_info()
 print(info["cpu_microkernel_f32"], info["cpu_microkernel_f64"])
 torch.manual_seed(0)
 out = []
-for dt in (torch.float32, torch.float64):
+for dt, fmt in [(d, f) for d in (torch.float32, torch.float64) for f in (torch.contiguous_format, torch.channels_last)]:
     for shape in [(2, 5, 11, 9, 13, 3, 3, 1, 1), (3, 8, 14, 13, 70, 5, 5, 2, 2), (4, 48, 9, 9, 40, 1, 1, 1, 0)]:
         n, c, h, w, k, r, s, stride, pad = shape
-        x = torch.randn(n, c, h, w, dtype=dt, requires_grad=True)
-        wt = torch.randn(k, c, r, s, dtype=dt, requires_grad=True)
+        x = torch.randn(n, c, h, w, dtype=dt).to(memory_format=fmt).requires_grad_()
+        wt = torch.randn(k, c, r, s, dtype=dt).to(memory_format=fmt).requires_grad_()
         y = cnnops.conv2d(x, wt, stride=stride, padding=pad)
         go = torch.randn_like(y)
         out += [x, wt, go, y] + list(torch.autograd.grad(y, (x, wt), go))
@@ -212,15 +239,12 @@ def test_bfloat16_forward_kernels_subprocess(cap, tmp_path):
     """The bfloat16 forward on AMX tiles (where this CPU and OS allow them) and on the widening
     float path each give torch's float64 result to bfloat16 rounding, in both layouts, and the
     fused bias + residual + ReLU epilogue rounds once; the AMX path is taken exactly when cap
-    allows it and the CPU has amx_bf16."""
+    allows it and the CPU and the OS do."""
     env = dict(__import__("os").environ, CNNOPS_CPU_KERNEL=cap)
     done = subprocess.run([sys.executable, "-c", _BF16_SCRIPT, str(tmp_path / "o.pt")], check=True, env=env,
                           capture_output=True, text=True)
     kernel = done.stdout.split()[0]
-    if cap == "avx512" or "amx_bf16" not in cpu_flags():
-        assert kernel == "widen_f32"
-    else:
-        assert kernel == "amx_bf16_32x32"
+    assert kernel == ("amx_bf16_32x32" if cap == "amx" and amx_bf16_usable() else "widen_f32")
     for x, wt, b, res, stride, pad, groups, y, fused in torch.load(tmp_path / "o.pt"):
         x64, w64, b64 = x.double(), wt.double(), b.double()
         ref = F.conv2d(x64, w64, b64, stride, pad, 1, groups)

@@ -19,7 +19,10 @@
 #include "../common/params_from_tensors.h"
 #include "../common/poison.h"
 #include "conv2d_cpu.h"
+#include "conv2d_forward_amx.h"
+#include "conv2d_forward_nhwc.h"
 #include "conv2d_packing.h"
+#include "gemm/amx_bf16.h"
 #include "gemm/gemm_driver.h"
 
 namespace cnnops {
@@ -215,8 +218,55 @@ void grad_bias_kernel(const Conv2dParams& p, const scalar_t* go, scalar_t* gb) {
   });
 }
 
+// The input gradient of a stride-1 convolution is the forward convolution of grad_output with
+// the filters transposed (K <-> C/g per group) and flipped (r -> R-1-r, s -> S-1-s), padded by
+// dil * (kernel - 1) - pad on each side. Returns those parameters, or false where a padding
+// would be negative (padding wider than the dilated kernel) or the stride is not 1.
+bool dgrad_as_forward_params(const Conv2dParams& p, const Strides4& gi, const Strides4& wt, Conv2dParams* out) {
+  if (p.stride_h != 1 || p.stride_w != 1) return false;
+  Conv2dParams q = p;
+  q.C = p.K, q.H = p.P, q.W = p.Q, q.K = p.C, q.P = p.H, q.Q = p.W;
+  q.pad_top = p.dil_h * (p.R - 1) - p.pad_top;
+  q.pad_left = p.dil_w * (p.S - 1) - p.pad_left;
+  q.pad_bottom = p.H - p.P + p.dil_h * (p.R - 1) - q.pad_top;
+  q.pad_right = p.W - p.Q + p.dil_w * (p.S - 1) - q.pad_left;
+  if (q.pad_top < 0 || q.pad_left < 0 || q.pad_bottom < 0 || q.pad_right < 0) return false;
+  q.x = p.y, q.w = wt, q.y = gi;
+  *out = q;
+  return true;
+}
+
+// Whether the forward kernels beat the col2im GEMM below for this input gradient: where the
+// forward has its own path for the layout and dtype -- channels-last grad_output of the
+// accumulation type (the indirect GEMM) or bfloat16 on AMX tiles.
+template <typename scalar_t, typename acc_t>
+bool dgrad_as_forward_pays(const Conv2dParams& q) {
+  if constexpr (std::is_same_v<scalar_t, c10::BFloat16>) {
+    if (amx_bf16_enabled() && forward_amx_takes(q)) return true;
+  }
+  return std::is_same_v<scalar_t, acc_t> && forward_nhwc_applies(q);
+}
+
 template <typename scalar_t, typename acc_t>
 void grad_input(const Conv2dParams& p, const scalar_t* go, const at::Tensor& weight, at::Tensor& gi) {
+  // The transposed, flipped filters as a [C, K/g, R, S] tensor in the layout of grad_input.
+  const int64_t G = p.groups, Cg = p.channels_per_group(), Kg = p.filters_per_group();
+  at::Tensor wt = at::empty({p.C, Kg, p.R, p.S}, weight.options().memory_format(gi.suggest_memory_format()));
+  Conv2dParams q;
+  if (dgrad_as_forward_params(p, strides4(gi), strides4(wt), &q) && dgrad_as_forward_pays<scalar_t, acc_t>(q)) {
+    const scalar_t* w = weight.const_data_ptr<scalar_t>();
+    scalar_t* out = wt.mutable_data_ptr<scalar_t>();
+    const Strides4 ws = strides4(wt);
+    for (int64_t g = 0; g < G; ++g)
+      for (int64_t c = 0; c < Cg; ++c)
+        for (int64_t k = 0; k < Kg; ++k)
+          for (int64_t r = 0; r < p.R; ++r)
+            for (int64_t s = 0; s < p.S; ++s)
+              out[(g * Cg + c) * ws.n + k * ws.c + r * ws.h + s * ws.w] =
+                  w[(g * Kg + k) * p.w.n + c * p.w.c + (p.R - 1 - r) * p.w.h + (p.S - 1 - s) * p.w.w];
+    conv2d_forward_into<scalar_t>(q, go, out, gi.mutable_data_ptr<scalar_t>());
+    return;
+  }
   if constexpr (std::is_same_v<scalar_t, acc_t>) {
     grad_input_kernel<scalar_t, acc_t>(p, go, weight.const_data_ptr<scalar_t>(), gi.mutable_data_ptr<scalar_t>(),
                                        strides4(gi));

@@ -181,6 +181,16 @@ void forward(const Conv2dParams& p, const scalar_t* x, const scalar_t* w, const 
 
 }  // namespace
 
+template <typename scalar_t>
+void conv2d_forward_into(const Conv2dParams& p, const scalar_t* x, const scalar_t* w, scalar_t* y) {
+  forward<scalar_t, at::opmath_type<scalar_t>>(p, x, w, nullptr, y, EpilogueParams{nullptr, Strides4{}, Activation::kNone, false});
+}
+template void conv2d_forward_into<float>(const Conv2dParams&, const float*, const float*, float*);
+template void conv2d_forward_into<double>(const Conv2dParams&, const double*, const double*, double*);
+template void conv2d_forward_into<c10::BFloat16>(const Conv2dParams&, const c10::BFloat16*, const c10::BFloat16*,
+                                                 c10::BFloat16*);
+template void conv2d_forward_into<c10::Half>(const Conv2dParams&, const c10::Half*, const c10::Half*, c10::Half*);
+
 at::Tensor conv2d_bias_act(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
                            at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
                            int64_t activation, const c10::optional<at::Tensor>& residual) {
