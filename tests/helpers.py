@@ -111,3 +111,17 @@ def conv_abs_scale(x, w, b, stride, padding, dilation, groups, go):
     ya = F.conv2d(xa, wa, ba, stride, padding, dilation, groups)
     grads = torch.autograd.grad(ya, [t for t in (xa, wa, ba) if t is not None], go.detach().abs().double())
     return ya, grads
+
+
+def assert_same_bits_across_threads(run):
+    """run() gives the same tensors, bit for bit, twice at the current thread count and once on
+    one thread: no sum's order depends on the threads."""
+    first = run()
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        single = run()
+    finally:
+        torch.set_num_threads(threads)
+    for a, b, c in zip(first, run(), single):
+        assert torch.equal(a, b) and torch.equal(a, c)

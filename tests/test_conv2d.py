@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 import cnnops
 from cases import CASES, conv_id
-from helpers import amx_bf16_usable, assert_close_scaled, assert_layout_like, conv_abs_scale, cpu_flags, rand
+from helpers import (amx_bf16_usable, assert_close_scaled, assert_layout_like, assert_same_bits_across_threads,
+                     conv_abs_scale, cpu_flags, rand)
 
 
 
@@ -116,15 +117,7 @@ def test_deterministic_across_runs_and_threads(dtype, layout):
         y = cnnops.conv2d(xx, ww, padding=1)
         return (y,) + torch.autograd.grad(y, (xx, ww), go)
 
-    first = run()
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        single = run()
-    finally:
-        torch.set_num_threads(threads)
-    for a, b, c in zip(first, run(), single):
-        assert torch.equal(a, b) and torch.equal(a, c)
+    assert_same_bits_across_threads(run)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64])

@@ -6,6 +6,7 @@
 //                filter blocks and, when there are few chunks, a split of the N*P*Q reduction
 //                whose partial sums are added in a fixed order afterwards.
 //   grad_bias  : per channel sums in double.
+// Depthwise convolutions (groups == C) take their direct kernels instead (conv2d_depthwise.h).
 // Every decision that changes the order of a sum depends on the shape only, never on the thread
 // count, so results are bit-identical from run to run and across thread counts.
 #include <ATen/Dispatch.h>
@@ -19,6 +20,7 @@
 #include "../common/params_from_tensors.h"
 #include "../common/poison.h"
 #include "conv2d_cpu.h"
+#include "conv2d_depthwise.h"
 #include "conv2d_forward_amx.h"
 #include "conv2d_forward_nhwc.h"
 #include "conv2d_packing.h"
@@ -218,10 +220,8 @@ void grad_bias_kernel(const Conv2dParams& p, const scalar_t* go, scalar_t* gb) {
   });
 }
 
-// The input gradient of a stride-1 convolution is the forward convolution of grad_output with
-// the filters transposed (K <-> C/g per group) and flipped (r -> R-1-r, s -> S-1-s), padded by
-// dil * (kernel - 1) - pad on each side. Returns those parameters, or false where a padding
-// would be negative (padding wider than the dilated kernel) or the stride is not 1.
+}  // namespace
+
 bool dgrad_as_forward_params(const Conv2dParams& p, const Strides4& gi, const Strides4& wt, Conv2dParams* out) {
   if (p.stride_h != 1 || p.stride_w != 1) return false;
   Conv2dParams q = p;
@@ -235,6 +235,8 @@ bool dgrad_as_forward_params(const Conv2dParams& p, const Strides4& gi, const St
   *out = q;
   return true;
 }
+
+namespace {
 
 // Whether the forward kernels beat the col2im GEMM below for this input gradient: where the
 // forward has its own path for the layout and dtype -- channels-last grad_output of the
@@ -303,10 +305,19 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward(
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_conv2d_backward_cpu", [&] {
     using acc_t = at::opmath_type<scalar_t>;
     const scalar_t* go = grad_output.const_data_ptr<scalar_t>();
-    if (gi.defined() && !empty) grad_input<scalar_t, acc_t>(p, go, weight, gi);
-    if (gw.defined() && !empty)
-      grad_weight_kernel<scalar_t, acc_t>(p, go, input.const_data_ptr<scalar_t>(),
-                                          gw.mutable_data_ptr<scalar_t>(), strides4(gw));
+    if (depthwise_applies(p)) {
+      if (gi.defined() && !empty)
+        depthwise_grad_input<scalar_t>(p, go, weight.const_data_ptr<scalar_t>(), gi.mutable_data_ptr<scalar_t>(),
+                                       strides4(gi));
+      if (gw.defined() && !empty)
+        depthwise_grad_weight<scalar_t>(p, go, input.const_data_ptr<scalar_t>(), gw.mutable_data_ptr<scalar_t>(),
+                                        strides4(gw));
+    } else {
+      if (gi.defined() && !empty) grad_input<scalar_t, acc_t>(p, go, weight, gi);
+      if (gw.defined() && !empty)
+        grad_weight_kernel<scalar_t, acc_t>(p, go, input.const_data_ptr<scalar_t>(),
+                                            gw.mutable_data_ptr<scalar_t>(), strides4(gw));
+    }
     if (gb.defined() && grad_output.numel() > 0) grad_bias_kernel<scalar_t>(p, go, gb.mutable_data_ptr<scalar_t>());
   });
   auto none = [&](const at::Tensor& t) { return t.defined() ? t : at::empty({0}, input.options()); };

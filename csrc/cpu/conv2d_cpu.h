@@ -30,5 +30,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward(
 template <typename scalar_t>
 void conv2d_forward_into(const Conv2dParams& p, const scalar_t* x, const scalar_t* w, scalar_t* y);
 
+// The input gradient of a stride-1 convolution is the forward convolution of grad_output with
+// the filters transposed (K <-> C/g per group) and flipped (r -> R-1-r, s -> S-1-s), padded by
+// dil * (kernel - 1) - pad on each side. Fills those parameters (grad_input at strides gi, the
+// transposed filters at strides wt), or returns false where a padding would be negative (padding
+// wider than the dilated kernel) or the stride is not 1.
+bool dgrad_as_forward_params(const Conv2dParams& p, const Strides4& gi, const Strides4& wt, Conv2dParams* out);
+
 }  // namespace cpu
 }  // namespace cnnops

@@ -14,6 +14,7 @@
 #include "../common/params_from_tensors.h"
 #include "../common/poison.h"
 #include "conv2d_cpu.h"
+#include "conv2d_depthwise.h"
 #include "conv2d_forward_amx.h"
 #include "conv2d_forward_nhwc.h"
 #include "gemm/amx_bf16.h"
@@ -164,12 +165,13 @@ void empty_reduction(const Conv2dParams& p, const scalar_t* bias, scalar_t* y, c
       }
 }
 
-// bfloat16 goes to AMX tiles where the CPU has them (conv2d_forward_amx.h), channels-last input
-// of the accumulation type to the indirect GEMM (conv2d_forward_nhwc.h), everything else to the
-// im2col-packing GEMM above.
+// Depthwise convolutions go to their direct kernels (conv2d_depthwise.h), bfloat16 to AMX tiles
+// where the CPU has them (conv2d_forward_amx.h), channels-last input of the accumulation type to
+// the indirect GEMM (conv2d_forward_nhwc.h), everything else to the im2col-packing GEMM above.
 template <typename scalar_t, typename acc_t>
 void forward(const Conv2dParams& p, const scalar_t* x, const scalar_t* w, const scalar_t* bias, scalar_t* y,
              const EpilogueParams& ep) {
+  if (depthwise_applies(p)) return depthwise_forward<scalar_t>(p, x, w, bias, y, ep);
   if constexpr (std::is_same_v<scalar_t, c10::BFloat16>) {
     if (amx_bf16_enabled() && forward_amx_takes(p)) return forward_amx_bf16(p, x, w, bias, y, ep);
   }

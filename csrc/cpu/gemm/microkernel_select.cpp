@@ -73,6 +73,8 @@ const Microkernel<T>& pick(const Microkernel<T>& avx512, const Microkernel<T>& a
 
 bool vector_isa_avx2() { return int(chosen_isa()) >= int(Isa::kAvx2); }
 
+bool vector_isa_avx512() { return int(chosen_isa()) >= int(Isa::kAvx512); }
+
 bool amx_bf16_enabled() { return chosen_isa() == Isa::kAmx; }
 
 const Microkernel<float>& microkernel_f32() {

@@ -1,0 +1,122 @@
+// The depthwise convolution drivers (conv2d_depthwise.h): the filters repacked once per call in the
+// accumulation type, the layout's kernel picked, each kernel run in the copy of the CPU's
+// instruction set (conv2d_depthwise_kernels.inc).
+#include "conv2d_depthwise.h"
+
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#include "conv2d_cpu.h"
+#include "cpu_isa.h"
+#include "gemm/gemm_driver.h"
+
+namespace cnnops {
+namespace cpu {
+
+#define CNNOPS_ISA_KERNELS "conv2d_depthwise_kernels.inc"
+#define CNNOPS_ISA_AVX512
+#include "isa_copies.inc"
+CNNOPS_ISA_DISPATCH_WIDE(dw_forward_nhwc)
+CNNOPS_ISA_DISPATCH_WIDE(dw_forward_planes)
+CNNOPS_ISA_DISPATCH_WIDE(dw_grad_input_nhwc)
+CNNOPS_ISA_DISPATCH_WIDE(dw_grad_input_planes)
+CNNOPS_ISA_DISPATCH_WIDE(dw_grad_weight_nhwc)
+CNNOPS_ISA_DISPATCH_WIDE(dw_grad_weight_planes)
+
+namespace {
+
+// The filters as [R*S][wk] (tap-major, wk = K rounded up to whole vectors, zero past K): one
+// vector load per tap for 16 channels-last channels.
+template <typename T, typename A = at::opmath_type<T>>
+std::vector<A> taps_by_channel(const Conv2dParams& p, const T* w, int64_t wk) {
+  std::vector<A> out(p.R * p.S * wk, A(0));
+  for (int64_t k = 0; k < p.K; ++k)
+    for (int64_t r = 0; r < p.R; ++r)
+      for (int64_t s = 0; s < p.S; ++s)
+        out[(r * p.S + s) * wk + k] = static_cast<A>(w[k * p.w.n + r * p.w.h + s * p.w.w]);
+  return out;
+}
+
+// The filters as [K][R*S], for the plane kernels.
+template <typename T, typename A = at::opmath_type<T>>
+std::vector<A> taps_by_filter(const Conv2dParams& p, const T* w) {
+  std::vector<A> out(p.K * p.R * p.S);
+  for (int64_t k = 0; k < p.K; ++k)
+    for (int64_t r = 0; r < p.R; ++r)
+      for (int64_t s = 0; s < p.S; ++s)
+        out[(k * p.R + r) * p.S + s] = static_cast<A>(w[k * p.w.n + r * p.w.h + s * p.w.w]);
+  return out;
+}
+
+}  // namespace
+
+template <typename T>
+void depthwise_forward(const Conv2dParams& p, const T* x, const T* w, const T* bias, T* y, const EpilogueParams& ep) {
+  using A = at::opmath_type<T>;
+  if (p.x.c == 1) {
+    const int64_t wk = round_up(p.K, kDepthwiseLanes);
+    const std::vector<A> wt = taps_by_channel(p, w, wk);
+    std::vector<A> b(bias != nullptr ? wk : 0, A(0));
+    for (int64_t k = 0; k < int64_t(b.size()) && k < p.K; ++k) b[k] = static_cast<A>(bias[k]);
+    dw_forward_nhwc<T>(p, x, wt.data(), wk, bias != nullptr ? b.data() : nullptr, ep, y);
+  } else {
+    const std::vector<A> wp = taps_by_filter(p, w);
+    std::vector<A> b(bias != nullptr ? p.K : 0);
+    for (int64_t k = 0; k < int64_t(b.size()); ++k) b[k] = static_cast<A>(bias[k]);
+    dw_forward_planes<T>(p, x, wp.data(), bias != nullptr ? b.data() : nullptr, ep, y);
+  }
+}
+
+template <typename T>
+void depthwise_grad_input(const Conv2dParams& p, const T* gy, const T* w, T* gx, const Strides4& gs) {
+  using A = at::opmath_type<T>;
+  const int64_t RS = p.R * p.S;
+  // Stride 1, one filter per channel: the forward of grad_output with each filter flipped.
+  Conv2dParams q;
+  if (p.K == p.C && dgrad_as_forward_params(p, gs, Strides4{RS, RS, p.S, 1}, &q)) {
+    std::vector<T> flipped(p.C * RS);
+    for (int64_t c = 0; c < p.C; ++c)
+      for (int64_t r = 0; r < p.R; ++r)
+        for (int64_t s = 0; s < p.S; ++s)
+          flipped[(c * p.R + r) * p.S + s] = w[c * p.w.n + (p.R - 1 - r) * p.w.h + (p.S - 1 - s) * p.w.w];
+    depthwise_forward<T>(q, gy, flipped.data(), nullptr, gx, EpilogueParams{nullptr, Strides4{}, Activation::kNone, false});
+    return;
+  }
+  if (p.y.c == 1) {
+    const int64_t wk = round_up(p.K, kDepthwiseLanes);
+    const std::vector<A> wt = taps_by_channel(p, w, wk);
+    dw_grad_input_nhwc<T>(p, gy, wt.data(), wk, gx, gs);
+  } else {
+    const std::vector<A> wp = taps_by_filter(p, w);
+    dw_grad_input_planes<T>(p, gy, wp.data(), gx, gs);
+  }
+}
+
+template <typename T>
+void depthwise_grad_weight(const Conv2dParams& p, const T* gy, const T* x, T* gw, const Strides4& gws) {
+  if (p.x.c == 1 && p.y.c == 1)
+    dw_grad_weight_nhwc<T>(p, gy, x, gw, gws);
+  else
+    dw_grad_weight_planes<T>(p, gy, x, gw, gws);
+}
+
+#define CNNOPS_DEPTHWISE_INSTANTIATE(T)                                                                        \
+  template void depthwise_forward<T>(const Conv2dParams&, const T*, const T*, const T*, T*, const EpilogueParams&); \
+  template void depthwise_grad_input<T>(const Conv2dParams&, const T*, const T*, T*, const Strides4&);             \
+  template void depthwise_grad_weight<T>(const Conv2dParams&, const T*, const T*, T*, const Strides4&);
+CNNOPS_DEPTHWISE_INSTANTIATE(float)
+CNNOPS_DEPTHWISE_INSTANTIATE(double)
+CNNOPS_DEPTHWISE_INSTANTIATE(c10::BFloat16)
+CNNOPS_DEPTHWISE_INSTANTIATE(c10::Half)
+#undef CNNOPS_DEPTHWISE_INSTANTIATE
+
+}  // namespace cpu
+}  // namespace cnnops
