@@ -1,12 +1,14 @@
 // CPU depthwise convolution: groups == C > 1, so each of the K = m * C filters (m, the channel
 // multiplier, is K / C) reads one input channel, k / m. A GEMM per group would be a 1-row GEMM;
 // these are direct kernels instead, vectorised along the unit-stride dimension of the data:
-//   channels-last (input channels innermost): 16 channels per vector, 6 output columns per block,
-//     the filters transposed to [R*S][K] once so a tap's 16 weights are one load; taps that fall
-//     in the padding read a row of zeros instead of branching;
+//   channels-last (input channels innermost): 16 channels per vector, 8 output columns per block
+//     on AVX-512 (4 on AVX2, 2 portable), the filters transposed to [R*S][K] once so a tap's 16
+//     weights are one load; the taps inside the input for every column of a block run
+//     unchecked, the rest read a row of zeros where a column is in the padding;
 //   any other layout: per (image, channel) plane, the input copied once into a zero-padded plane
 //     split by column phase (stride_w phases), so every strided window walk is a contiguous
-//     vector load, 16 output columns per vector, up to 4 vectors per block.
+//     vector load, 16 output columns per vector, up to 4 vectors (or, on maps of at most 32
+//     columns, 2 or 4 rows) per block.
 // Forward, input gradient (stride 1 without a multiplier as the forward of the flipped filters;
 // otherwise a gather per input pixel channels-last, a scatter into a padded plane elsewhere) and
 // weight gradient (a fixed-order reduction per filter). Every task owns its outputs and sums in an
