@@ -38,7 +38,9 @@ CNNOPS_HD_INLINE A apply_activation(A v, Activation act) {
 
 // Conversions between a storage type and the accumulation type, for types whose constructors
 // round correctly (the CPU's float, double, at::Half, at::BFloat16). The CUDA kernels pass
-// their own policy (dtypes.cuh) for the 16-bit patterns they carry.
+// their own policy (dtypes.cuh) for the 16-bit patterns they carry. note_access(ptr, bytes,
+// store, what, file, line) hears of every global access the epilogue makes (the simulator's
+// memory counters); `file`/`line` are the kernel's call of the epilogue.
 struct StaticCastConvert {
   template <typename A, typename T>
   static CNNOPS_HD_INLINE A widen(T v) {
@@ -48,6 +50,7 @@ struct StaticCastConvert {
   static CNNOPS_HD_INLINE T narrow(A v) {
     return static_cast<T>(v);
   }
+  static CNNOPS_HD_INLINE void note_access(const void*, int, bool, const char*, const char*, int) {}
 };
 
 // The epilogue of an output tensor of element type T, accumulated in A (CUTLASS's
@@ -67,19 +70,30 @@ struct ConvEpilogue {
   }
 
   // act(acc + bias[k] + residual[k]) for channel k of the pixel whose residual is r_pixel.
-  CNNOPS_HD_INLINE A operator()(A acc, int64_t k, const T* r_pixel) const {
-    if (bias != nullptr) acc += Convert::template widen<A>(bias[k]);
-    if (r_pixel != nullptr) acc += Convert::template widen<A>(r_pixel[k * ep.r.c]);
+  CNNOPS_HD_INLINE A operator()(A acc, int64_t k, const T* r_pixel, const char* file = __builtin_FILE(),
+                                int line = __builtin_LINE()) const {
+    if (bias != nullptr) {
+      Convert::note_access(bias + k, int(sizeof(T)), false, "ld.global bias", file, line);
+      acc += Convert::template widen<A>(bias[k]);
+    }
+    if (r_pixel != nullptr) {
+      Convert::note_access(r_pixel + k * ep.r.c, int(sizeof(T)), false, "ld.global residual", file, line);
+      acc += Convert::template widen<A>(r_pixel[k * ep.r.c]);
+    }
     return apply_activation(acc, ep.act);
   }
 
   // Stores v at element offset `at` of the output y: rounded once to T, or unrounded into the
   // float buffer of a split reduction's partial sums (ep.store_float).
-  CNNOPS_HD_INLINE void store(void* y, int64_t at, A v) const {
-    if (ep.store_float)
+  CNNOPS_HD_INLINE void store(void* y, int64_t at, A v, const char* file = __builtin_FILE(),
+                              int line = __builtin_LINE()) const {
+    if (ep.store_float) {
+      Convert::note_access(static_cast<float*>(y) + at, 4, true, "st.global", file, line);
       static_cast<float*>(y)[at] = float(v);
-    else
+    } else {
+      Convert::note_access(static_cast<T*>(y) + at, int(sizeof(T)), true, "st.global", file, line);
       static_cast<T*>(y)[at] = Convert::template narrow<T>(v);
+    }
   }
 };
 

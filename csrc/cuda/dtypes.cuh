@@ -17,6 +17,8 @@
 #include <cuda_fp16.h>
 #else
 #include <cstring>
+
+#include "../sim/intrinsic_entry_points.h"  // the memory counters' hook (KernelConvert::note_access)
 #endif
 
 namespace cnnops {
@@ -177,6 +179,16 @@ struct KernelConvert {
   template <typename T, typename A>
   static CNNOPS_HD_INLINE T narrow(A v) {
     return from_acc<T>(v);
+  }
+  static CNNOPS_HD_INLINE void note_access(const void* p, int bytes, bool store, const char* what, const char* file,
+                                           int line) {
+#if defined(CNNOPS_SIM)
+    ::cnnops::sim::detail::record_memory_access(::cnnops::sim::MemorySpace::kGlobal,
+                                                store ? ::cnnops::sim::AccessKind::kStore : ::cnnops::sim::AccessKind::kLoad,
+                                                what, p, bytes, file, line);
+#else
+    (void)p, (void)bytes, (void)store, (void)what, (void)file, (void)line;
+#endif
   }
 };
 

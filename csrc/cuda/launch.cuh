@@ -25,6 +25,9 @@ inline cudaError_t launch(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, 
 
 // A LaunchResult from a CUDA status: success, or CUDA's message.
 inline LaunchResult launch_result(cudaError_t err, const char* kernel) {
+#if defined(CNNOPS_SIM)
+  ::cnnops::sim::detail::name_last_launched_kernel(kernel);  // the memory counters' kernel name
+#endif
   return LaunchResult{err == cudaSuccess ? nullptr : cudaGetErrorString(err), kernel};
 }
 

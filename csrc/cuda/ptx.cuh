@@ -196,6 +196,10 @@ __device__ __forceinline__ void ldmatrix(uint32_t (&r)[kMatrices], const void* r
     }
   }
   if (lane == 0) ::cnnops::sim::count(::cnnops::sim::Counter::kLdmatrix);
+  // One 16-byte row per lane of the matrices loaded (memory counters: one phase per matrix).
+  static constexpr const char* kName = kMatrices == 1 ? "ldmatrix.x1" : kMatrices == 2 ? "ldmatrix.x2" : "ldmatrix.x4";
+  ::cnnops::sim::detail::record_memory_access(::cnnops::sim::MemorySpace::kShared, ::cnnops::sim::AccessKind::kLoad,
+                                              kName, row, lane < 8 * kMatrices ? 16 : 0, file, line);
 #else
   (void)file;
   (void)line;
@@ -221,6 +225,20 @@ __device__ __forceinline__ void ldmatrix(uint32_t (&r)[kMatrices], const void* r
                    : "r"(addr));
   }
 #endif
+}
+
+// A plain shared-memory load (ld.shared), written through this wrapper where the memory counters
+// should see it: under nvcc it is the dereference itself.
+template <typename T>
+__device__ __forceinline__ T ld_shared(const T* p, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+#if defined(CNNOPS_SIM)
+  ::cnnops::sim::detail::record_memory_access(::cnnops::sim::MemorySpace::kShared, ::cnnops::sim::AccessKind::kLoad,
+                                              "ld.shared", p, int(sizeof(T)), file, line);
+#else
+  (void)file;
+  (void)line;
+#endif
+  return *p;
 }
 
 // cp.async.cg (16 bytes; L2 only) / .ca (4 or 8 bytes) from global to shared memory. src_bytes <

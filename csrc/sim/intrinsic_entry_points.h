@@ -5,6 +5,8 @@
 #pragma once
 #include <cstdint>
 
+#include "sim_api.h"
+
 namespace cnnops {
 namespace sim {
 namespace detail {
@@ -36,6 +38,17 @@ void cp_async(void* dst, const void* src, int bytes, int src_bytes, const char* 
 void cp_async_commit_group();
 // Completes every committed group but the `pending` most recent ones.
 void cp_async_wait_group(int pending);
+
+// One lane's part in a warp-level memory instruction (memory_counters.h), for the memory
+// counters; a no-op unless Options::count_memory_accesses is on and a kernel is running.
+// `instruction` and `file` must be string literals. bytes = 0: the lane takes part in the
+// instruction without touching memory.
+void record_memory_access(MemorySpace space, AccessKind kind, const char* instruction, const void* address, int bytes,
+                          const char* file, int line);
+
+// Names the calling OS thread's most recently launched kernel in the memory counters (its
+// launcher knows the configuration's name; the simulator has only a function pointer).
+void name_last_launched_kernel(const char* name);
 
 }  // namespace detail
 }  // namespace sim

@@ -61,19 +61,27 @@ cudaError_t launch(const KernelLaunch& launch) {
   runtime.scheduler.begin_launch(launch.block, opts.reverse_thread_order, opts.warps_run_ahead,
                                  opts.fiber_stack_bytes, launch.invoke, launch.closure);
   runtime.shared_memory.begin_launch(launch.kernel, launch.dynamic_shared_bytes, opts.poison_shared_memory);
+  runtime.memory.begin_launch(launch.kernel, unsigned(uint64_t(launch.block.x) * launch.block.y * launch.block.z),
+                              opts.count_memory_accesses);
   count(Counter::kLaunches);
 
   const dim3 g = launch.grid;
   const uint64_t blocks = uint64_t(g.x) * g.y * g.z;
   const uint64_t threads_per_block = uint64_t(launch.block.x) * launch.block.y * launch.block.z;
+  const bool sampled = opts.sample_blocks > 0 && opts.sample_blocks < blocks;
+  const uint64_t runs = sampled ? opts.sample_blocks : blocks;
   bool ok = true;
-  for (uint64_t i = 0; i < blocks && ok; ++i) {
-    const uint64_t b = opts.reverse_block_order ? blocks - 1 - i : i;
+  for (uint64_t i = 0; i < runs && ok; ++i) {
+    // 128-bit product: blocks * i can pass 2^64 for the largest grids.
+    const uint64_t picked = sampled ? uint64_t((unsigned __int128)i * blocks / runs) : i;
+    const uint64_t b = opts.reverse_block_order ? blocks - 1 - picked : picked;
     runtime.shared_memory.poison_for_block();
     runtime.async_copies.begin_block(unsigned(threads_per_block));
+    if (runtime.memory.enabled()) runtime.memory.begin_block();
     count(Counter::kBlocks);
     count(Counter::kThreads, threads_per_block);
     ok = runtime.scheduler.run_block(uint3{unsigned(b % g.x), unsigned(b / g.x % g.y), unsigned(b / g.x / g.y)});
+    if (runtime.memory.enabled()) runtime.memory.end_block(ok);
   }
 
   runtime.shared_memory.end_launch();

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "cuda_runtime_sim.h"
 
@@ -21,6 +22,14 @@ struct Options {
   bool poison_shared_memory = true;   // 0xFF over static and dynamic shared memory before each block
   bool poison_allocations = true;     // 0xFF over every cudaMalloc'd buffer
   bool print_errors = true;           // also print each refused launch / kernel fault to stderr
+  // Record every lane of the memory accesses the PTX wrappers and the kernels' epilogue report,
+  // and cost them per warp-level instruction (memory_access_counts()). Off by default: it
+  // roughly doubles the time of a memory-heavy launch.
+  bool count_memory_accesses = false;
+  // Run only this many blocks of each launch, spread evenly over the grid (block i * blocks /
+  // sample_blocks for i < sample_blocks); 0 runs every block. For profiling a real layer's launch
+  // from a sample of its blocks: the blocks left out write nothing, so outputs are incomplete.
+  uint64_t sample_blocks = 0;
   size_t fiber_stack_bytes = 64 << 10;  // stack of every simulated thread (8 KB suffice at -O2)
 };
 Options options();
@@ -52,6 +61,30 @@ extern uint64_t counter_values[int(Counter::kNumCounters)];
 inline void count(Counter counter, uint64_t n = 1) {
   __atomic_fetch_add(&detail::counter_values[int(counter)], n, __ATOMIC_RELAXED);
 }
+
+// What a profiler would count of memory traffic, per kernel and per source line of an access
+// (memory_counters.h says which accesses are seen and how lanes form warp-level instructions;
+// memory_cost.h how they are costed). Counted while Options::count_memory_accesses is on.
+enum class MemorySpace : int { kShared, kGlobal };
+enum class AccessKind : int { kLoad, kStore };
+struct MemoryAccessSite {
+  std::string kernel;       // the launcher's name for the kernel, else "kernel@<address>"
+  std::string file;         // where the access is written (a kernel's line, or its call of a helper)
+  int line = 0;
+  std::string instruction;  // "ldmatrix.x4", "cp.async.16", "ld.shared", "st.global", ...
+  MemorySpace space = MemorySpace::kShared;
+  AccessKind kind = AccessKind::kLoad;
+  uint64_t instructions = 0;     // warp-level instructions
+  uint64_t lane_accesses = 0;    // lanes that touched memory
+  uint64_t bytes = 0;            // bytes the lanes asked for
+  uint64_t wavefronts = 0;       // shared: wavefronts needed ...
+  uint64_t ideal_wavefronts = 0; //         ... and without bank conflicts
+  uint64_t sectors = 0;          // global: 32-byte sectors touched ...
+  uint64_t ideal_sectors = 0;    //         ... and the minimum for the bytes moved
+};
+// Sorted by kernel, file, line, instruction.
+std::vector<MemoryAccessSite> memory_access_counts();
+void reset_memory_access_counts();
 
 // The explanation of the most recent error the simulator reported (a refused launch, a kernel
 // fault such as a divergent __syncthreads, an invalid API argument); empty if none.

@@ -81,6 +81,19 @@ void cp_async(void* dst, const void* src, int bytes, int src_bytes, const char* 
     device_fault("cp.async with a source or destination not aligned to the copy size", file, line);
   running_scheduler("cp.async", file, line);
   tls_thread_runtime->async_copies.issue(linear_thread_id(), dst, src, bytes, src_bytes);
+  // The shared side is written whole (zero-fill included); the global side reads src_bytes.
+  static const char* const kNames[] = {"cp.async.4", "cp.async.8", "cp.async.16"};
+  const char* name = kNames[bytes == 4 ? 0 : bytes == 8 ? 1 : 2];
+  record_memory_access(MemorySpace::kShared, AccessKind::kStore, name, dst, bytes, file, line);
+  record_memory_access(MemorySpace::kGlobal, AccessKind::kLoad, name, src, src_bytes, file, line);
+}
+
+void record_memory_access(MemorySpace space, AccessKind kind, const char* instruction, const void* address, int bytes,
+                          const char* file, int line) {
+  ThreadRuntime* runtime = tls_thread_runtime;
+  if (runtime == nullptr || !runtime->memory.enabled() || !runtime->scheduler.in_simulated_thread()) return;
+  runtime->memory.record(linear_thread_id(), space, kind, instruction, reinterpret_cast<uintptr_t>(address), bytes,
+                         file, line);
 }
 
 void cp_async_commit_group() {

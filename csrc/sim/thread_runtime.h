@@ -5,6 +5,7 @@
 #include "async_copy.h"
 #include "block_scheduler.h"
 #include "fiber.h"
+#include "memory_counters.h"
 #include "shared_memory.h"
 
 namespace cnnops {
@@ -18,6 +19,7 @@ class ThreadRuntime {
   BlockScheduler scheduler;
   SharedMemory shared_memory;
   AsyncCopies async_copies;
+  MemoryAccessRecorder memory;
   bool launching = false;
 };
 

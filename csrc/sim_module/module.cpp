@@ -66,6 +66,36 @@ pybind11::dict counters() {
   return d;
 }
 
+// One dict per access site (sim_api.h's MemoryAccessSite), kernels and lines in order.
+pybind11::list memory_counters() {
+  pybind11::list out;
+  for (const sim::MemoryAccessSite& c : sim::memory_access_counts()) {
+    pybind11::dict d;
+    d["kernel"] = c.kernel;
+    d["file"] = c.file;
+    d["line"] = c.line;
+    d["instruction"] = c.instruction;
+    d["space"] = c.space == sim::MemorySpace::kShared ? "shared" : "global";
+    d["kind"] = c.kind == sim::AccessKind::kLoad ? "load" : "store";
+    d["instructions"] = c.instructions;
+    d["lane_accesses"] = c.lane_accesses;
+    d["bytes"] = c.bytes;
+    d["wavefronts"] = c.wavefronts;
+    d["ideal_wavefronts"] = c.ideal_wavefronts;
+    d["sectors"] = c.sectors;
+    d["ideal_sectors"] = c.ideal_sectors;
+    out.append(d);
+  }
+  return out;
+}
+
+void set_profiling(bool memory, uint64_t sample_blocks) {
+  sim::Options o = sim::options();
+  o.count_memory_accesses = memory;
+  o.sample_blocks = sample_blocks;
+  sim::set_options(o);
+}
+
 void set_options(bool reverse_block_order, bool reverse_thread_order, bool warps_run_ahead) {
   sim::Options o = sim::options();
   o.reverse_block_order = reverse_block_order;
@@ -108,6 +138,14 @@ PYBIND11_MODULE(_sim, m) {
   m.def("last_kernel", &cnnops::cuda::last_kernel, "the kernel configuration the last call of an op ran");
   m.def("counters", &counters, "what the simulator ran since the last reset: {name: count}");
   m.def("reset_counters", &sim::reset_counters);
+  m.def("memory_counters", &memory_counters,
+        "what a profiler would count of the memory accesses since the last reset, per kernel and source line: "
+        "shared-memory wavefronts and global 32-byte sectors against their ideal (while count_memory_accesses is on)");
+  m.def("reset_memory_counters", &sim::reset_memory_access_counts);
+  m.def("set_profiling", &set_profiling,
+        "memory: record and cost every lane of the kernels' reported memory accesses (slower); sample_blocks: run "
+        "only that many blocks of each launch, spread over the grid (0: all; outputs are then incomplete)",
+        pybind11::arg("memory") = false, pybind11::arg("sample_blocks") = 0);
   m.def("set_options", &set_options,
         "the schedule: blocks / threads last to first, each warp running ahead to the next __syncthreads",
         pybind11::arg("reverse_block_order") = false, pybind11::arg("reverse_thread_order") = false,
