@@ -9,8 +9,10 @@
 // 4 warps of 64 x 32, a 3-stage cp.async pipeline (padding taps are zero-filled by the copy
 // itself). 16-bit types: fragments by ldmatrix.x4, mma.sync.m16n8k16. float32: fragments by
 // 32-bit shared loads rounded with cvt.rna.tf32, mma.sync.m16n8k8.tf32 -- what torch's cuDNN
-// convolutions do when TF32 is allowed. Shared rows are padded by 16 bytes, which puts the 8 rows
-// of every ldmatrix (and the 8 x 4 words of every TF32 fragment load) in distinct banks. Each
+// convolutions do when TF32 is allowed. Shared rows are 64 bytes, unpadded, with their four
+// 16-byte chunks swizzled (SwizzledRows below), so that the cp.async writes, the ldmatrix reads
+// and the TF32 fragment loads are all free of bank conflicts (the simulator's memory counters
+// check it: tests/test_sim_memory_counters.py). Each
 // thread decodes its 4 A rows' positions once; the filter tap of its reduction column is
 // decoded once per step and shared by those rows (the loaders: conv2d_fprop_tc_iterators.cuh).
 #include <cstdint>
@@ -34,7 +36,7 @@ namespace cuda {
 namespace {
 
 // What differs between the element types: the shared-memory element, the vector and tile widths
-// in elements, and the mma shape's depth. Rows are 64 bytes of data plus 16 of padding (80).
+// in elements, and the mma shape's depth. Rows are 64 bytes: kTileK elements, 4 vectors.
 template <typename T>
 struct TcTraits {  // float16 / bfloat16
   using Smem = uint16_t;
@@ -47,32 +49,83 @@ struct TcTraits<float> {  // float32 read as TF32
   static constexpr int kVec = 4, kTileK = 16, kMmaK = 8;
   static constexpr const char* kName = "tf32";
 };
+// The shared tiles' layout: row r's 16-byte chunk c (elements c * kVec ..) is stored at chunk
+// c ^ ((r / 2) % 4) of the row (CUTLASS's XOR swizzle, for 64-byte rows). A 128-byte bank line
+// holds rows 2j and 2j + 1, so:
+// - a cp.async quarter-warp (2 rows x 4 chunks) fills one line's 8 chunk slots, one each;
+// - an ldmatrix 8x8 matrix (rows r .. r + 7 at one chunk, r a multiple of 8) lands on 8 distinct
+//   slots: (r % 2) picks the line half, (r / 2) % 4 the chunk;
+// - a TF32 fragment load (rows g = 0..7 x words t = 0..3 of one chunk) covers all 32 banks.
+// Unpadded, the tiles are 20% smaller than with 16-byte padding (which also left 2-way conflicts
+// in the cp.async writes).
+template <typename T>
+struct SwizzledRows {
+  static constexpr int kVec = TcTraits<T>::kVec, kPitch = TcTraits<T>::kTileK;
+  // The element offset within its row of element k of row `row`.
+  static __device__ __forceinline__ int at(int row, int k) {
+    return (((k / kVec) ^ ((row >> 1) & 3)) * kVec) | (k % kVec);
+  }
+};
 template <typename T>
 constexpr int row_pitch() {
-  return TcTraits<T>::kTileK + TcTraits<T>::kVec;
+  return SwizzledRows<T>::kPitch;
 }
+
+// Where a lane's fragment rows lie in its warp's tiles, per k-slice: element offsets from the
+// warp tile's first row (a multiple of 8, so the swizzle follows from the row within it). They
+// are fixed for the kernel, computed once before the main loop, which then only adds a stage's
+// base and compile-time row steps.
+//   16-bit: a / b = the lane's ldmatrix row address in the A / B tile.
+//   TF32:   a / b = word t / t + 4 of row g (the same for both tiles: rows g and g + 8, and the
+//           filter rows j * 8 + g, share row g's swizzle).
+template <typename T>
+struct FragmentOffsets {
+  static constexpr int kSlices = TcTraits<T>::kTileK / TcTraits<T>::kMmaK;
+  int a[kSlices], b[kSlices];
+
+  __device__ __forceinline__ explicit FragmentOffsets(int lane) {
+    using Rows = SwizzledRows<T>;
+    constexpr int kPitch = Rows::kPitch;
+    #pragma unroll
+    for (int s = 0; s < kSlices; ++s) {
+      const int kk = s * TcTraits<T>::kMmaK;
+      if constexpr (std::is_same<T, float>::value) {
+        const int g = lane / 4, t = lane % 4;
+        a[s] = g * kPitch + Rows::at(g, kk + t);
+        b[s] = g * kPitch + Rows::at(g, kk + t + 4);
+      } else {
+        // A: matrices 0-3 = rows 0-7 / 8-15 of a 16-row tile, at k and k + 8.
+        // B: matrices 0-3 = filters 0-7 at k, k + 8, then filters 8-15 at k, k + 8.
+        const int a_row = (lane % 8) + ((lane / 8) % 2) * 8, b_row = (lane / 16) * 8 + (lane % 8);
+        a[s] = a_row * kPitch + Rows::at(a_row, kk + (lane / 16) * 8);
+        b[s] = b_row * kPitch + Rows::at(b_row, kk + ((lane / 8) % 2) * 8);
+      }
+    }
+  }
+};
 
 // One k-slice of a warp's tile: fragments from shared memory, then kFragsM x kFragsN mma.
 template <typename T, int kFragsM, int kFragsN, typename Smem>
 __device__ __forceinline__ void warp_mma_slice(float (&acc)[kFragsM][kFragsN][4], const Smem* a_tile,
-                                               const Smem* b_tile, int kk, int lane) {
+                                               const Smem* b_tile, int slice, const FragmentOffsets<T>& at) {
   constexpr int kPitch = row_pitch<T>();
   uint32_t a[kFragsM][4], b[kFragsN][2];
   if constexpr (std::is_same<T, float>::value) {
     // m16n8k8 tf32: a0 = A[g][t], a1 = A[g+8][t], a2 = A[g][t+4], a3 = A[g+8][t+4];
     // b0 = B[t][g], b1 = B[t+4][g] with B[k][n] stored as b_tile[n][k].
-    const int g = lane / 4, t = lane % 4;
+    const Smem* lo = a_tile + at.a[slice];
+    const Smem* hi = a_tile + at.b[slice];
     #pragma unroll
     for (int i = 0; i < kFragsM; ++i) {
-      const Smem* r0 = a_tile + (i * 16 + g) * kPitch + kk;
-      const Smem* r8 = r0 + 8 * kPitch;
-      a[i][0] = ptx::to_tf32(r0[t]), a[i][1] = ptx::to_tf32(r8[t]);
-      a[i][2] = ptx::to_tf32(r0[t + 4]), a[i][3] = ptx::to_tf32(r8[t + 4]);
+      const int r0 = i * 16 * kPitch, r8 = r0 + 8 * kPitch;
+      a[i][0] = ptx::to_tf32(ptx::ld_shared(lo + r0)), a[i][1] = ptx::to_tf32(ptx::ld_shared(lo + r8));
+      a[i][2] = ptx::to_tf32(ptx::ld_shared(hi + r0)), a[i][3] = ptx::to_tf32(ptx::ld_shared(hi + r8));
     }
     #pragma unroll
     for (int j = 0; j < kFragsN; ++j) {
-      const Smem* col = b_tile + (j * 8 + g) * kPitch + kk;
-      b[j][0] = ptx::to_tf32(col[t]), b[j][1] = ptx::to_tf32(col[t + 4]);
+      const int col = j * 8 * kPitch;
+      b[j][0] = ptx::to_tf32(ptx::ld_shared(b_tile + at.a[slice] + col));
+      b[j][1] = ptx::to_tf32(ptx::ld_shared(b_tile + at.b[slice] + col));
     }
     #pragma unroll
     for (int i = 0; i < kFragsM; ++i)
@@ -80,17 +133,11 @@ __device__ __forceinline__ void warp_mma_slice(float (&acc)[kFragsM][kFragsN][4]
       for (int j = 0; j < kFragsN; ++j) ptx::mma_m16n8k8_tf32(acc[i][j], a[i], b[j], acc[i][j]);
   } else {
     #pragma unroll
-    for (int i = 0; i < kFragsM; ++i) {
-      // Matrices 0-3: rows 0-7 / 8-15 of the 16-row tile, at k and k + 8.
-      const int row = i * 16 + (lane % 8) + ((lane / 8) % 2) * 8;
-      ptx::ldmatrix<4, false>(a[i], a_tile + row * kPitch + kk + (lane / 16) * 8);
-    }
+    for (int i = 0; i < kFragsM; ++i) ptx::ldmatrix<4, false>(a[i], a_tile + at.a[slice] + i * 16 * kPitch);
     #pragma unroll
     for (int j = 0; j < kFragsN; j += 2) {
-      // Matrices 0-3: filters 0-7 at k, k + 8, then filters 8-15 at k, k + 8.
       uint32_t r[4];
-      const int row = j * 8 + (lane / 16) * 8 + (lane % 8);
-      ptx::ldmatrix<4, false>(r, b_tile + row * kPitch + kk + ((lane / 8) % 2) * 8);
+      ptx::ldmatrix<4, false>(r, b_tile + at.b[slice] + j * 8 * kPitch);
       b[j][0] = r[0], b[j][1] = r[1], b[j + 1][0] = r[2], b[j + 1][1] = r[3];
     }
     #pragma unroll
@@ -127,14 +174,18 @@ __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
   const int64_t m0 = int64_t(blockIdx.x) * kTileM, n0 = int64_t(blockIdx.y) * kTileN;
   const int64_t k_tiles = (RSC + kTileK - 1) / kTileK;
 
-  // Loader: reduction column `vec` (one 16-byte vector) of rows row0 + kRowsPerPass i.
+  // Loader: reduction column `vec` (one 16-byte vector) of rows row0 + kRowsPerPass i, all with
+  // row0's swizzle (kRowsPerPass is a multiple of 8).
+  static_assert(kRowsPerPass % 8 == 0 && kWarpM % 8 == 0 && kWarpN % 8 == 0,
+                "loader rows and warp tiles must start where the swizzle pattern does");
   const int vec = tid % kVecsPerRow, row0 = tid / kVecsPerRow;
+  const int at = SwizzledRows<T>::at(row0, vec * kVec);
   const ActivationIterator<T, kOneByOne, kPassesA, kRowsPerPass> a_loader(m0 + row0, p);
   const FilterIterator<T, kPassesB, kRowsPerPass> b_loader(n0 + row0, p);
   auto load_stage = [&](int stage, int64_t kt) {
     const ReductionColumn col = decode_reduction_column<kOneByOne>(kt * kTileK + vec * kVec, RSC, p);
-    a_loader.copy(&as[stage][row0], vec * kVec, col, x, p);
-    b_loader.copy(&bs[stage][row0], vec * kVec, col, w, p);
+    a_loader.copy(&as[stage][row0], at, col, x, p);
+    b_loader.copy(&bs[stage][row0], at, col, w, p);
   };
 
   float acc[kFragsM][kFragsN][4];
@@ -154,6 +205,7 @@ __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
   }
 
   const int wm = warp % kWarpsM, wn = warp / kWarpsM;
+  const FragmentOffsets<T> frag_at(lane);
   for (int64_t kt = 0; kt < k_tiles; ++kt) {
     ptx::cp_async_wait<kStages - 2>();
     __syncthreads();  // step kt visible to all; everyone is done reading step kt-1's stage
@@ -163,8 +215,8 @@ __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
 
     const int st = int(kt % kStages);
     #pragma unroll
-    for (int kk = 0; kk < kTileK; kk += TcTraits<T>::kMmaK)
-      warp_mma_slice<T, kFragsM, kFragsN>(acc, &as[st][wm * kWarpM][0], &bs[st][wn * kWarpN][0], kk, lane);
+    for (int slice = 0; slice < FragmentOffsets<T>::kSlices; ++slice)
+      warp_mma_slice<T, kFragsM, kFragsN>(acc, &as[st][wm * kWarpM][0], &bs[st][wn * kWarpN][0], slice, frag_at);
   }
   ptx::cp_async_wait<0>();  // no copy may still be in flight when the block ends
 

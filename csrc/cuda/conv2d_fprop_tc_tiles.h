@@ -25,7 +25,7 @@ struct TcTile {
   static_assert(kFragsN % 2 == 0, "B fragments are loaded two n8 tiles per ldmatrix.x4");
 };
 
-// 128 x 64 for most layers. Three resident blocks per SM (46 KB of shared memory each) lets ptxas
+// 128 x 64 for most layers. Three resident blocks per SM (36 KB of shared memory each) lets ptxas
 // use up to 170 registers instead of squeezing to 128 for four, which spilled.
 using TileLarge = TcTile<128, 64, 2, 2, 3, 3>;
 // 64 x 64 when the large tiles would not give every SM a block (deep layers, small batches).

@@ -120,13 +120,26 @@ void check_fprop(const Shape& shape, DType dtype, const char* kernel, double tol
     sim::Options o = sim::options();
     o.reverse_block_order = o.reverse_thread_order = schedule == 1;
     o.warps_run_ahead = schedule == 2;
+    o.count_memory_accesses = true;
     sim::set_options(o);
     dy.upload(std::vector<T>(dy.size(), cnnops::cuda::from_acc<T>(NAN)));
     sim::reset_counters();
+    sim::reset_memory_access_counts();
     const cnnops::cuda::LaunchResult r = cnnops::cuda::conv2d_fprop(a, nullptr);
     REQUIRE(r.error == nullptr);
     CHECK_EQ(std::string(r.kernel), std::string(kernel));
     CHECK(sim::counter(sim::Counter::kLaunches) == 1);
+    // The tensor-core kernels' shared tiles are laid out so that no access conflicts: every
+    // wavefront count at its ideal (a swizzle that keeps results right but conflicts fails here).
+    if (std::string(kernel).rfind("fprop_tc", 0) == 0) {
+      int shared_sites = 0;
+      for (const sim::MemoryAccessSite& m : sim::memory_access_counts()) {
+        if (m.kernel != kernel || m.space != sim::MemorySpace::kShared) continue;
+        ++shared_sites;
+        CHECK_EQ(m.wavefronts, m.ideal_wavefronts);
+      }
+      CHECK(shared_sites >= 4);  // the A and B cp.async writes, the A and B fragment reads
+    }
     const std::vector<T> y = dy.download();
     int bad = 0;
     for (size_t i = 0; i < y.size(); ++i) {
