@@ -269,3 +269,44 @@ def test_compare_reads_the_stored_old_format_result(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "10 cases in both" in text and "geomean cnnops time B/A 0.500" in text
     assert "64 only in A, 1 only in B" in text and "stem 7x7/2 3->64" in text
+
+
+# ----------------------------------------------------------------------------- the GPU model
+SASS_SNIPPET = """
+        Function : _ZN6cnnops4cuda15fprop_tc_kernelEv
+        /*0000*/                   MOV R1, c[0x0][0x28] ;
+        /*0010*/                   IMAD.WIDE R2, R3, 0x2, R4 ;
+        /*0020*/                   LDSM.16.M88.4 R8, [R2] ;
+        /*0030*/                   HMMA.16816.F32.BF16 R12, R8, R10, R12 ;
+        /*0040*/                   NOP ;
+        /*0050*/                   HMMA.16816.F32.BF16 R16, R8, R11, R16 ;
+        /*0060*/               @P0 BRA 0x20 ;
+        /*0070*/                   HMMA.16816.F32.BF16 R16, R8, R11, R16 ;
+        /*0080*/                   EXIT ;
+"""
+
+
+def test_sass_main_loop_is_the_backward_branch_loop_with_the_most_hmma():
+    from benchmarks import sass
+    fns = sass.functions(SASS_SNIPPET)
+    loop = sass.main_loop(fns["_ZN6cnnops4cuda15fprop_tc_kernelEv"])
+    # 0x20..0x60: LDSM, 2 HMMA, BRA (the NOP is not issued work; the HMMA after the loop is not in it)
+    assert (loop.instructions, loop.hmma, loop.shared_loads, loop.imad_wide) == (4, 2, 1, 0)
+    assert loop.per_hmma == 2.0 and loop.non_mma_per_hmma == 1.0
+
+
+def test_model_counts_the_grid_and_labels_itself():
+    """The model of one layer: HMMA scaled from a sampled block equal the grid's (blocks x
+    k-tiles x mma per k-tile), the bound is the largest term, and the table says MODEL."""
+    pytest.importorskip("cnnops._sim")
+    from benchmarks import model
+    rows = model.model_suites(["resnet50"], batch=2, sample_blocks=1, layers=["l4 1x1 2048->512"])
+    assert len(rows) == 1
+    r = rows[0]
+    assert r.kernel == "fprop_tc1x1_64x64x32_s3<bf16>" and r.blocks == 2 * 8
+    assert r.hmma == r.blocks * (2048 // 32) * (64 // 16) * (64 // 8) * 2
+    terms = {k: v for k, v in r.times_us.items() if v is not None}
+    assert r.bound == max(terms, key=terms.get) and r.model_us == terms[r.bound]
+    assert r.smem_read_conflict == 1.0 and r.smem_write_conflict == 1.0 and r.load_efficiency == 1.0
+    text = model.table(rows, model.MACHINES["H200"], torch.bfloat16, 2, 1)
+    assert text.startswith("MODEL (not a measurement)") and "| resnet50 | l4 1x1 2048->512 |" in text
