@@ -58,7 +58,8 @@ MMA_FLOP = 16 * 8 * 16 * 2  # one mma.sync.m16n8k16
 ISSUE_PER_SM = 4       # instructions per cycle per SM (one per sub-partition)
 DEFAULT_SUITES = ["resnet50", "vgg16", "googlenet", "alexnet"]
 _PLAN = re.compile(r"fprop_tc(1x1)?_(\d+)x(\d+)x(\d+)_s(\d+)<(\w+)>")
-_RESIDENT = {128: 3, 64: 4}  # blocks per SM by tile M (conv2d_fprop_tc_tiles.h's __launch_bounds__)
+# Blocks per SM by tile (M, N): conv2d_fprop_tc_tiles.h's kMinBlocksPerSm (__launch_bounds__).
+_RESIDENT = {(128, 128): 2, (128, 64): 3, (64, 64): 4}
 
 
 class LayerModel(NamedTuple):
@@ -146,7 +147,7 @@ def model_layer(sim, suite: str, spec: ConvSpec, batch: int, dtype: torch.dtype,
     ratio = lambda pred, a, b: (_sites_sum(sites, pred, a) / max(1, _sites_sum(sites, pred, b)))
 
     sm_cycles_per_s = machine.clock_hz * machine.sms
-    resident = _RESIDENT.get(TM, 1)
+    resident = _RESIDENT[(TM, TN)]
     waves = blocks / (machine.sms * resident)
     stretch = math.ceil(waves) / waves  # the last wave leaves SMs idle
     elem = torch.finfo(dtype).bits // 8

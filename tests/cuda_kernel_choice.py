@@ -21,9 +21,13 @@ def out_size(case):
 
 
 def tensor_core_tile(case):
-    """64 x 64 tiles when 128 x 64 ones would give fewer blocks than the GPU has SMs, else 128 x 64."""
+    """128 x 128 tiles when K >= 128 and they give every SM a block; else 128 x 64 when those do;
+    else 64 x 64."""
     P, Q = out_size(case)
-    large_blocks = -(-case[0] * P * Q // 128) * -(-case[4] // 64)
+    npq, K = case[0] * P * Q, case[4]
+    if K >= 128 and -(-npq // 128) * -(-K // 128) >= SM_COUNT:
+        return (128, 128)
+    large_blocks = -(-npq // 128) * -(-K // 64)
     return (64, 64) if large_blocks < SM_COUNT else (128, 64)
 
 

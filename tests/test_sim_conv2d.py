@@ -43,6 +43,9 @@ TC_CASES = [
     (2, 16, 5, 6, 24, 1, 1, 1, 1, 1, 1),        # a padded 1x1: the general kernel
     (1, 8, 48, 44, 520, 1, 1, 1, 0, 1, 1),      # 17 x 9 = 153 large tiles: the 128 x 64 configuration
 ]
+# 67 x 2 = 134 blocks of 128 x 128 (one for every SM): the wide configuration, ragged in N*P*Q
+# and K. Slow to simulate, so one layout per dtype.
+WIDE_CASE = (1, 8, 67, 128, 200, 1, 1, 1, 0, 1, 1)
 
 
 @pytest.mark.parametrize("case", TC_CASES, ids=conv_id)
@@ -86,6 +89,15 @@ def test_tf32_path_when_torch_allows_it(case, layout, monkeypatch):
         check_tensor_core_case(case, torch.float32, layout)
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32], ids=lambda d: DTYPE_TAG[d])
+def test_tensor_core_wide_tile(dtype, monkeypatch):
+    """The 128 x 128 configuration (64 x 64 warp tiles) on a layer that gives every SM one."""
+    monkeypatch.setitem(UNIT_TOL, torch.float32, 2e-3)
+    with conv_tf32(True):
+        check_tensor_core_case(WIDE_CASE, dtype, "channels_last")
+    assert sim.last_kernel("conv2d_forward").startswith("fprop_tc1x1_128x128x")
+
+
 def test_float32_is_ieee_when_tf32_is_off():
     x, w = rand(2, 8, 9, 9, dtype=torch.float32), rand(16, 8, 3, 3, dtype=torch.float32)
     with conv_tf32(False):
@@ -111,18 +123,19 @@ def check_tensor_core_case(case, dtype, layout):
     else:
         check_sim_conv(case, dtype, layout)
     assert sim.last_kernel("conv2d_forward") == expected_kernel(case, dtype, tf32=dtype == torch.float32)
-    # Every warp of every block ran 16 mma per 16-deep k slice of every 32-deep step.
-    # Every warp (4 per block) ran (tile_m / 32) * 4 mma per slice (and, for 16-bit types, as
-    # many ldmatrix.x4 as it has A tiles plus half its B tiles), two slices per 64-byte step;
-    # every thread (128) issued (tile_m + tile_n) / 32 16-byte copies per step.
+    # Every warp (4 per block, 2 x 2) ran frags_m * frags_n mma per slice, frags_m = tile_m / 32
+    # 16-row A tiles by frags_n = tile_n / 16 8-column B tiles (and, for 16-bit types, as many
+    # ldmatrix.x4 as it has A tiles plus half its B tiles), two slices per 64-byte step; every
+    # thread (128) issued (tile_m + tile_n) / 32 16-byte copies per step.
     tile_m, tile_n = tensor_core_tile(case)
     P, Q = out_size(case)
     blocks = -(-N * P * Q // tile_m) * -(-K // tile_n)
     k_steps = -(-C * R * S // (16 if dtype == torch.float32 else 32))
-    frags_m = tile_m // 32
+    frags_m, frags_n = tile_m // 32, tile_n // 16
     counters = sim.counters()
-    assert counters["mma_sync"] == blocks * 4 * k_steps * 2 * frags_m * 4
-    assert counters["ldmatrix"] == (0 if dtype == torch.float32 else blocks * 4 * k_steps * 2 * (frags_m + 2))
+    assert counters["mma_sync"] == blocks * 4 * k_steps * 2 * frags_m * frags_n
+    assert counters["ldmatrix"] == (0 if dtype == torch.float32 else
+                                    blocks * 4 * k_steps * 2 * (frags_m + frags_n // 2))
     assert counters["cp_async"] == blocks * 128 * k_steps * (tile_m + tile_n) // 32
 
 

@@ -5,9 +5,9 @@
 // float16 / bfloat16, C % 4 == 0 for float32 as TF32), so that every vector of consecutive
 // reduction elements (one filter tap, 8 or 4 channels) is one aligned 16-byte copy.
 //
-// Block tile 128 positions x 64 filters x 64 bytes of reduction (32 16-bit or 16 TF32 elements),
-// 4 warps of 64 x 32, a 3-stage cp.async pipeline (padding taps are zero-filled by the copy
-// itself). 16-bit types: fragments by ldmatrix.x4, mma.sync.m16n8k16. float32: fragments by
+// Block tiles of M positions x N filters x 64 bytes of reduction (32 16-bit or 16 TF32 elements)
+// -- 128 x 128, 128 x 64 or 64 x 64 (conv2d_fprop_tc_tiles.h) -- of 2 x 2 warps, a 3-stage cp.async
+// pipeline (padding taps are zero-filled by the copy itself). 16-bit types: fragments by ldmatrix.x4, mma.sync.m16n8k16. float32: fragments by
 // 32-bit shared loads rounded with cvt.rna.tf32, mma.sync.m16n8k8.tf32 -- what torch's cuDNN
 // convolutions do when TF32 is allowed. Shared rows are 64 bytes, unpadded, with their four
 // 16-byte chunks swizzled (SwizzledRows below), so that the cp.async writes, the ldmatrix reads

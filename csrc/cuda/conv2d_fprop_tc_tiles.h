@@ -30,16 +30,26 @@ struct TcTile {
 using TileLarge = TcTile<128, 64, 2, 2, 3, 3>;
 // 64 x 64 when the large tiles would not give every SM a block (deep layers, small batches).
 using TileSmall = TcTile<64, 64, 2, 2, 3, 4>;
+// 128 x 128 with 64 x 64 warp tiles where the layer fills the GPU with them: a warp's 8
+// ldmatrix.x4 feed 32 mma per k-slice (the 64 x 32 warps' 6 feed 16), which halves the shared-
+// memory wavefronts and the loop's issue slots per mma. Two resident blocks per SM (48 KB of
+// shared memory each) leave ptxas 255 registers for the 128 accumulators of a thread.
+using TileWide = TcTile<128, 128, 2, 2, 3, 2>;
 
-// The one heuristic: calls f(Tile{}) with the configuration for an [npq, K] output on `sms` SMs
-// -- the small tile when the large one would leave SMs without a block. Every tile sums each
-// output in the same order (k steps, then slices, then the mma's k), so the choice changes
-// speed, never results. A new configuration is a `using` above and a branch here.
+template <typename Tile>
+constexpr int64_t blocks_of(int64_t npq, int64_t K) {
+  return ((npq + Tile::kTileM - 1) / Tile::kTileM) * ((K + Tile::kTileN - 1) / Tile::kTileN);
+}
+
+// The one heuristic: calls f(Tile{}) with the configuration for an [npq, K] output on `sms` SMs:
+// the widest tile that gives every SM a block -- the wide one only where K fills its 128
+// columns -- else the small one. Every tile sums each output in the same order (k steps, then slices, then the mma's k),
+// so the choice changes speed, never results. A new configuration is a `using` above and a
+// branch here.
 template <typename F>
 auto with_tile(int64_t npq, int64_t K, int64_t sms, F&& f) {
-  const int64_t large_blocks =
-      ((npq + TileLarge::kTileM - 1) / TileLarge::kTileM) * ((K + TileLarge::kTileN - 1) / TileLarge::kTileN);
-  return large_blocks < sms ? f(TileSmall{}) : f(TileLarge{});
+  if (K >= TileWide::kTileN && blocks_of<TileWide>(npq, K) >= sms) return f(TileWide{});
+  return blocks_of<TileLarge>(npq, K) < sms ? f(TileSmall{}) : f(TileLarge{});
 }
 
 }  // namespace cuda

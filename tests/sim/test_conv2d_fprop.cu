@@ -208,6 +208,18 @@ TEST(conv2d_fprop_tensor_cores_large_tile) {
                                     "fprop_tc1x1_128x64x32_s3<bf16>", 2e-2);
 }
 
+// With 2 SMs a 180 x 160 output gives every SM 128 x 128 tiles: the wide configuration, 64 x 64
+// warp tiles, ragged in both directions.
+TEST(conv2d_fprop_tensor_cores_wide_tile) {
+  cudaDeviceProp small_gpu = sim::default_device_properties();
+  small_gpu.multiProcessorCount = 2;
+  REQUIRE(sim::set_device_properties(small_gpu) == cudaSuccess);
+  check_fprop<cnnops::cuda::bf16_t>({2, 16, 9, 10, 160, 3, 3, 1, 0, 1, 2, 1, 1, 1, true}, DType::kBFloat16,
+                                    "fprop_tc_128x128x32_s3<bf16>", 2e-2, true);
+  check_fprop<float>({2, 8, 9, 10, 160, 3, 3, 1, 0, 1, 2, 1, 1, 1, true}, DType::kFloat32,
+                     "fprop_tc_128x128x16_s3<tf32>", 1e-4, false, true);
+}
+
 TEST(conv2d_fprop_tensor_cores_1x1_bf16) {
   check_fprop<cnnops::cuda::bf16_t>({1, 16, 13, 10, 40, 1, 1, 1, 0, 0, 0, 0, 1, 1, true}, DType::kBFloat16,
                                     "fprop_tc1x1_64x64x32_s3<bf16>", 2e-2);
