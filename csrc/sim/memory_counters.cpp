@@ -47,12 +47,13 @@ void MemoryAccessRecorder::begin_launch(const void* kernel, unsigned threads, bo
   kernel_ = kernel;
   threads_ = threads;
   sites_.clear();
+  per_thread_.resize(enabled ? threads : 0);
   accesses_.clear();
 }
 
 void MemoryAccessRecorder::begin_block() {
   for (Site& s : sites_) std::fill(s.executions.begin(), s.executions.end(), 0u);
-  accesses_.clear();
+  for (std::vector<LaneAccess>& list : per_thread_) list.clear();
 }
 
 uint32_t MemoryAccessRecorder::site_index(const char* file, int line, const char* instruction, MemorySpace space,
@@ -71,14 +72,14 @@ void MemoryAccessRecorder::record(unsigned thread, MemorySpace space, AccessKind
                                   uintptr_t address, int bytes, const char* file, int line) {
   const uint32_t site = site_index(file, line, instruction, space, kind);
   const uint32_t execution = sites_[site].executions[thread]++;
-  accesses_.push_back(LaneAccess{site, thread / 32, execution, thread % 32, address, bytes});
+  per_thread_[thread].push_back(LaneAccess{site, thread / 32, execution, thread % 32, address, bytes});
 }
 
 void MemoryAccessRecorder::end_block(bool keep) {
-  if (!keep || accesses_.empty()) {
-    accesses_.clear();
-    return;
-  }
+  accesses_.clear();
+  if (keep)
+    for (const std::vector<LaneAccess>& list : per_thread_) accesses_.insert(accesses_.end(), list.begin(), list.end());
+  if (accesses_.empty()) return;
   std::sort(accesses_.begin(), accesses_.end(), [](const LaneAccess& a, const LaneAccess& b) {
     return std::tie(a.site, a.warp, a.execution, a.lane) < std::tie(b.site, b.warp, b.execution, b.lane);
   });

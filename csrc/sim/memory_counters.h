@@ -56,7 +56,11 @@ class MemoryAccessRecorder {
   const void* kernel_ = nullptr;
   unsigned threads_ = 0;
   std::vector<Site> sites_;
-  std::vector<LaneAccess> accesses_;
+  // One list per simulated thread, grown only by that thread's fiber: a vector's regrowth copies
+  // with memmove, which TSan intercepts even in this uninstrumented runtime, and fibers are not
+  // ordered with each other (end_block, on the host, is ordered after all of them).
+  std::vector<std::vector<LaneAccess>> per_thread_;
+  std::vector<LaneAccess> accesses_;  // end_block's merge of the lists
 };
 
 }  // namespace sim
