@@ -42,6 +42,8 @@ TC_CASES = [
     (2, 32, 6, 5, 40, 1, 1, 2, 0, 1, 1),        # 1x1/2 bottleneck downsample (the 1x1 GEMM kernel)
     (2, 16, 5, 6, 24, 1, 1, 1, 1, 1, 1),        # a padded 1x1: the general kernel
     (1, 8, 48, 44, 520, 1, 1, 1, 0, 1, 1),      # 17 x 9 = 153 large tiles: the 128 x 64 configuration
+    (2, 24, 7, 6, 40, 3, 3, 1, 1, 1, 1),        # C = 24: the walked tap wraps mid-vector-row, 7 k-steps
+    (1, 40, 9, 9, 16, 3, 3, 1, 2, 2, 1),        # C = 40, dilation 2: taps wrap at odd places in a step
 ]
 # 67 x 2 = 134 blocks of 128 x 128 (one for every SM): the wide configuration, ragged in N*P*Q
 # and K. Slow to simulate, so one layout per dtype.

@@ -13,8 +13,9 @@
 // 16-byte chunks swizzled (SwizzledRows below), so that the cp.async writes, the ldmatrix reads
 // and the TF32 fragment loads are all free of bank conflicts (the simulator's memory counters
 // check it: tests/test_sim_memory_counters.py). Each
-// thread decodes its 4 A rows' positions once; the filter tap of its reduction column is
-// decoded once per step and shared by those rows (the loaders: conv2d_fprop_tc_iterators.cuh).
+// thread decodes its A rows' positions once; the filter tap of its reduction column is decoded
+// once per kernel and then walked a k-tile per step without division, shared by those rows (the
+// loaders: conv2d_fprop_tc_iterators.cuh).
 #include <cstdint>
 #include <string>
 #include <type_traits>
@@ -172,7 +173,7 @@ __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
   const int64_t NPQ = p.npq(), RSC = p.R * p.S * p.C;
   const int64_t m0 = int64_t(blockIdx.x) * kTileM, n0 = int64_t(blockIdx.y) * kTileN;
-  const int64_t k_tiles = (RSC + kTileK - 1) / kTileK;
+  const int k_tiles = int((RSC + kTileK - 1) / kTileK);  // R*S*C < 2^31, checked on the host
 
   // Loader: reduction column `vec` (one 16-byte vector) of rows row0 + kRowsPerPass i, all with
   // row0's swizzle (kRowsPerPass is a multiple of 8).
@@ -180,12 +181,16 @@ __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
                 "loader rows and warp tiles must start where the swizzle pattern does");
   const int vec = tid % kVecsPerRow, row0 = tid / kVecsPerRow;
   const int at = SwizzledRows<T>::at(row0, vec * kVec);
-  const ActivationIterator<T, kOneByOne, kPassesA, kRowsPerPass> a_loader(m0 + row0, p);
-  const FilterIterator<T, kPassesB, kRowsPerPass> b_loader(n0 + row0, p);
-  auto load_stage = [&](int stage, int64_t kt) {
-    const ReductionColumn col = decode_reduction_column<kOneByOne>(kt * kTileK + vec * kVec, RSC, p);
-    a_loader.copy(&as[stage][row0], at, col, x, p);
-    b_loader.copy(&bs[stage][row0], at, col, w, p);
+  const ActivationIterator<T, kOneByOne, kPassesA, kRowsPerPass> a_loader(m0 + row0, x, p);
+  const FilterIterator<T, kPassesB, kRowsPerPass> b_loader(n0 + row0, w, p);
+  ReductionCursor<kOneByOne> column(vec * kVec, p);
+  // Fills `stage` with k-tile kt: called once per k-tile, in order. A 1x1's position is the
+  // channel itself, computed from kt; the others walk theirs (ReductionCursor::advance).
+  auto load_stage = [&](int stage, int kt) {
+    if constexpr (kOneByOne) column = ReductionCursor<kOneByOne>(kt * kTileK + vec * kVec, p);
+    a_loader.copy(&as[stage][row0], at, column, p);
+    b_loader.copy(&bs[stage][row0], at, column, p);
+    if constexpr (!kOneByOne) column.advance(kTileK, p);
   };
 
   float acc[kFragsM][kFragsN][4];
@@ -206,17 +211,20 @@ __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
 
   const int wm = warp % kWarpsM, wn = warp / kWarpsM;
   const FragmentOffsets<T> frag_at(lane);
-  for (int64_t kt = 0; kt < k_tiles; ++kt) {
+  // The stage step kt reads (kt % kStages) and the one it fills (the step kStages - 1 ahead),
+  // counted round instead of divided.
+  int st = 0, fill = kStages - 1;
+  for (int kt = 0; kt < k_tiles; ++kt) {
     ptx::cp_async_wait<kStages - 2>();
     __syncthreads();  // step kt visible to all; everyone is done reading step kt-1's stage
-    const int64_t next = kt + kStages - 1;
-    if (next < k_tiles) load_stage(int(next % kStages), next);
+    if (kt + kStages - 1 < k_tiles) load_stage(fill, kt + kStages - 1);
     ptx::cp_async_commit();
+    fill = fill + 1 == kStages ? 0 : fill + 1;
 
-    const int st = int(kt % kStages);
     #pragma unroll
     for (int slice = 0; slice < FragmentOffsets<T>::kSlices; ++slice)
       warp_mma_slice<T, kFragsM, kFragsN>(acc, &as[st][wm * kWarpM][0], &bs[st][wn * kWarpN][0], slice, frag_at);
+    st = st + 1 == kStages ? 0 : st + 1;
   }
   ptx::cp_async_wait<0>();  // no copy may still be in flight when the block ends
 

@@ -242,7 +242,8 @@ __device__ __forceinline__ T ld_shared(const T* p, const char* file = __builtin_
 }
 
 // cp.async.cg (16 bytes; L2 only) / .ca (4 or 8 bytes) from global to shared memory. src_bytes <
-// kBytes zero-fills the rest (0: the whole destination is zero -- how a kernel pads).
+// kBytes zero-fills the rest (0: the whole destination is zero -- how a kernel pads; nothing is
+// read then, so the source address may lie outside the tensor).
 template <int kBytes>
 __device__ __forceinline__ void cp_async(void* smem_dst, const void* gmem_src, int src_bytes = kBytes,
                                          const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
