@@ -71,6 +71,7 @@ WGRAD_TC_CASES = [
     (8, 16, 6, 7, 40, 1, 1, 2, 0, 1, 1),          # 1x1/2 downsample
     (8, 3, 12, 13, 8, 7, 7, 2, 3, 1, 1),          # the stem: C = 3 is fine here (the batch is the reduction)
     (24, 8, 20, 20, 8, 3, 3, 1, 1, 1, 1),         # N*P*Q = 9600: split into batch chunks, summed in order
+    (8, 8, 80, 80, 8, 3, 3, 2, 1, 1, 1),          # one batch chunk, 3 bands of output rows, strided
 ]
 
 
@@ -162,6 +163,10 @@ def backward_plan(x_shape, w_shape, conv_args, mask=(True, True, True), dtype=to
     # 5 vectors asked into 4 chunks round up to 16 images each: 3 chunks cover the batch
     ((40, 8, 21, 21), (8, 8, 1, 1), (1, 0, 1, 1), (False, True, False), torch.float16,
      "dgrad=none wgrad=tensor_cores(chunks 3x16) bias=none"),
+    # one channel vector of images, 12800 reduction rows: 3 bands of 14 (the last 12) of the 40
+    # output rows, all in one launch
+    ((8, 8, 80, 80), (8, 8, 3, 3), (2, 1, 1, 1), (False, True, False), torch.bfloat16,
+     "dgrad=none wgrad=tensor_cores(chunks 1x8 rows 3x14) bias=none"),
     # stride 3 x 2: six phases; the batch (2) is no whole channel vector, so wgrad on CUDA cores
     ((2, 8, 10, 11), (8, 8, 3, 3), ((3, 2), (2, 1), (2, 1), 1), (True, True, False), torch.bfloat16,
      "dgrad=tensor_cores(phases 3x2) wgrad=cuda_cores bias=none"),
@@ -179,7 +184,8 @@ def backward_plan(x_shape, w_shape, conv_args, mask=(True, True, True), dtype=to
     # no input channel: grad_weight has no element, grad_input is zero
     ((2, 0, 6, 6), (8, 0, 3, 3), (1, 1, 1, 1), (True, True, True), torch.bfloat16,
      "dgrad=none wgrad=none bias=cuda_cores"),
-], ids=["chunks", "chunks_rounded", "phases_3x2", "f64", "groups", "f32_ieee", "empty_batch", "no_channels"])
+], ids=["chunks", "chunks_rounded", "row_bands", "phases_3x2", "f64", "groups", "f32_ieee", "empty_batch",
+        "no_channels"])
 def test_backward_plan(x_shape, w_shape, conv_args, mask, dtype, want):
     """conv2d_bprop_plan's choice for a shape, a function of the shape alone (the wgrad chunk
     boundaries fix grad_weight's summation order, so they must not depend on the device)."""
@@ -187,12 +193,14 @@ def test_backward_plan(x_shape, w_shape, conv_args, mask, dtype, want):
 
 
 @pytest.mark.parametrize("case,mask", [(WGRAD_TC_CASES[4], (True, True, True)),
+                                       (WGRAD_TC_CASES[5], (False, True, False)),
                                        (PHASE_CASES[3], (True, False, True)),
                                        (PHASE_CASES[1], (True, True, False))], ids=str)
 def test_backward_runs_its_plan(case, mask):
     """The launches a backward makes are those its plan lists: one per dgrad phase with a tap (or
-    one CUDA-core dgrad), one per wgrad chunk plus the ordered sum (or the CUDA-core wgrad's
-    split-K pass and its ordered sum, which also reduce grad_bias; grad_bias alone is one launch)."""
+    one CUDA-core dgrad), one launch of all the wgrad splits plus their ordered sum (or the
+    CUDA-core wgrad's split-K pass and its ordered sum, which also reduce grad_bias; grad_bias alone
+    is one launch); the wgrad splits are that launch's grid depth."""
     N, C, H, W, K, R, S, stride, padding, dilation, groups = case
     conv_args = (stride, padding, dilation, groups)
     plan = backward_plan((N, C, H, W), (K, C // groups, R, S), conv_args, mask)
@@ -209,8 +217,8 @@ def test_backward_runs_its_plan(case, mask):
         want += sum(bool(touched[:, :, ph::sh, pw::sw].any()) for ph in range(int(m[1])) for pw in range(int(m[2])))
     elif "dgrad=cuda_cores" in plan:
         want += 1
-    if m := re.search(r"wgrad=tensor_cores\(chunks (\d+)x\d+\)", plan):
-        want += int(m[1]) + 1
+    if "wgrad=tensor_cores" in plan:
+        want += 2
     if "wgrad=cuda_cores" in plan:
         want += 2  # split-K partial sums, then their ordered sum (grad_bias rides along)
     elif "bias=cuda_cores" in plan:

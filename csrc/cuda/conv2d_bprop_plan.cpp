@@ -9,11 +9,12 @@ namespace cnnops {
 namespace cuda {
 namespace {
 
-// The tensor-core wgrad's batch chunks aim at this many blocks of the forward's small tile over
-// all chunks: two waves of a 132-SM H100 / H200. A constant rather than the device's SM count:
-// the chunk boundaries fix the order grad_weight is summed in, so they must not vary by device.
+// The tensor-core wgrad's splits aim at this many blocks of the forward's small tile in their one
+// launch: two waves of a 132-SM H100 / H200. A constant rather than the device's SM count: the
+// split boundaries fix the order grad_weight is summed in, so they must not vary by device.
 constexpr int64_t kWgradTargetBlocks = 2 * 132;
-// Fewer reduction rows per chunk than this and a chunk's launch costs more than it sums.
+// Fewer reduction rows (images x output pixels) per split than this and a split's partial sums
+// (K x C*R*S floats written and read again) cost more than its share of the reduction.
 constexpr int64_t kWgradMinRowsPerChunk = 4096;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -86,6 +87,11 @@ Conv2dBpropPlan conv2d_bprop_plan(const Conv2dParams& p, DType dtype, bool allow
       const int64_t chunks = std::max<int64_t>(1, std::min({want, most_by_vectors, most_by_rows}));
       plan.wgrad_chunk_images = ceil_div(p.N / vec, chunks) * vec;
       plan.wgrad_chunks = ceil_div(p.N, plan.wgrad_chunk_images);  // rounding up the chunk may need fewer
+      // Then bands of output rows, where the batch chunks alone leave the launch short of blocks.
+      const int64_t bands = std::max<int64_t>(
+          1, std::min({ceil_div(want, plan.wgrad_chunks), p.P, most_by_rows / plan.wgrad_chunks}));
+      plan.wgrad_split_rows = ceil_div(p.P, bands);
+      plan.wgrad_row_splits = ceil_div(p.P, plan.wgrad_split_rows);
     } else {
       plan.wgrad = BpropPath::kCudaCores;
     }
@@ -101,7 +107,11 @@ std::string Conv2dBpropPlan::describe() const {
     s += "(phases " + std::to_string(dgrad_phases_h) + "x" + std::to_string(dgrad_phases_w) + ")";
   s += std::string(" wgrad=") + path_name(wgrad);
   if (wgrad == BpropPath::kTensorCores)
-    s += "(chunks " + std::to_string(wgrad_chunks) + "x" + std::to_string(wgrad_chunk_images) + ")";
+    s += "(chunks " + std::to_string(wgrad_chunks) + "x" + std::to_string(wgrad_chunk_images) +
+         (wgrad_row_splits > 1
+              ? " rows " + std::to_string(wgrad_row_splits) + "x" + std::to_string(wgrad_split_rows)
+              : std::string()) +
+         ")";
   return s + " bias=" + path_name(bias);
 }
 

@@ -29,15 +29,20 @@ struct Conv2dBpropPlan {
   // pw < phases_w; a phase that no filter tap reaches is zero-filled instead.
   int64_t dgrad_phases_h = 0, dgrad_phases_w = 0;
 
-  // wgrad on tensor cores: the batch as the reduction, split into `wgrad_chunks` launches of
-  // `wgrad_chunk_images` images each (the last may be shorter), every chunk storing float partial
-  // sums that one reduce launch adds in chunk order.
+  // wgrad on tensor cores: the batch and the output rows as the reduction, split into
+  // `wgrad_chunks` chunks of `wgrad_chunk_images` images by `wgrad_row_splits` bands of
+  // `wgrad_split_rows` output rows (the last of each may be shorter), all of them one launch
+  // (ReductionSplits), every split storing float partial sums that one reduce launch adds in split
+  // order.
   int64_t wgrad_chunks = 0, wgrad_chunk_images = 0;
+  int64_t wgrad_row_splits = 0, wgrad_split_rows = 0;
+  int64_t wgrad_splits() const { return wgrad_chunks * wgrad_row_splits; }
 
   // The CUDA-core wgrad launch (grad_weight on CUDA cores and/or grad_bias) and its split-K.
   bool wgrad_simt_launch() const { return wgrad == BpropPath::kCudaCores || bias == BpropPath::kCudaCores; }
 
-  // One line, e.g. "dgrad=tensor_cores(phases 2x2) wgrad=tensor_cores(chunks 4x8) bias=cuda_cores".
+  // One line, e.g. "dgrad=tensor_cores(phases 2x2) wgrad=tensor_cores(chunks 4x8 rows 6x10) bias=cuda_cores"
+  // (" rows ..." only where the output rows are split).
   std::string describe() const;
 };
 

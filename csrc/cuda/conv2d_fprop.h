@@ -11,6 +11,19 @@
 namespace cnnops {
 namespace cuda {
 
+// One launch of several independent partial problems (blockIdx.z = split), each a slice of the
+// reduction: split z = zr * c_splits + zc sums channels [zc * c_step, ..) and filter rows
+// [zr * r_step, ..) (the last of each may be shorter) and stores its partial result at
+// y + z * y_stride. The tensor-core wgrad's chunks of the batch and of the output rows, which
+// fill the GPU in one launch where one chunk's tiles would not. Only the tensor-core kernel
+// takes more than one split.
+struct ReductionSplits {
+  int32_t c_splits = 1, r_splits = 1;
+  int64_t c_step = 0, r_step = 0;
+  int64_t y_stride = 0;
+  int32_t count() const { return c_splits * r_splits; }
+};
+
 struct Conv2dFpropArgs {
   Conv2dParams p;  // sizes and element strides (x, w, y)
   DType dtype;     // of x, w, bias and y alike
@@ -22,6 +35,7 @@ struct Conv2dFpropArgs {
   // torch.backends.cudnn.allow_tf32 on older torch); otherwise IEEE float32 on CUDA cores.
   bool allow_tf32;
   EpilogueParams ep;  // y = act(conv + bias + residual)
+  ReductionSplits splits;
 };
 
 // Runs y = act(conv2d(x, w) + bias + residual) on `stream` (a cudaStream_t; null = the legacy default stream).

@@ -157,10 +157,31 @@ __device__ __forceinline__ void warp_mma_slice(float (&acc)[kFragsM][kFragsN][4]
 // no padding: every position reads pixel (p * stride, q * stride), always inside the image; a
 // strided convolution reads a strided view). The reduction index is the channel itself, so the
 // tap decode (two divisions per step) and the bounds tests compile away.
+// Split z of a launch (ReductionSplits): its slice of the channels and filter rows as a problem
+// of its own, its operands and output moved to the slice. Taps [r0, r0 + R) of the filter are taps
+// [0, R) of a window that starts r0 * dil_h rows lower: pad_top shrinks by as much.
+__device__ __forceinline__ Conv2dParams split_problem(Conv2dParams p, const ReductionSplits& s, int z,
+                                                      int64_t& x_at, int64_t& w_at, int64_t& y_at) {
+  const int64_t c0 = (z % s.c_splits) * s.c_step, r0 = (z / s.c_splits) * s.r_step;
+  p.C = min(s.c_step, p.C - c0);
+  p.R = min(s.r_step, p.R - r0);
+  p.pad_top -= r0 * p.dil_h;
+  x_at = c0 * p.x.c;
+  w_at = c0 * p.w.c + r0 * p.w.h;
+  y_at = z * s.y_stride;
+  return p;
+}
+
 template <typename T, bool kOneByOne, typename Tile>
 __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
-    fprop_tc_kernel(const Conv2dParams p, const T* __restrict__ x, const T* __restrict__ w,
-                    const T* __restrict__ bias, T* __restrict__ y, const EpilogueParams ep) {
+    fprop_tc_kernel(const Conv2dParams problem, const T* __restrict__ x, const T* __restrict__ w,
+                    const T* __restrict__ bias, T* __restrict__ y, const EpilogueParams ep,
+                    const ReductionSplits splits) {
+  int64_t x_at = 0, w_at = 0, y_at = 0;
+  const Conv2dParams p =
+      gridDim.z == 1 ? problem : split_problem(problem, splits, int(blockIdx.z), x_at, w_at, y_at);
+  x += x_at;
+  w += w_at;
   constexpr int kTileM = Tile::kTileM, kTileN = Tile::kTileN, kStages = Tile::kStages;
   constexpr int kWarpsM = Tile::kWarpsM, kWarpM = Tile::kWarpM, kWarpN = Tile::kWarpN;
   constexpr int kFragsM = Tile::kFragsM, kFragsN = Tile::kFragsN, kVecsPerRow = Tile::kVecsPerRow;
@@ -246,7 +267,7 @@ __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
         for (int e = 0; e < 2; ++e) {
           const int64_t f = n0 + wn * kWarpN + j * 8 + 2 * t + e;
           if (f >= p.K) continue;
-          epilogue.store(y, y_pixel + f * p.y.c, epilogue(acc[i][j][2 * half + e], f, r_pixel));
+          epilogue.store(y, y_at + y_pixel + f * p.y.c, epilogue(acc[i][j][2 * half + e], f, r_pixel));
         }
     }
 }
@@ -326,12 +347,15 @@ LaunchResult launch_fprop_tc(const Conv2dFpropArgs& a, cudaStream_t stream) {
     const Conv2dParams& p = a.p;
     const int64_t blocks_m = (p.npq() + Tile::kTileM - 1) / Tile::kTileM;
     const int64_t blocks_n = (p.K + Tile::kTileN - 1) / Tile::kTileN;
-    if (blocks_m > 0x7fffffff || blocks_n > 65535)
-      return LaunchResult{"the convolution is too large for one launch (N*P*Q / tile must be < 2^31, K / tile <= 65535)",
+    if (blocks_m > 0x7fffffff || blocks_n > 65535 || a.splits.count() > 65535)
+      return LaunchResult{"the convolution is too large for one launch (N*P*Q / tile must be < 2^31, K / tile and "
+                          "the reduction splits <= 65535)",
                           name};
-    return launch_result(launch(fprop_tc_kernel<T, kOneByOne, Tile>, dim3(unsigned(blocks_m), unsigned(blocks_n)),
+    return launch_result(launch(fprop_tc_kernel<T, kOneByOne, Tile>,
+                                dim3(unsigned(blocks_m), unsigned(blocks_n), unsigned(a.splits.count())),
                                 dim3(Tile::kThreads), 0, stream, p, static_cast<const T*>(a.x),
-                                static_cast<const T*>(a.w), static_cast<const T*>(a.bias), static_cast<T*>(a.y), a.ep),
+                                static_cast<const T*>(a.w), static_cast<const T*>(a.bias), static_cast<T*>(a.y), a.ep,
+                                a.splits),
                          name);
   });
 }

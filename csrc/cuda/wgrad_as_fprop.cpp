@@ -15,39 +15,35 @@ const char* wgrad_as_fprop(const at::Tensor& grad_output, const at::Tensor& inpu
   // X' = [C, N, H, W] and W' = [K, N, P, Q], both with N (their channels) fastest.
   const at::Tensor xt = input.permute({1, 0, 2, 3}).contiguous(at::MemoryFormat::ChannelsLast);
   const at::Tensor wt = grad_output.permute({1, 0, 2, 3}).contiguous(at::MemoryFormat::ChannelsLast);
-  const Conv2dParams shape = wgrad_forward_problem(p);
   const int64_t crs = p.C * p.R * p.S;
-  at::Tensor partial = at::empty({plan.wgrad_chunks * p.K * crs}, input.options().dtype(at::kFloat));
-  const char* kernel = nullptr;
-  for (int64_t chunk = 0; chunk < plan.wgrad_chunks; ++chunk) {
-    const int64_t n0 = chunk * plan.wgrad_chunk_images, n1 = std::min(p.N, n0 + plan.wgrad_chunk_images);
-    const at::Tensor x_chunk = xt.slice(1, n0, n1), w_chunk = wt.slice(1, n0, n1);
-    Conv2dFpropArgs a{};
-    a.dtype = dtype;
-    a.allow_tf32 = allow_tf32;
-    Conv2dParams& q = a.p;
-    q = shape;
-    q.C = n1 - n0;
-    q.x = strides4(x_chunk);
-    q.w = strides4(w_chunk);
-    // y[c, k, r, s] -> partial[chunk][k][c][r][s]
-    q.y = Strides4{p.R * p.S, crs, p.S, 1};
-    a.x = x_chunk.const_data_ptr();
-    a.w = w_chunk.const_data_ptr();
-    a.y = partial.mutable_data_ptr<float>() + chunk * p.K * crs;
-    a.ep.store_float = true;
-    const LaunchResult r = conv2d_fprop(a, stream);
-    check_launch(r, "conv2d backward");
-    kernel = r.kernel;
-  }
+  at::Tensor partial = at::empty({plan.wgrad_splits() * p.K * crs}, input.options().dtype(at::kFloat));
+  Conv2dFpropArgs a{};
+  a.dtype = dtype;
+  a.allow_tf32 = allow_tf32;
+  a.p = wgrad_forward_problem(p);
+  a.p.x = strides4(xt);
+  a.p.w = strides4(wt);
+  a.p.y = Strides4{p.R * p.S, crs, p.S, 1};  // y[c, k, r, s] -> partial[split][k][c][r][s]
+  a.x = xt.const_data_ptr();
+  a.w = wt.const_data_ptr();
+  a.y = partial.mutable_data_ptr<float>();
+  a.ep.store_float = true;
+  // Chunks of the batch (the problem's channels) by bands of output rows (its filter rows).
+  a.splits.c_splits = int32_t(plan.wgrad_chunks);
+  a.splits.c_step = plan.wgrad_chunk_images;
+  a.splits.r_splits = int32_t(plan.wgrad_row_splits);
+  a.splits.r_step = plan.wgrad_split_rows;
+  a.splits.y_stride = p.K * crs;
+  const LaunchResult r = conv2d_fprop(a, stream);
+  check_launch(r, "conv2d backward");
   Conv2dBpropArgs b{};
   b.p = p;
   b.dtype = dtype;
   b.workspace = partial.mutable_data_ptr();
   b.dw = gw.mutable_data_ptr();
   b.dw_strides = strides4(gw);
-  check_launch(conv2d_wgrad_reduce(b, plan.wgrad_chunks, stream), "conv2d backward");
-  return kernel;
+  check_launch(conv2d_wgrad_reduce(b, plan.wgrad_splits(), stream), "conv2d backward");
+  return r.kernel;
 }
 
 }  // namespace cuda

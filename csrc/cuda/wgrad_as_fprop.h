@@ -3,11 +3,13 @@
 //   dW[k, c, r, s] = sum_{n, p, q} dY[n, k, p, q] * X[n, c, p*sh - pt + r*dh, q*sw - pl + s*dw]
 //                  = conv(X', W')[c, k, r, s],  X'[c, n, h, w] = X[n, c, h, w] (C as the batch),
 //                    W'[k, n, p, q] = dY[n, k, p, q] (grad_output as K filters of N x P x Q),
-// with stride and dilation swapped and an R x S output. Large batches are split into chunks of
-// whole channel vectors; each chunk's forward stores its float partial sums (unrounded) into a
-// workspace and conv2d_wgrad_reduce adds them in chunk order and rounds once: deterministic, no
+// with stride and dilation swapped and an R x S output. Where that output's tiles alone would
+// leave the GPU short of blocks, the reduction is split -- into chunks of whole channel vectors of
+// the batch and bands of output rows (the problem's filter rows) -- and the splits run as one
+// launch (ReductionSplits: blockIdx.z), each storing its float partial sums (unrounded) into a
+// workspace that conv2d_wgrad_reduce adds in split order and rounds once: deterministic, no
 // atomics. Torch-side (it lays out X' and W'); run by conv2d_host.cpp where conv2d_bprop_plan()
-// chose it, with the plan's chunks.
+// chose it, with the plan's splits.
 #pragma once
 #include <ATen/ATen.h>
 
