@@ -3,6 +3,8 @@
 // In the ASan flavour an out-of-bounds read of an input, weight or bias element (a wrong padding
 // test, a stride mix-up) is reported; in the TSan flavour a missing barrier between the
 // shared-memory tiles and their readers is.
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -223,6 +225,59 @@ TEST(conv2d_fprop_tensor_cores_wide_tile) {
 TEST(conv2d_fprop_tensor_cores_1x1_bf16) {
   check_fprop<cnnops::cuda::bf16_t>({1, 16, 13, 10, 40, 1, 1, 1, 0, 0, 0, 0, 1, 1, true}, DType::kBFloat16,
                                     "fprop_tc1x1_64x64x32_s3<bf16>", 2e-2);
+}
+
+// One launch of 2 channel chunks x 3 bands of filter rows (ReductionSplits, the tensor-core
+// wgrad's form): split z = zr * 2 + zc stores, unrounded, the sum over its channels and filter
+// rows alone -- the last band one row, its window starting lower (pad_top moved) -- at z * y_stride.
+TEST(conv2d_fprop_reduction_splits_in_one_launch) {
+  using cnnops::cuda::bf16_t;
+  Conv2dParams p = params_of({2, 16, 9, 7, 24, 5, 3, 1, 2, 1, 2, 1, 1, 1, true});
+  p.w = cnnops::Strides4{p.R * p.S * p.C, 1, p.S * p.C, p.C};  // KRSC
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal;
+  std::vector<bf16_t> x, w;
+  std::vector<float> xf, wf;
+  for (int64_t i = 0; i < p.N * p.C * p.H * p.W; ++i) x.push_back(cnnops::cuda::from_acc<bf16_t>(normal(rng)));
+  for (int64_t i = 0; i < p.K * p.C * p.R * p.S; ++i) w.push_back(cnnops::cuda::from_acc<bf16_t>(normal(rng)));
+  for (const bf16_t& v : x) xf.push_back(float(cnnops::cuda::widen(v)));
+  for (const bf16_t& v : w) wf.push_back(float(cnnops::cuda::widen(v)));
+  const int64_t out = p.N * p.K * p.P * p.Q;
+  DeviceBuffer<bf16_t> dx(x), dw(w);
+  DeviceBuffer<float> dy(6 * out);  // 0xFF (NaN) poisoned
+  Conv2dFpropArgs a{};
+  a.p = p;
+  a.dtype = DType::kBFloat16;
+  a.x = dx.get(), a.w = dw.get(), a.y = dy.get();
+  a.ep.store_float = true;
+  a.splits.c_splits = 2, a.splits.c_step = 8;
+  a.splits.r_splits = 3, a.splits.r_step = 2;
+  a.splits.y_stride = out;
+  const cnnops::cuda::LaunchResult r = cnnops::cuda::conv2d_fprop(a, nullptr);
+  REQUIRE(r.error == nullptr);
+  CHECK_CONTAINS(std::string(r.kernel), "fprop_tc_");
+  const std::vector<float> y = dy.download();
+  int bad = 0;
+  for (int z = 0; z < 6; ++z) {
+    const int64_t c0 = (z % 2) * 8, r0 = (z / 2) * 2, r1 = std::min<int64_t>(r0 + 2, p.R);
+    for (int64_t n = 0; n < p.N; ++n)
+      for (int64_t k = 0; k < p.K; ++k)
+        for (int64_t oh = 0; oh < p.P; ++oh)
+          for (int64_t ow = 0; ow < p.Q; ++ow) {
+            double acc = 0;
+            for (int64_t c = c0; c < c0 + 8; ++c)
+              for (int64_t rr = r0; rr < r1; ++rr)
+                for (int64_t ss = 0; ss < p.S; ++ss) {
+                  const int64_t h = oh - p.pad_top + rr, ww = ow - p.pad_left + ss;
+                  if (h < 0 || h >= p.H || ww < 0 || ww >= p.W) continue;
+                  acc += double(xf[n * p.x.n + c * p.x.c + h * p.x.h + ww * p.x.w]) *
+                         double(wf[k * p.w.n + c * p.w.c + rr * p.w.h + ss * p.w.w]);
+                }
+            const double got = y[z * out + n * p.y.n + k * p.y.c + oh * p.y.h + ow * p.y.w];
+            bad += !(std::fabs(got - acc) <= 1e-4 * (1 + std::fabs(acc)));
+          }
+  }
+  CHECK_EQ(bad, 0);
 }
 
 TEST(conv2d_fprop_cuda_cores_f64_and_bf16_names) {
