@@ -6,16 +6,16 @@
 // reduction elements (one filter tap, 8 or 4 channels) is one aligned 16-byte copy.
 //
 // Block tiles of M positions x N filters x 64 bytes of reduction (32 16-bit or 16 TF32 elements)
-// -- 128 x 128, 128 x 64 or 64 x 64 (conv2d_fprop_tc_tiles.h) -- of 2 x 2 warps, a 3-stage cp.async
-// pipeline (padding taps are zero-filled by the copy itself). 16-bit types: fragments by ldmatrix.x4, mma.sync.m16n8k16. float32: fragments by
-// 32-bit shared loads rounded with cvt.rna.tf32, mma.sync.m16n8k8.tf32 -- what torch's cuDNN
-// convolutions do when TF32 is allowed. Shared rows are 64 bytes, unpadded, with their four
-// 16-byte chunks swizzled (SwizzledRows below), so that the cp.async writes, the ldmatrix reads
-// and the TF32 fragment loads are all free of bank conflicts (the simulator's memory counters
-// check it: tests/test_sim_memory_counters.py). Each
-// thread decodes its A rows' positions once; the filter tap of its reduction column is decoded
-// once per kernel and then walked a k-tile per step without division, shared by those rows (the
-// loaders: conv2d_fprop_tc_iterators.cuh).
+// -- 128 x 128, 128 x 64 or 64 x 64 (conv2d_fprop_tc_tiles.h) -- of 2 x 2 warps, a 3-stage
+// cp.async pipeline (padding taps are zero-filled by the copy itself). 16-bit types: fragments
+// by ldmatrix.x4, mma.sync.m16n8k16. float32: fragments by 32-bit shared loads rounded with
+// cvt.rna.tf32, mma.sync.m16n8k8.tf32 -- what torch's cuDNN convolutions do when TF32 is
+// allowed. Shared rows are 64 bytes, unpadded, with their four 16-byte chunks swizzled
+// (SwizzledRows below), so that the cp.async writes, the ldmatrix reads and the TF32 fragment
+// loads are all free of bank conflicts (the simulator's memory counters check it:
+// tests/test_sim_memory_counters.py). Each thread decodes its A rows' positions once; the filter
+// tap of its reduction column is decoded once per kernel and then walked a k-tile per step
+// without division, shared by those rows (the loaders: conv2d_fprop_tc_iterators.cuh).
 #include <cstdint>
 #include <string>
 #include <type_traits>
@@ -153,10 +153,6 @@ __device__ __forceinline__ void warp_mma_slice(float (&acc)[kFragsM][kFragsN][4]
   }
 }
 
-// kOneByOne: the 1x1 bottleneck as a plain GEMM, [N*P*Q, C] x [C, K] over NHWC rows (R = S = 1,
-// no padding: every position reads pixel (p * stride, q * stride), always inside the image; a
-// strided convolution reads a strided view). The reduction index is the channel itself, so the
-// tap decode (two divisions per step) and the bounds tests compile away.
 // Split z of a launch (ReductionSplits): its slice of the channels and filter rows as a problem
 // of its own, its operands and output moved to the slice. Taps [r0, r0 + R) of the filter are taps
 // [0, R) of a window that starts r0 * dil_h rows lower: pad_top shrinks by as much.
@@ -172,6 +168,10 @@ __device__ __forceinline__ Conv2dParams split_problem(Conv2dParams p, const Redu
   return p;
 }
 
+// kOneByOne: the 1x1 bottleneck as a plain GEMM, [N*P*Q, C] x [C, K] over NHWC rows (R = S = 1,
+// no padding: every position reads pixel (p * stride, q * stride), always inside the image; a
+// strided convolution reads a strided view). The reduction index is the channel itself, so the
+// tap walk and the bounds tests compile away. gridDim.z > 1: the launch's reduction splits.
 template <typename T, bool kOneByOne, typename Tile>
 __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
     fprop_tc_kernel(const Conv2dParams problem, const T* __restrict__ x, const T* __restrict__ w,
