@@ -8,7 +8,7 @@ import torch.nn.functional as F
 import cnnops
 from cnnops import _args
 from cases import FUSED_CASES, conv_id
-from helpers import assert_close_scaled, rand
+from helpers import assert_close_scaled, conv_tf32, rand
 
 sim = pytest.importorskip("cnnops._sim", reason="cnnops was built without the simulator module (CNNOPS_SIM=0)")
 
@@ -118,3 +118,89 @@ def test_errors():
         cnnops.conv2d_bias_act(x, w, residual=rand(1, 4, 4, 4, dtype=torch.float32))
     with pytest.raises(TypeError, match="residual must be a Tensor"):
         cnnops.conv2d_bias_act(x, w, residual=1.0)
+
+
+def _misaligned_copy(t):
+    """t's values in a tensor of the same strides whose storage starts one element past a 16-byte
+    boundary: a vector access of it is misaligned."""
+    buf = torch.empty(t.untyped_storage().nbytes() // t.element_size() + 1, dtype=t.dtype)
+    out = torch.as_strided(buf, t.shape, t.stride(), storage_offset=1)
+    return out.copy_(t)
+
+
+def _bytes_per_access(instruction):
+    sites = [s for s in sim.memory_counters() if s["instruction"] == instruction]
+    return {s["bytes"] // s["lane_accesses"] for s in sites if s["lane_accesses"]}
+
+
+@pytest.mark.parametrize("K", [64, 20], ids=lambda k: "K%d" % k)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32], ids=["f16", "bf16", "tf32"])
+def test_tensor_core_epilogue_vector_and_element_paths_agree(dtype, K):
+    """The tensor-core epilogue (staged through shared memory) reads and writes 16-byte vectors
+    where the output, the bias and the residual allow it, and goes element by element where they
+    do not -- a ragged last vector (K = 20), a misaligned bias or residual, an NCHW residual.
+    Every combination gives the same bits, and the right values."""
+    N, C, H, W = 2, 16, 7, 9
+    x = rand(N, C, H, W, dtype=dtype, layout="channels_last")
+    w = rand(K, C, 3, 3, dtype=dtype, layout="channels_last")
+    b, r = rand(K, dtype=dtype), rand(N, K, H, W, dtype=dtype, layout="channels_last")
+    b_off, r_off = _misaligned_copy(b), _misaligned_copy(r)
+    combos = [(b, r), (b_off, r), (b, r_off), (b, r.contiguous()), (b_off, r_off)]
+    ys = []
+    with conv_tf32(True):
+        for i, (bias, res) in enumerate(combos):
+            sim.reset_memory_counters()
+            sim.set_profiling(memory=True)
+            try:
+                ys.append(sim.conv2d_bias_act(x, w, bias, [1, 1], [1, 1, 1, 1], [1, 1], 1, 1, res))
+            finally:
+                sim.set_profiling()
+            assert sim.last_kernel("conv2d_forward").startswith("fprop_tc"), sim.last_kernel("conv2d_forward")
+            vector, element = 16, x.element_size()
+            assert vector in _bytes_per_access("st.global")
+            bias_sizes, res_sizes = _bytes_per_access("ld.global bias"), _bytes_per_access("ld.global residual")
+            if i == 0:  # all aligned: element accesses only for K = 20's ragged last 4 channels
+                assert vector in bias_sizes and vector in res_sizes
+                if K == 64:
+                    assert bias_sizes == res_sizes == _bytes_per_access("st.global") == {vector}
+            if bias is b_off:
+                assert bias_sizes == {element}
+            if res is not r:
+                assert res_sizes == {element}
+    ref, scale = reference(x, w, b, r, "relu", (1, 1, 1, 1))
+    # TF32 keeps float16's 10 mantissa bits.
+    assert_close_scaled(ys[0], ref, scale, torch.float16 if dtype == torch.float32 else dtype, "tensor-core epilogue")
+    for (bias, res), y in zip(combos[1:], ys[1:]):
+        assert torch.equal(y, ys[0]), "bias %s, residual strides %s: bits differ from the vector path" % (
+            "misaligned" if bias is b_off else "aligned", res.stride())
+
+
+@pytest.mark.parametrize("K", [64, 20], ids=lambda k: "K%d" % k)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=["f16", "bf16"])
+def test_tensor_core_epilogue_rounded_staging(dtype, K):
+    """Without a residual a 16-bit output is rounded in registers and staged as itself: the same
+    bits as the float staging that a residual of zeros takes, with or without an aligned bias,
+    and 16-byte stores wherever the channels fill a vector."""
+    N, C, H, W = 2, 16, 7, 9
+    x = rand(N, C, H, W, dtype=dtype, layout="channels_last")
+    w = rand(K, C, 3, 3, dtype=dtype, layout="channels_last")
+    b = rand(K, dtype=dtype)
+    zeros = torch.zeros(N, K, H, W, dtype=dtype).contiguous(memory_format=torch.channels_last)
+    ys = {}
+    for name, bias, res in (("rounded", b, None), ("rounded, misaligned bias", _misaligned_copy(b), None),
+                            ("float staging", b, zeros)):
+        sim.reset_memory_counters()
+        sim.set_profiling(memory=True)
+        try:
+            ys[name] = sim.conv2d_bias_act(x, w, bias, [1, 1], [1, 1, 1, 1], [1, 1], 1, 1, res)
+        finally:
+            sim.set_profiling()
+        assert sim.last_kernel("conv2d_forward").startswith("fprop_tc")
+        staged = {s["bytes"] // s["lane_accesses"] for s in sim.memory_counters()
+                  if s["instruction"] == "st.shared" and s["lane_accesses"]}
+        assert staged == ({4} if res is None else {8}), (name, staged)
+        assert 16 in _bytes_per_access("st.global")
+    ref, scale = reference(x, w, b, None, "relu", (1, 1, 1, 1))
+    assert_close_scaled(ys["rounded"], ref, scale, dtype, "rounded staging")
+    for name, y in ys.items():
+        assert torch.equal(y, ys["rounded"]), name

@@ -72,14 +72,25 @@ struct ConvEpilogue {
   // act(acc + bias[k] + residual[k]) for channel k of the pixel whose residual is r_pixel.
   CNNOPS_HD_INLINE A operator()(A acc, int64_t k, const T* r_pixel, const char* file = __builtin_FILE(),
                                 int line = __builtin_LINE()) const {
+    A b = A(0), r = A(0);
     if (bias != nullptr) {
       Convert::note_access(bias + k, int(sizeof(T)), false, "ld.global bias", file, line);
-      acc += Convert::template widen<A>(bias[k]);
+      b = Convert::template widen<A>(bias[k]);
     }
     if (r_pixel != nullptr) {
       Convert::note_access(r_pixel + k * ep.r.c, int(sizeof(T)), false, "ld.global residual", file, line);
-      acc += Convert::template widen<A>(r_pixel[k * ep.r.c]);
+      r = Convert::template widen<A>(r_pixel[k * ep.r.c]);
     }
+    return combine(acc, b, r, r_pixel != nullptr);
+  }
+
+  // The arithmetic of operator() on a bias and residual value the caller loaded (and widened)
+  // itself -- a kernel that reads them as vectors: the bias is added when there is one, the
+  // residual when `has_residual`, in that order, then the activation; the same rounding on every
+  // path.
+  CNNOPS_HD_INLINE A combine(A acc, A bias_v, A residual_v, bool has_residual) const {
+    if (bias != nullptr) acc += bias_v;
+    if (has_residual) acc += residual_v;
     return apply_activation(acc, ep.act);
   }
 

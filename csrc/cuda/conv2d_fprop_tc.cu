@@ -15,7 +15,9 @@
 // loads are all free of bank conflicts (the simulator's memory counters check it:
 // tests/test_sim_memory_counters.py). Each thread decodes its A rows' positions once; the filter
 // tap of its reduction column is decoded once per kernel and then walked a k-tile per step
-// without division, shared by those rows (the loaders: conv2d_fprop_tc_iterators.cuh).
+// without division, shared by those rows (the loaders: conv2d_fprop_tc_iterators.cuh). The
+// epilogue stages each warp's accumulators through the idle stages and writes 16-byte vectors of
+// output channels (conv2d_fprop_tc_epilogue.cuh).
 #include <cstdint>
 #include <string>
 #include <type_traits>
@@ -24,6 +26,7 @@
 #include "../common/epilogue.h"
 #include "../common/static_switch.h"
 #include "conv2d_fprop_kernels.cuh"
+#include "conv2d_fprop_tc_epilogue.cuh"
 #include "conv2d_fprop_tc_iterators.cuh"
 #include "conv2d_fprop_tc_tiles.h"
 #include "conv_indexing.cuh"
@@ -192,7 +195,7 @@ __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
   alignas(16) __shared__ Smem bs[kStages][kTileN][kPitch];
 
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
-  const int64_t NPQ = p.npq(), RSC = p.R * p.S * p.C;
+  const int64_t RSC = p.R * p.S * p.C;
   const int64_t m0 = int64_t(blockIdx.x) * kTileM, n0 = int64_t(blockIdx.y) * kTileN;
   const int k_tiles = int((RSC + kTileK - 1) / kTileK);  // R*S*C < 2^31, checked on the host
 
@@ -247,29 +250,15 @@ __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
       warp_mma_slice<T, kFragsM, kFragsN>(acc, &as[st][wm * kWarpM][0], &bs[st][wn * kWarpN][0], slice, frag_at);
     st = st + 1 == kStages ? 0 : st + 1;
   }
-  ptx::cp_async_wait<0>();  // no copy may still be in flight when the block ends
-
-  // Epilogue, act(acc + bias + residual): c0, c1 = row g, columns 2t, 2t+1; c2, c3 = row g + 8.
-  const int g = lane / 4, t = lane % 4;
-  const KernelEpilogue<T> epilogue(bias, ep);
-  #pragma unroll
-  for (int i = 0; i < kFragsM; ++i)
-    #pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const int64_t m = m0 + wm * kWarpM + i * 16 + g + 8 * half;
-      if (m >= NPQ) continue;
-      const OutputPosition o = decode_output_position(m, p);
-      const int64_t y_pixel = o.n * p.y.n + o.p * p.y.h + o.q * p.y.w;
-      const T* r_pixel = epilogue.residual_pixel(o.n, o.p, o.q);
-      #pragma unroll
-      for (int j = 0; j < kFragsN; ++j)
-        #pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const int64_t f = n0 + wn * kWarpN + j * 8 + 2 * t + e;
-          if (f >= p.K) continue;
-          epilogue.store(y, y_at + y_pixel + f * p.y.c, epilogue(acc[i][j][2 * half + e], f, r_pixel));
-        }
-    }
+  // Epilogue, act(acc + bias + residual), staged through the (now idle) pipeline stages so that
+  // every global access is a 16-byte vector of one output row (conv2d_fprop_tc_epilogue.cuh).
+  ptx::cp_async_wait<0>();
+  __syncthreads();  // every copy has landed and every warp is done reading the stages
+  constexpr int kStagingFloats = staging_floats<kWarpN>();
+  static_assert(Tile::kThreads / 32 * kStagingFloats * sizeof(float) <= sizeof(as),
+                "the epilogue's staging buffers must fit in the A stages");
+  float* staging = reinterpret_cast<float*>(&as[0][0][0]) + warp * kStagingFloats;
+  staged_epilogue<T>(acc, staging, lane, KernelEpilogue<T>(bias, ep), m0 + wm * kWarpM, n0 + wn * kWarpN, p, y, y_at);
 }
 
 // A dimension keeps 16-byte vectors of `vec` elements aligned if its stride is a multiple of

@@ -241,6 +241,21 @@ __device__ __forceinline__ T ld_shared(const T* p, const char* file = __builtin_
   return *p;
 }
 
+// A shared-memory store of a T (4, 8 or 16 bytes: st.shared of that width), recorded like
+// ld_shared.
+template <typename T>
+__device__ __forceinline__ void st_shared(T* p, const T& v, const char* file = __builtin_FILE(),
+                                          int line = __builtin_LINE()) {
+#if defined(CNNOPS_SIM)
+  ::cnnops::sim::detail::record_memory_access(::cnnops::sim::MemorySpace::kShared, ::cnnops::sim::AccessKind::kStore,
+                                              "st.shared", p, int(sizeof(T)), file, line);
+#else
+  (void)file;
+  (void)line;
+#endif
+  *p = v;
+}
+
 // cp.async.cg (16 bytes; L2 only) / .ca (4 or 8 bytes) from global to shared memory. src_bytes <
 // kBytes zero-fills the rest (0: the whole destination is zero -- how a kernel pads; nothing is
 // read then, so the source address may lie outside the tensor).

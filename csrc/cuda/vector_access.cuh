@@ -20,7 +20,7 @@ struct alignas(sizeof(T) * kLanes) Lanes {
 template <typename T>
 using Vec16 = Lanes<T, 16 / int(sizeof(T))>;
 
-inline bool aligned_to(const void* ptr, int64_t bytes) { return reinterpret_cast<uintptr_t>(ptr) % bytes == 0; }
+CNNOPS_HD_INLINE bool aligned_to(const void* ptr, int64_t bytes) { return reinterpret_cast<uintptr_t>(ptr) % bytes == 0; }
 
 // The axis that vectors run along: channels (NHWC channel vectors) or width (NCHW row vectors).
 enum class VectorAxis { kChannels, kWidth };
