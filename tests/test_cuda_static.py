@@ -43,20 +43,18 @@ def test_tensor_core_kernels_contain_hmma():
 # (nvcc 13.0, sm_90) plus about 3% / 6 registers (255 at most), so a change that makes a main
 # loop issue more, or spill closer, fails CI. The goal for the 16-bit loops is about 5 (4 non-MMA
 # instructions per HMMA, CUTLASS's Ampere kernels), met by the 128x128 tiles and the 1x1 loops;
-# lower a ceiling whenever a kernel improves. (The TF32 3x3 64x64 loop, at the 128-register cap
-# of 4 blocks per SM, recomputes the tap-carry branch's 64-bit steps since the epilogue went
-# through shared memory: 17.0 counted, most of the difference on that branch, taken once per
-# C / 16 steps.)
+# lower a ceiling whenever a kernel improves. (Registers are the whole kernel's: the 1x1 kernels'
+# grew by up to 10 with the output phases' per-block problem, each still under its occupancy cap.)
 MAIN_LOOP_BUDGETS = {  # (type, 1x1, tile M, tile N): (instructions per HMMA, registers)
     ("bf16_t", False, 128, 128): (3.87, 255), ("bf16_t", False, 128, 64): (6.22, 173),
-    ("bf16_t", False, 64, 64): (9.59, 134), ("bf16_t", True, 128, 128): (2.70, 234),
-    ("bf16_t", True, 128, 64): (4.00, 161), ("bf16_t", True, 64, 64): (5.93, 108),
+    ("bf16_t", False, 64, 64): (9.59, 134), ("bf16_t", True, 128, 128): (2.70, 246),
+    ("bf16_t", True, 128, 64): (4.00, 161), ("bf16_t", True, 64, 64): (5.93, 119),
     ("half_t", False, 128, 128): (3.87, 255), ("half_t", False, 128, 64): (6.22, 173),
-    ("half_t", False, 64, 64): (9.59, 134), ("half_t", True, 128, 128): (2.70, 234),
-    ("half_t", True, 128, 64): (4.00, 161), ("half_t", True, 64, 64): (5.93, 108),
+    ("half_t", False, 64, 64): (9.59, 134), ("half_t", True, 128, 128): (2.70, 246),
+    ("half_t", True, 128, 64): (4.00, 161), ("half_t", True, 64, 64): (5.93, 119),
     ("float", False, 128, 128): (6.82, 254), ("float", False, 128, 64): (10.73, 174),
-    ("float", False, 64, 64): (17.51, 130), ("float", True, 128, 128): (5.62, 224),
-    ("float", True, 128, 64): (8.41, 160), ("float", True, 64, 64): (11.91, 105),
+    ("float", False, 64, 64): (15.58, 130), ("float", True, 128, 128): (5.62, 232),
+    ("float", True, 128, 64): (8.41, 160), ("float", True, 64, 64): (11.91, 112),
 }
 
 

@@ -157,19 +157,38 @@ def backward_plan(x_shape, w_shape, conv_args, mask=(True, True, True), dtype=to
 
 
 @pytest.mark.parametrize("x_shape,w_shape,conv_args,mask,dtype,want", [
-    # 24 images = 3 channel vectors, 9600 reduction rows (at most 2 chunks of >= 4096): 2 x 16
+    # 24 images = 3 channel vectors, 9600 reduction rows (at most 2 chunks of >= 4096): 2 x 16;
+    # no split of >= 256 rows reaches a wave (2 blocks each), so bands of one output row (320
+    # rows) make the most splits
     ((24, 8, 20, 20), (8, 8, 3, 3), (1, 1, 1, 1), (True, True, True), torch.bfloat16,
-     "dgrad=tensor_cores(phases 1x1) wgrad=tensor_cores(chunks 2x16) bias=cuda_cores"),
+     "dgrad=tensor_cores(phases 1x1 in 1 launch) wgrad=tensor_cores(chunks 2x16 rows 20x1) bias=cuda_cores"),
     # 5 vectors asked into 4 chunks round up to 16 images each: 3 chunks cover the batch
     ((40, 8, 21, 21), (8, 8, 1, 1), (1, 0, 1, 1), (False, True, False), torch.float16,
-     "dgrad=none wgrad=tensor_cores(chunks 3x16) bias=none"),
-    # one channel vector of images, 12800 reduction rows: 3 bands of 14 (the last 12) of the 40
-    # output rows, all in one launch
+     "dgrad=none wgrad=tensor_cores(chunks 3x16 rows 21x1) bias=none"),
+    # one channel vector of images, 12800 reduction rows: bands of one of the 40 output rows
+    # (320 reduction rows), all in one launch
     ((8, 8, 80, 80), (8, 8, 3, 3), (2, 1, 1, 1), (False, True, False), torch.bfloat16,
-     "dgrad=none wgrad=tensor_cores(chunks 1x8 rows 3x14) bias=none"),
-    # stride 3 x 2: six phases; the batch (2) is no whole channel vector, so wgrad on CUDA cores
+     "dgrad=none wgrad=tensor_cores(chunks 1x8 rows 40x1) bias=none"),
+    # ResNet-50's first 1x1 at batch 32 (a 64 x 64 weight: one block per split): 4 chunks of 8
+    # images alone give 4 blocks; one wave needs 132 splits, bands of 1 of the 56 rows (448
+    # reduction rows) give 224
+    ((32, 64, 56, 56), (64, 64, 1, 1), (1, 0, 1, 1), (False, True, False), torch.bfloat16,
+     "dgrad=none wgrad=tensor_cores(chunks 4x8 rows 56x1) bias=none"),
+    # a 3x3 64 -> 64 at batch 32, 56 x 56: 9 blocks per split. Two waves (264 blocks) would need
+    # 4 chunks x 8 bands of 7 rows: 3136 reduction rows, under 4096; one wave (132): the tallest
+    # band is 18 rows, 4 bands (the last 2 rows), 144 blocks
+    ((32, 64, 56, 56), (64, 64, 3, 3), (1, 1, 1, 1), (False, True, False), torch.bfloat16,
+     "dgrad=none wgrad=tensor_cores(chunks 4x8 rows 4x18) bias=none"),
+    # stride 3 x 2: six phases, each with taps, 4 + 2 to a launch; the batch (2) is no whole
+    # channel vector, so wgrad on CUDA cores
     ((2, 8, 10, 11), (8, 8, 3, 3), ((3, 2), (2, 1), (2, 1), 1), (True, True, False), torch.bfloat16,
-     "dgrad=tensor_cores(phases 3x2) wgrad=cuda_cores bias=none"),
+     "dgrad=tensor_cores(phases 3x2 in 2 launches) wgrad=cuda_cores bias=none"),
+    # 3x3/2: four phases of 4, 2, 2 and 1 taps in one launch
+    ((2, 8, 9, 11), (16, 8, 3, 3), (2, 1, 1, 1), (True, False, False), torch.bfloat16,
+     "dgrad=tensor_cores(phases 2x2 in 1 launch) wgrad=none bias=none"),
+    # stride > kernel: of the 4 x 4 phases only 2 x 3 have taps, 4 + 2 to a launch
+    ((1, 8, 9, 9), (16, 8, 2, 3), (4, 1, 1, 1), (True, False, False), torch.bfloat16,
+     "dgrad=tensor_cores(phases 4x4 in 2 launches) wgrad=none bias=none"),
     # float64 and groups > 1 never take the tensor cores
     ((8, 8, 6, 6), (8, 8, 3, 3), (1, 1, 1, 1), (True, True, True), torch.float64,
      "dgrad=cuda_cores wgrad=cuda_cores bias=cuda_cores"),
@@ -184,7 +203,7 @@ def backward_plan(x_shape, w_shape, conv_args, mask=(True, True, True), dtype=to
     # no input channel: grad_weight has no element, grad_input is zero
     ((2, 0, 6, 6), (8, 0, 3, 3), (1, 1, 1, 1), (True, True, True), torch.bfloat16,
      "dgrad=none wgrad=none bias=cuda_cores"),
-], ids=["chunks", "chunks_rounded", "row_bands", "phases_3x2", "f64", "groups", "f32_ieee", "empty_batch",
+], ids=["chunks", "chunks_rounded", "row_bands", "resnet_1x1", "resnet_3x3", "phases_3x2", "phases_2x2", "phases_sparse", "f64", "groups", "f32_ieee", "empty_batch",
         "no_channels"])
 def test_backward_plan(x_shape, w_shape, conv_args, mask, dtype, want):
     """conv2d_bprop_plan's choice for a shape, a function of the shape alone (the wgrad chunk
@@ -194,11 +213,13 @@ def test_backward_plan(x_shape, w_shape, conv_args, mask, dtype, want):
 
 @pytest.mark.parametrize("case,mask", [(WGRAD_TC_CASES[4], (True, True, True)),
                                        (WGRAD_TC_CASES[5], (False, True, False)),
+                                       (PHASE_CASES[0], (True, False, False)),
                                        (PHASE_CASES[3], (True, False, True)),
+                                       (PHASE_CASES[4], (True, False, False)),
                                        (PHASE_CASES[1], (True, True, False))], ids=str)
 def test_backward_runs_its_plan(case, mask):
-    """The launches a backward makes are those its plan lists: one per dgrad phase with a tap (or
-    one CUDA-core dgrad), one launch of all the wgrad splits plus their ordered sum (or the
+    """The launches a backward makes are those its plan lists: the dgrad phases that a tap reaches,
+    four to a launch (or one CUDA-core dgrad), one launch of all the wgrad splits plus their ordered sum (or the
     CUDA-core wgrad's split-K pass and its ordered sum, which also reduce grad_bias; grad_bias alone
     is one launch); the wgrad splits are that launch's grid depth."""
     N, C, H, W, K, R, S, stride, padding, dilation, groups = case
@@ -208,13 +229,15 @@ def test_backward_runs_its_plan(case, mask):
     check_backward(case, torch.bfloat16, mask=mask)
     launched = sim.counters()["launches"]
     want = 0
-    if m := re.search(r"dgrad=tensor_cores\(phases (\d+)x(\d+)\)", plan):
+    if m := re.search(r"dgrad=tensor_cores\(phases (\d+)x(\d+) in (\d+) launch(es)?\)", plan):
         x = torch.zeros(N, C, H, W)
         # phases that some tap reaches: those whose grad_input positions a forward can touch
         touched = torch.autograd.grad(F.conv2d(x.requires_grad_(), torch.ones(K, C, R, S), None, *conv_args).sum(),
                                       x)[0] != 0
         sh, sw = (stride, stride) if isinstance(stride, int) else stride
-        want += sum(bool(touched[:, :, ph::sh, pw::sw].any()) for ph in range(int(m[1])) for pw in range(int(m[2])))
+        tapped = sum(bool(touched[:, :, ph::sh, pw::sw].any()) for ph in range(int(m[1])) for pw in range(int(m[2])))
+        assert int(m[3]) == -(-tapped // 4), plan
+        want += int(m[3])
     elif "dgrad=cuda_cores" in plan:
         want += 1
     if "wgrad=tensor_cores" in plan:
@@ -224,3 +247,37 @@ def test_backward_runs_its_plan(case, mask):
     elif "bias=cuda_cores" in plan:
         want += 1
     assert launched == want, plan
+
+
+@pytest.mark.parametrize("suite", ["resnet50", "vgg16"])
+def test_every_tensor_core_backward_launch_fills_the_gpu(suite):
+    """The backward's scheduling goal (issue 15): at batch 32, bf16 channels-last, every launch
+    the tensor cores run for a layer's gradients -- the dgrad stride phases, the wgrad splits --
+    gives each of an H100's / H200's 132 SMs a block. The grids come from the simulator's launch
+    log; the launches run no block (set_profiling(run_blocks=False)), so nothing is checked of the
+    values here (the tests above do that)."""
+    from benchmarks.suites import CONV_SUITES, ConvSpec
+
+    short, seen, shapes = [], 0, set()
+    for spec in map(ConvSpec.of, CONV_SUITES[suite]):
+        if spec.C % 8 or spec[1:] in shapes:
+            continue  # the 3-channel stems run on CUDA cores; a repeated shape launches the same
+        shapes.add(spec[1:])
+        N = spec.batch or 32
+        x = torch.empty(N, spec.C, spec.H, spec.W, dtype=torch.bfloat16).contiguous(memory_format=torch.channels_last)
+        w = torch.empty(spec.K, spec.C, spec.R, spec.S, dtype=torch.bfloat16).contiguous(
+            memory_format=torch.channels_last)
+        conv = ([spec.stride] * 2, [spec.padding] * 4, [1, 1], 1)
+        P, Q = out_size((N, spec.C, spec.H, spec.W, spec.K, spec.R, spec.S, spec.stride, spec.padding, 1, 1))
+        go = torch.zeros(N, spec.K, P, Q, dtype=torch.bfloat16).contiguous(memory_format=torch.channels_last)
+        sim.reset_counters()
+        sim.set_profiling(run_blocks=False)
+        try:
+            sim.conv2d_backward(go, x.zero_(), w.zero_(), *conv, [True, True, False])
+        finally:
+            sim.set_profiling()
+        launches = [l for l in sim.launch_log() if l["kernel"].startswith("fprop_tc")]
+        assert len(launches) >= 2, (spec.name, sim.launch_log())  # dgrad and wgrad on tensor cores
+        seen += len(launches)
+        short += [(spec.name, l["kernel"], l["grid"]) for l in launches if l["blocks"] < 132]
+    assert seen and not short, "launches that leave SMs idle:\n" + "\n".join(map(str, short))

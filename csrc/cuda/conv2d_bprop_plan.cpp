@@ -14,8 +14,12 @@ namespace {
 // split boundaries fix the order grad_weight is summed in, so they must not vary by device.
 constexpr int64_t kWgradTargetBlocks = 2 * 132;
 // Fewer reduction rows (images x output pixels) per split than this and a split's partial sums
-// (K x C*R*S floats written and read again) cost more than its share of the reduction.
+// (K x C*R*S floats written and read again) cost more than its share of the reduction ...
 constexpr int64_t kWgradMinRowsPerChunk = 4096;
+// ... except where splits that large leave the launch short of one wave (kWgradTargetBlocks / 2):
+// idle SMs cost more than the extra partial sums, and bands of output rows may then shrink to
+// this many reduction rows (8 k-steps of the forward's 32-row tiles).
+constexpr int64_t kWgradFloorRowsPerChunk = 256;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -33,6 +37,20 @@ const char* path_name(BpropPath path) {
 }
 
 }  // namespace
+
+PhaseTaps dgrad_phase_taps(int64_t phase, int64_t pad, int64_t kernel, int64_t dil, int64_t stride) {
+  PhaseTaps t;
+  for (int64_t r = kernel - 1; r >= 0; --r) {
+    const int64_t span = phase + pad - r * dil;
+    // Floor-mod: span may be negative (a tap left of the first output row).
+    if (((span % stride) + stride) % stride == 0) t.taps.push_back(r);
+  }
+  if (!t.taps.empty()) {
+    t.first_offset = (phase + pad - t.taps[0] * dil) / stride;  // exact division
+    if (t.taps.size() > 1) t.spacing = (t.taps[0] - t.taps[1]) * dil / stride;
+  }
+  return t;
+}
 
 Conv2dParams dgrad_phase_problem(const Conv2dParams& p) {
   Conv2dParams q{};
@@ -67,6 +85,12 @@ Conv2dBpropPlan conv2d_bprop_plan(const Conv2dParams& p, DType dtype, bool allow
       plan.dgrad = BpropPath::kTensorCores;
       plan.dgrad_phases_h = std::min(p.stride_h, p.H);
       plan.dgrad_phases_w = std::min(p.stride_w, p.W);
+      int64_t tapped = 0;
+      for (int64_t ph = 0; ph < plan.dgrad_phases_h; ++ph)
+        for (int64_t pw = 0; pw < plan.dgrad_phases_w; ++pw)
+          tapped += !dgrad_phase_taps(ph, p.pad_top, p.R, p.dil_h, p.stride_h).taps.empty() &&
+                    !dgrad_phase_taps(pw, p.pad_left, p.S, p.dil_w, p.stride_w).taps.empty();
+      plan.dgrad_launches = ceil_div(tapped, OutputPhases::kMax);
     } else {
       plan.dgrad = BpropPath::kCudaCores;
     }
@@ -87,11 +111,25 @@ Conv2dBpropPlan conv2d_bprop_plan(const Conv2dParams& p, DType dtype, bool allow
       const int64_t chunks = std::max<int64_t>(1, std::min({want, most_by_vectors, most_by_rows}));
       plan.wgrad_chunk_images = ceil_div(p.N / vec, chunks) * vec;
       plan.wgrad_chunks = ceil_div(p.N, plan.wgrad_chunk_images);  // rounding up the chunk may need fewer
-      // Then bands of output rows, where the batch chunks alone leave the launch short of blocks.
-      const int64_t bands = std::max<int64_t>(
-          1, std::min({ceil_div(want, plan.wgrad_chunks), p.P, most_by_rows / plan.wgrad_chunks}));
-      plan.wgrad_split_rows = ceil_div(p.P, bands);
-      plan.wgrad_row_splits = ceil_div(p.P, plan.wgrad_split_rows);
+      // Then bands of output rows, where the batch chunks alone leave the launch short of blocks:
+      // the tallest band that gives two waves with splits of kWgradMinRowsPerChunk rows or more;
+      // else the tallest that gives one wave with kWgradFloorRowsPerChunk or more; else the
+      // shortest that keeps that floor.
+      const auto reduction_rows = [&](int64_t band) { return plan.wgrad_chunk_images * band * p.Q; };
+      const auto blocks_with = [&](int64_t band) { return plan.wgrad_chunks * ceil_div(p.P, band) * blocks; };
+      const auto tallest = [&](int64_t target, int64_t min_rows) -> int64_t {
+        for (int64_t band = p.P; band >= 1; --band)
+          if ((band == p.P || reduction_rows(band) >= min_rows) && blocks_with(band) >= target) return band;
+        return 0;
+      };
+      int64_t band = tallest(kWgradTargetBlocks, kWgradMinRowsPerChunk);
+      if (band == 0) band = tallest(kWgradTargetBlocks / 2, kWgradFloorRowsPerChunk);
+      if (band == 0) {
+        band = p.P;
+        while (band > 1 && reduction_rows(band - 1) >= kWgradFloorRowsPerChunk) --band;
+      }
+      plan.wgrad_split_rows = band;
+      plan.wgrad_row_splits = ceil_div(p.P, band);
     } else {
       plan.wgrad = BpropPath::kCudaCores;
     }
@@ -104,7 +142,8 @@ Conv2dBpropPlan conv2d_bprop_plan(const Conv2dParams& p, DType dtype, bool allow
 std::string Conv2dBpropPlan::describe() const {
   std::string s = std::string("dgrad=") + path_name(dgrad);
   if (dgrad == BpropPath::kTensorCores)
-    s += "(phases " + std::to_string(dgrad_phases_h) + "x" + std::to_string(dgrad_phases_w) + ")";
+    s += "(phases " + std::to_string(dgrad_phases_h) + "x" + std::to_string(dgrad_phases_w) + " in " +
+         std::to_string(dgrad_launches) + (dgrad_launches == 1 ? " launch)" : " launches)");
   s += std::string(" wgrad=") + path_name(wgrad);
   if (wgrad == BpropPath::kTensorCores)
     s += "(chunks " + std::to_string(wgrad_chunks) + "x" + std::to_string(wgrad_chunk_images) +

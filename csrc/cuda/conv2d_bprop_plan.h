@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "../common/conv_params.h"
 #include "dtypes.cuh"
@@ -25,9 +26,11 @@ struct Conv2dBpropPlan {
   BpropPath wgrad = BpropPath::kNotAsked;
   BpropPath bias = BpropPath::kNotAsked;  // kCudaCores: the CUDA-core wgrad kernel's bias reduction
 
-  // dgrad on tensor cores: one stride-1 forward per stride phase (ph, pw), ph < phases_h,
-  // pw < phases_w; a phase that no filter tap reaches is zero-filled instead.
+  // dgrad on tensor cores: a stride-1 forward per stride phase (ph, pw), ph < phases_h,
+  // pw < phases_w; a phase that no filter tap reaches is zero-filled instead. The phases with taps
+  // run OutputPhases::kMax to a launch (in (ph, pw) order): dgrad_launches launches.
   int64_t dgrad_phases_h = 0, dgrad_phases_w = 0;
+  int64_t dgrad_launches = 0;
 
   // wgrad on tensor cores: the batch and the output rows as the reduction, split into
   // `wgrad_chunks` chunks of `wgrad_chunk_images` images by `wgrad_row_splits` bands of
@@ -41,7 +44,7 @@ struct Conv2dBpropPlan {
   // The CUDA-core wgrad launch (grad_weight on CUDA cores and/or grad_bias) and its split-K.
   bool wgrad_simt_launch() const { return wgrad == BpropPath::kCudaCores || bias == BpropPath::kCudaCores; }
 
-  // One line, e.g. "dgrad=tensor_cores(phases 2x2) wgrad=tensor_cores(chunks 4x8 rows 6x10) bias=cuda_cores"
+  // One line, e.g. "dgrad=tensor_cores(phases 2x2 in 1 launch) wgrad=tensor_cores(chunks 4x8 rows 6x10) bias=cuda_cores"
   // (" rows ..." only where the output rows are split).
   std::string describe() const;
 };
@@ -52,6 +55,16 @@ struct Conv2dBpropPlan {
 // the same bits.
 Conv2dBpropPlan conv2d_bprop_plan(const Conv2dParams& p, DType dtype, bool allow_tf32, bool grad_input,
                                   bool grad_weight, bool grad_bias);
+
+// The filter taps of one axis that reach stride phase `phase` of grad_input (input positions
+// phase + i * stride): the kernel indices r with (phase + pad - r * dil) divisible by the stride,
+// in decreasing order so that the grad_output offsets they read increase.
+struct PhaseTaps {
+  std::vector<int64_t> taps;  // kernel indices, decreasing
+  int64_t first_offset = 0;   // off(taps[0]) = (phase + pad - taps[0] * dil) / stride
+  int64_t spacing = 1;        // off(taps[j + 1]) - off(taps[j])
+};
+PhaseTaps dgrad_phase_taps(int64_t phase, int64_t pad, int64_t kernel, int64_t dil, int64_t stride);
 
 // The forward problems the tensor-core paths run (sizes only; conv2d_bprop_plan asks the forward
 // whether its tensor-core kernels take them).

@@ -14,8 +14,9 @@ LaunchResult run(const Conv2dFpropArgs& args, cudaStream_t stream, bool launch) 
   if constexpr (!std::is_same<T, double>::value) {
     if (fprop_tc_supports(args)) return launch ? launch_fprop_tc<T>(args, stream) : LaunchResult{nullptr, fprop_tc_name<T>(args)};
   }
-  if (args.splits.count() != 1)
-    return LaunchResult{"reduction splits need the tensor-core kernel (channels-last, aligned operands)",
+  if (args.splits.count() != 1 || args.phases.count != 0)
+    return LaunchResult{"reduction splits and output phases need the tensor-core kernel (channels-last, aligned "
+                        "operands, at most OutputPhases::kMax phases)",
                         fprop_simt_name<T>()};
   return launch ? launch_fprop_simt<T>(args, stream) : LaunchResult{nullptr, fprop_simt_name<T>()};
 }

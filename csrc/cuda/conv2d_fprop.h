@@ -24,6 +24,32 @@ struct ReductionSplits {
   int32_t count() const { return c_splits * r_splits; }
 };
 
+// One launch of up to kMax independent problems that share the input x and differ in their
+// filters and outputs (blockIdx.z = phase): the stride phases of a tensor-core dgrad, which
+// convolve the same grad_output with different filter taps into different strided views of
+// grad_input. Phase z is the launch's problem with its own taps (R x S, spaced dil_h x dil_w, the
+// first at -pad_top, -pad_left), output window P x Q and filter strides, its filters at
+// w + w_at and its outputs at y + y_at. The grid covers the largest phase; a block past its
+// phase's positions does nothing. Only the tensor-core kernel takes phases.
+struct OutputPhases {
+  static constexpr int kMax = 4;  // a 2 x 2 stride grid in one launch; larger grids take several
+  struct Phase {
+    int64_t R, S, dil_h, dil_w, pad_top, pad_left, P, Q;
+    Strides4 w;
+    int64_t w_at, y_at;
+  };
+  int32_t count = 0;  // 0: a plain launch
+  Phase phase[kMax];
+
+  // The problem phase z solves, given the launch's.
+  CNNOPS_HD_INLINE Conv2dParams problem(Conv2dParams p, int z) const {
+    const Phase& f = phase[z];
+    p.R = f.R, p.S = f.S, p.dil_h = f.dil_h, p.dil_w = f.dil_w, p.pad_top = f.pad_top, p.pad_left = f.pad_left;
+    p.P = f.P, p.Q = f.Q, p.w = f.w;
+    return p;
+  }
+};
+
 struct Conv2dFpropArgs {
   Conv2dParams p;  // sizes and element strides (x, w, y)
   DType dtype;     // of x, w, bias and y alike
@@ -36,6 +62,7 @@ struct Conv2dFpropArgs {
   bool allow_tf32;
   EpilogueParams ep;  // y = act(conv + bias + residual)
   ReductionSplits splits;
+  OutputPhases phases;  // count > 0: a phased launch (splits must then be 1)
 };
 
 // Runs y = act(conv2d(x, w) + bias + residual) on `stream` (a cudaStream_t; null = the legacy default stream).

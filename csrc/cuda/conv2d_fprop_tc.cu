@@ -18,6 +18,7 @@
 // without division, shared by those rows (the loaders: conv2d_fprop_tc_iterators.cuh). The
 // epilogue stages each warp's accumulators through the idle stages and writes 16-byte vectors of
 // output channels (conv2d_fprop_tc_epilogue.cuh).
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <type_traits>
@@ -171,18 +172,31 @@ __device__ __forceinline__ Conv2dParams split_problem(Conv2dParams p, const Redu
   return p;
 }
 
+// The problem block z of a launch solves: a phase's (OutputPhases), a split's (ReductionSplits),
+// or the launch's own; x_at, w_at, y_at move the operands to it.
+__device__ __forceinline__ Conv2dParams block_problem(const Conv2dParams& problem, const ReductionSplits& splits,
+                                                      const OutputPhases& phases, int z, int64_t& x_at,
+                                                      int64_t& w_at, int64_t& y_at) {
+  if (phases.count > 0) {
+    w_at = phases.phase[z].w_at;
+    y_at = phases.phase[z].y_at;
+    return phases.problem(problem, z);
+  }
+  return gridDim.z == 1 ? problem : split_problem(problem, splits, z, x_at, w_at, y_at);
+}
+
 // kOneByOne: the 1x1 bottleneck as a plain GEMM, [N*P*Q, C] x [C, K] over NHWC rows (R = S = 1,
 // no padding: every position reads pixel (p * stride, q * stride), always inside the image; a
 // strided convolution reads a strided view). The reduction index is the channel itself, so the
-// tap walk and the bounds tests compile away. gridDim.z > 1: the launch's reduction splits.
+// tap walk and the bounds tests compile away. gridDim.z > 1: the launch's reduction splits or
+// output phases (block_problem).
 template <typename T, bool kOneByOne, typename Tile>
 __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
     fprop_tc_kernel(const Conv2dParams problem, const T* __restrict__ x, const T* __restrict__ w,
                     const T* __restrict__ bias, T* __restrict__ y, const EpilogueParams ep,
-                    const ReductionSplits splits) {
+                    const ReductionSplits splits, const OutputPhases phases) {
   int64_t x_at = 0, w_at = 0, y_at = 0;
-  const Conv2dParams p =
-      gridDim.z == 1 ? problem : split_problem(problem, splits, int(blockIdx.z), x_at, w_at, y_at);
+  const Conv2dParams p = block_problem(problem, splits, phases, int(blockIdx.z), x_at, w_at, y_at);
   x += x_at;
   w += w_at;
   constexpr int kTileM = Tile::kTileM, kTileN = Tile::kTileN, kStages = Tile::kStages;
@@ -197,6 +211,7 @@ __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
   const int64_t RSC = p.R * p.S * p.C;
   const int64_t m0 = int64_t(blockIdx.x) * kTileM, n0 = int64_t(blockIdx.y) * kTileN;
+  if (m0 >= p.npq()) return;  // a phase smaller than the launch's largest: the whole block leaves
   const int k_tiles = int((RSC + kTileK - 1) / kTileK);  // R*S*C < 2^31, checked on the host
 
   // Loader: reduction column `vec` (one 16-byte vector) of rows row0 + kRowsPerPass i, all with
@@ -277,14 +292,26 @@ bool fprop_tc_supports_shape(const Conv2dParams& p, DType dtype, bool allow_tf32
   return type_ok && small_origins && small_reduction && p.groups == 1 && p.C % vector_elements(dtype) == 0;
 }
 
+// The problems a launch solves: its phases', or its own.
+template <typename F>
+bool all_problems(const Conv2dFpropArgs& a, F&& f) {
+  if (a.phases.count == 0) return f(a.p, int64_t(0));
+  for (int z = 0; z < a.phases.count; ++z)
+    if (!f(a.phases.problem(a.p, z), a.phases.phase[z].w_at)) return false;
+  return true;
+}
+
 bool fprop_tc_supports(const Conv2dFpropArgs& a) {
-  const Conv2dParams& p = a.p;
   const int v = vector_elements(a.dtype);
-  const bool x_vec = p.x.c == 1 && vector_stride(p.x.w, p.W, v) && vector_stride(p.x.h, p.H, v) &&
-                     vector_stride(p.x.n, p.N, v) && aligned_to(a.x, 16);
-  const bool w_vec = p.w.c == 1 && vector_stride(p.w.w, p.S, v) && vector_stride(p.w.h, p.R, v) &&
-                     vector_stride(p.w.n, p.K, v) && aligned_to(a.w, 16);
-  return fprop_tc_supports_shape(p, a.dtype, a.allow_tf32) && x_vec && w_vec;
+  const int64_t element = a.dtype == DType::kFloat32 ? 4 : 2;
+  if (a.phases.count < 0 || a.phases.count > OutputPhases::kMax) return false;
+  return all_problems(a, [&](const Conv2dParams& p, int64_t w_at) {
+    const bool x_vec = p.x.c == 1 && vector_stride(p.x.w, p.W, v) && vector_stride(p.x.h, p.H, v) &&
+                       vector_stride(p.x.n, p.N, v) && aligned_to(a.x, 16);
+    const bool w_vec = p.w.c == 1 && vector_stride(p.w.w, p.S, v) && vector_stride(p.w.h, p.R, v) &&
+                       vector_stride(p.w.n, p.K, v) && aligned_to(static_cast<const char*>(a.w) + w_at * element, 16);
+    return fprop_tc_supports_shape(p, a.dtype, a.allow_tf32) && x_vec && w_vec;
+  });
 }
 
 // The 1x1 GEMM variant reads pixel (p * stride, q * stride) unchecked: every output must read
@@ -315,36 +342,52 @@ const char* kernel_name() {
   return name.c_str();
 }
 
-// Calls f(kOneByOne, Tile{}) with the kernel variant and tile configuration chosen for a shape.
+// The output rows of a launch: all its phases' together (what the tile heuristic counts), and the
+// largest phase's (what the grid's x extent covers).
+int64_t launch_rows(const Conv2dFpropArgs& a) {
+  int64_t rows = 0;
+  all_problems(a, [&](const Conv2dParams& p, int64_t) { return rows += p.npq(), true; });
+  return rows;
+}
+int64_t grid_rows(const Conv2dFpropArgs& a) {
+  int64_t rows = 0;
+  all_problems(a, [&](const Conv2dParams& p, int64_t) { return rows = std::max(rows, p.npq()), true; });
+  return rows;
+}
+
+// Calls f(kOneByOne, Tile{}) with the kernel variant and tile configuration chosen for a launch:
+// the 1x1 GEMM where every problem of it is one, the tile for all its output rows.
 template <typename F>
-auto with_kernel_choice(const Conv2dParams& p, F&& f) {
-  return bool_switch(one_by_one_gemm(p), [&](auto kOneByOne) {
-    return with_tile(p.npq(), p.K, sm_count(), [&](auto tile) { return f(kOneByOne, tile); });
+auto with_kernel_choice(const Conv2dFpropArgs& a, F&& f) {
+  const bool one_by_one = all_problems(a, [](const Conv2dParams& p, int64_t) { return one_by_one_gemm(p); });
+  return bool_switch(one_by_one, [&](auto kOneByOne) {
+    return with_tile(launch_rows(a), a.p.K, sm_count(), [&](auto tile) { return f(kOneByOne, tile); });
   });
 }
 
 template <typename T>
 const char* fprop_tc_name(const Conv2dFpropArgs& a) {
-  return with_kernel_choice(a.p, [](auto kOneByOne, auto tile) { return kernel_name<T, kOneByOne, decltype(tile)>(); });
+  return with_kernel_choice(a, [](auto kOneByOne, auto tile) { return kernel_name<T, kOneByOne, decltype(tile)>(); });
 }
 
 template <typename T>
 LaunchResult launch_fprop_tc(const Conv2dFpropArgs& a, cudaStream_t stream) {
-  return with_kernel_choice(a.p, [&](auto kOneByOne, auto tile) {
+  return with_kernel_choice(a, [&](auto kOneByOne, auto tile) {
     using Tile = decltype(tile);
     const char* name = kernel_name<T, kOneByOne, Tile>();
-    const Conv2dParams& p = a.p;
-    const int64_t blocks_m = (p.npq() + Tile::kTileM - 1) / Tile::kTileM;
-    const int64_t blocks_n = (p.K + Tile::kTileN - 1) / Tile::kTileN;
-    if (blocks_m > 0x7fffffff || blocks_n > 65535 || a.splits.count() > 65535)
+    if (a.phases.count > 0 && a.splits.count() != 1)
+      return LaunchResult{"a launch takes output phases or reduction splits, not both", name};
+    const int64_t blocks_m = (grid_rows(a) + Tile::kTileM - 1) / Tile::kTileM;
+    const int64_t blocks_n = (a.p.K + Tile::kTileN - 1) / Tile::kTileN;
+    const int64_t blocks_z = a.phases.count > 0 ? a.phases.count : a.splits.count();
+    if (blocks_m > 0x7fffffff || blocks_n > 65535 || blocks_z > 65535)
       return LaunchResult{"the convolution is too large for one launch (N*P*Q / tile must be < 2^31, K / tile and "
                           "the reduction splits <= 65535)",
                           name};
     return launch_result(launch(fprop_tc_kernel<T, kOneByOne, Tile>,
-                                dim3(unsigned(blocks_m), unsigned(blocks_n), unsigned(a.splits.count())),
-                                dim3(Tile::kThreads), 0, stream, p, static_cast<const T*>(a.x),
-                                static_cast<const T*>(a.w), static_cast<const T*>(a.bias), static_cast<T*>(a.y), a.ep,
-                                a.splits),
+                                dim3(unsigned(blocks_m), unsigned(blocks_n), unsigned(blocks_z)), dim3(Tile::kThreads),
+                                0, stream, a.p, static_cast<const T*>(a.x), static_cast<const T*>(a.w),
+                                static_cast<const T*>(a.bias), static_cast<T*>(a.y), a.ep, a.splits, a.phases),
                          name);
   });
 }

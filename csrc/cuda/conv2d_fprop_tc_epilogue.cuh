@@ -46,20 +46,17 @@ struct EpilogueStaging {
   static_assert(kItemsPerRow >= 4, "a quarter-warp's read-back must span at most two rows");
 };
 
-// kN consecutive elements of T at p, widened: as 16-byte (or kN-element) vectors when p is aligned
-// to them, else element by element.
+// kN consecutive elements of T at p (at most 16 bytes), widened: one vector access when p is
+// aligned to its size, else element by element.
 template <int kN, typename T>
 __device__ __forceinline__ void load_n(const T* p, float (&v)[kN], const char* what) {
-  constexpr int kLanes = kN * sizeof(T) > 16 ? 16 / int(sizeof(T)) : kN;
-  using Vec = Lanes<T, kLanes>;
+  using Vec = Lanes<T, kN>;
+  static_assert(sizeof(Vec) <= 16, "an item is at most one 16-byte vector");
   if (aligned_to(p, sizeof(Vec))) {
+    KernelConvert::note_access(p, int(sizeof(Vec)), false, what, __FILE__, __LINE__);
+    const Vec vec = *reinterpret_cast<const Vec*>(p);
     #pragma unroll
-    for (int h = 0; h < kN; h += kLanes) {
-      KernelConvert::note_access(p + h, int(sizeof(Vec)), false, what, __FILE__, __LINE__);
-      const Vec vec = *reinterpret_cast<const Vec*>(p + h);
-      #pragma unroll
-      for (int e = 0; e < kLanes; ++e) v[h + e] = widen(vec.v[e]);
-    }
+    for (int e = 0; e < kN; ++e) v[e] = widen(vec.v[e]);
   } else {
     #pragma unroll
     for (int e = 0; e < kN; ++e) {

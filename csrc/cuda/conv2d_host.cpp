@@ -119,7 +119,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward_device(
   if (output_mask[2]) gb = allocate(plan.bias, {a.p.K}, weight.options());
 
   if (plan.dgrad == BpropPath::kTensorCores) {
-    // one forward launch per stride phase; a phase no tap reaches is zero-filled
+    // the stride phases with taps, up to OutputPhases::kMax to a launch; the others zero-filled
     record_kernel("conv2d_dgrad", dgrad_by_phases(grad_output, weight, gi, a.p, plan, a.dtype, tf32, stream));
   } else if (plan.dgrad == BpropPath::kCudaCores) {
     a.dx = gi.mutable_data_ptr();

@@ -3,6 +3,7 @@
 
 #include "builtin_variables.h"
 #include "launch_sim.h"
+#include "memory_counters.h"
 #include "sim_state.h"
 #include "sim_tls.h"
 #include "thread_runtime.h"
@@ -64,12 +65,13 @@ cudaError_t launch(const KernelLaunch& launch) {
   runtime.memory.begin_launch(launch.kernel, unsigned(uint64_t(launch.block.x) * launch.block.y * launch.block.z),
                               opts.count_memory_accesses);
   count(Counter::kLaunches);
+  log_launch(launch.kernel, launch.grid.x, launch.grid.y, launch.grid.z);
 
   const dim3 g = launch.grid;
   const uint64_t blocks = uint64_t(g.x) * g.y * g.z;
   const uint64_t threads_per_block = uint64_t(launch.block.x) * launch.block.y * launch.block.z;
   const bool sampled = opts.sample_blocks > 0 && opts.sample_blocks < blocks;
-  const uint64_t runs = sampled ? opts.sample_blocks : blocks;
+  const uint64_t runs = opts.skip_blocks ? 0 : sampled ? opts.sample_blocks : blocks;
   bool ok = true;
   for (uint64_t i = 0; i < runs && ok; ++i) {
     // 128-bit product: blocks * i can pass 2^64 for the largest grids.

@@ -7,6 +7,7 @@
 #include <string>
 #include <tuple>
 #include <unordered_map>
+#include <vector>
 
 #include "memory_cost.h"
 #include "sim_tls.h"
@@ -25,7 +26,13 @@ struct Totals {
   // one source line's literal in two translation units is one site.
   std::map<std::tuple<const void*, std::string, int, std::string, int, int>, MemoryAccessSite> sites;
   std::unordered_map<const void*, std::string> kernel_names;
+  struct Launch {
+    const void* kernel;
+    unsigned x, y, z;
+  };
+  std::vector<Launch> launches;  // the launch log, since the last reset_counters()
 };
+constexpr size_t kMaxLoggedLaunches = 65536;
 
 Totals& totals() {
   static Totals* t = new Totals;  // never destroyed: kernels may run from static destructors
@@ -160,7 +167,27 @@ void reset_memory_access_counts() {
   t.sites.clear();
 }
 
+std::vector<LaunchRecord> launch_log() {
+  Totals& t = totals();
+  std::lock_guard<std::mutex> lock(t.mutex);
+  std::vector<LaunchRecord> out;
+  for (const Totals::Launch& l : t.launches) out.push_back(LaunchRecord{kernel_label(t, l.kernel), l.x, l.y, l.z});
+  return out;
+}
+
 namespace detail {
+
+void log_launch(const void* kernel, unsigned grid_x, unsigned grid_y, unsigned grid_z) {
+  Totals& t = totals();
+  std::lock_guard<std::mutex> lock(t.mutex);
+  if (t.launches.size() < kMaxLoggedLaunches) t.launches.push_back(Totals::Launch{kernel, grid_x, grid_y, grid_z});
+}
+
+void clear_launch_log() {
+  Totals& t = totals();
+  std::lock_guard<std::mutex> lock(t.mutex);
+  t.launches.clear();
+}
 
 void name_last_launched_kernel(const char* name) {
   ThreadRuntime* runtime = tls_thread_runtime;

@@ -63,5 +63,12 @@ class MemoryAccessRecorder {
   std::vector<LaneAccess> accesses_;  // end_block's merge of the lists
 };
 
+namespace detail {
+// The launch log (sim_api.h's launch_log): launch.cpp records each launch's grid, and
+// reset_counters() clears the log with the counters.
+void log_launch(const void* kernel, unsigned grid_x, unsigned grid_y, unsigned grid_z);
+void clear_launch_log();
+}  // namespace detail
+
 }  // namespace sim
 }  // namespace cnnops

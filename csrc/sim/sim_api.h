@@ -30,6 +30,9 @@ struct Options {
   // sample_blocks for i < sample_blocks); 0 runs every block. For profiling a real layer's launch
   // from a sample of its blocks: the blocks left out write nothing, so outputs are incomplete.
   uint64_t sample_blocks = 0;
+  // Validate, count and log each launch but run none of its blocks: for tests of how host code
+  // schedules its work (launch_log), on problems too large to simulate.
+  bool skip_blocks = false;
   size_t fiber_stack_bytes = 64 << 10;  // stack of every simulated thread (8 KB suffice at -O2)
 };
 Options options();
@@ -85,6 +88,16 @@ struct MemoryAccessSite {
 // Sorted by kernel, file, line, instruction.
 std::vector<MemoryAccessSite> memory_access_counts();
 void reset_memory_access_counts();
+
+// The grids of the launches since the last reset_counters(), in launch order (the first 65536):
+// how a host entry point spreads its work over the GPU, e.g. whether every launch of a layer's
+// backward gives each SM a block.
+struct LaunchRecord {
+  std::string kernel;  // as in MemoryAccessSite
+  unsigned grid_x = 0, grid_y = 0, grid_z = 0;
+  uint64_t blocks() const { return uint64_t(grid_x) * grid_y * grid_z; }
+};
+std::vector<LaunchRecord> launch_log();
 
 // The explanation of the most recent error the simulator reported (a refused launch, a kernel
 // fault such as a divergent __syncthreads, an invalid API argument); empty if none.

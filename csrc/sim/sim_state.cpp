@@ -6,6 +6,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "memory_counters.h"
 #include "sim_tls.h"
 
 namespace cnnops {
@@ -128,6 +129,7 @@ uint64_t counter(Counter counter) { return __atomic_load_n(&detail::counter_valu
 
 void reset_counters() {
   for (uint64_t& value : detail::counter_values) __atomic_store_n(&value, 0, __ATOMIC_RELAXED);
+  detail::clear_launch_log();
 }
 
 cudaError_t sticky_error() {

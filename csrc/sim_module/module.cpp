@@ -89,10 +89,24 @@ pybind11::list memory_counters() {
   return out;
 }
 
-void set_profiling(bool memory, uint64_t sample_blocks) {
+// One dict per launch since the last reset_counters(): kernel, grid (x, y, z) and blocks.
+pybind11::list launch_log() {
+  pybind11::list out;
+  for (const sim::LaunchRecord& l : sim::launch_log()) {
+    pybind11::dict d;
+    d["kernel"] = l.kernel;
+    d["grid"] = pybind11::make_tuple(l.grid_x, l.grid_y, l.grid_z);
+    d["blocks"] = l.blocks();
+    out.append(d);
+  }
+  return out;
+}
+
+void set_profiling(bool memory, uint64_t sample_blocks, bool run_blocks) {
   sim::Options o = sim::options();
   o.count_memory_accesses = memory;
   o.sample_blocks = sample_blocks;
+  o.skip_blocks = !run_blocks;
   sim::set_options(o);
 }
 
@@ -137,15 +151,18 @@ PYBIND11_MODULE(_sim, m) {
   m.def("adaptive_avg_pool2d_backward", simulated<&cnnops::cuda::adaptive_avg_pool2d_backward_device>);
   m.def("last_kernel", &cnnops::cuda::last_kernel, "the kernel configuration the last call of an op ran");
   m.def("counters", &counters, "what the simulator ran since the last reset: {name: count}");
-  m.def("reset_counters", &sim::reset_counters);
+  m.def("reset_counters", &sim::reset_counters, "zeroes the counters and clears the launch log");
+  m.def("launch_log", &launch_log,
+        "the launches since the last reset_counters(), in order (the first 65536): {kernel, grid, blocks}");
   m.def("memory_counters", &memory_counters,
         "what a profiler would count of the memory accesses since the last reset, per kernel and source line: "
         "shared-memory wavefronts and global 32-byte sectors against their ideal (while count_memory_accesses is on)");
   m.def("reset_memory_counters", &sim::reset_memory_access_counts);
   m.def("set_profiling", &set_profiling,
         "memory: record and cost every lane of the kernels' reported memory accesses (slower); sample_blocks: run "
-        "only that many blocks of each launch, spread over the grid (0: all; outputs are then incomplete)",
-        pybind11::arg("memory") = false, pybind11::arg("sample_blocks") = 0);
+        "only that many blocks of each launch, spread over the grid (0: all; outputs are then incomplete); "
+        "run_blocks=False: launches are checked, counted and logged (launch_log) but run no block",
+        pybind11::arg("memory") = false, pybind11::arg("sample_blocks") = 0, pybind11::arg("run_blocks") = true);
   m.def("set_options", &set_options,
         "the schedule: blocks / threads last to first, each warp running ahead to the next __syncthreads",
         pybind11::arg("reverse_block_order") = false, pybind11::arg("reverse_thread_order") = false,

@@ -74,10 +74,12 @@ std::vector<double> reference(const Conv2dParams& p, const std::vector<float>& x
 
 // Runs the forward in element type T (float, or half_t with KRSC filters for the tensor-core
 // kernel) on random data; checks every element against the reference and which kernel ran.
-// epilogue: also add a residual (NCHW strides, whatever the output's) and apply ReLU.
+// epilogue: also add a residual (NCHW strides, whatever the output's; NHWC with nhwc_residual)
+// and apply ReLU. offset: the bias and the residual start that many elements past their
+// allocation (1: misaligned for any vector access).
 template <typename T>
 void check_fprop(const Shape& shape, DType dtype, const char* kernel, double tolerance, bool epilogue = false,
-                 bool allow_tf32 = false) {
+                 bool allow_tf32 = false, bool nhwc_residual = false, int offset = 0) {
   Conv2dParams p = params_of(shape);
   if (!std::is_same<T, float>::value || allow_tf32)
     p.w = cnnops::Strides4{p.R * p.S * p.C, 1, p.S * p.C, p.C};  // KRSC, as the tensor-core kernels read
@@ -106,14 +108,17 @@ void check_fprop(const Shape& shape, DType dtype, const char* kernel, double tol
   std::vector<T> r;
   std::vector<float> rf;
   random(p.N * p.K * p.P * p.Q, r, rf);
-  const cnnops::Strides4 rs{p.K * p.P * p.Q, p.P * p.Q, p.Q, 1};
+  const cnnops::Strides4 rs = nhwc_residual ? cnnops::Strides4{p.K * p.P * p.Q, 1, p.Q * p.K, p.K}
+                                             : cnnops::Strides4{p.K * p.P * p.Q, p.P * p.Q, p.Q, 1};
+  b.insert(b.begin(), offset, T{});
+  r.insert(r.begin(), offset, T{});
   DeviceBuffer<T> dx(x), dw(w), db(b), dr(r), dy(p.N * p.K * p.P * p.Q);  // dy: 0xFF (NaN) poisoned
   Conv2dFpropArgs a{};
   a.p = p;
   a.dtype = dtype;
   a.allow_tf32 = allow_tf32;
-  a.x = dx.get(), a.w = dw.get(), a.bias = db.get(), a.y = dy.get();
-  if (epilogue) a.ep = cnnops::EpilogueParams{dr.get(), rs, cnnops::Activation::kRelu};
+  a.x = dx.get(), a.w = dw.get(), a.bias = db.get() + offset, a.y = dy.get();
+  if (epilogue) a.ep = cnnops::EpilogueParams{dr.get() + offset, rs, cnnops::Activation::kRelu, false};
   const std::vector<double> ref = epilogue ? reference(p, xf, wf, bf, &rf, rs, true) : reference(p, xf, wf, bf);
   // Three legal schedules: the default rounds; blocks and threads last to first (a block that
   // writes another's outputs, or a thread order dependence, shows); each warp running ahead to
@@ -278,6 +283,85 @@ TEST(conv2d_fprop_reduction_splits_in_one_launch) {
           }
   }
   CHECK_EQ(bad, 0);
+}
+
+// One launch of two output phases (OutputPhases, the tensor-core dgrad's form): the same NHWC
+// input convolved with two filters of different shapes -- 2 x 2 taps with the window one row up,
+// and 1 x 3 taps spaced 2 apart starting two columns left -- into the even/even and odd/odd
+// positions of one output; phase 1 has fewer rows than phase 0, so some of the grid's blocks have
+// nothing to do. The positions of neither phase keep their poison.
+TEST(conv2d_fprop_output_phases_in_one_launch) {
+  using cnnops::cuda::bf16_t;
+  Conv2dParams p = params_of({2, 16, 7, 6, 24, 1, 1, 1, 0, 0, 0, 0, 1, 1, true});
+  const int64_t Hy = 13, Wy = 11, K = p.K, C = p.C;
+  p.y = cnnops::Strides4{Hy * Wy * K, 1, 2 * Wy * K, 2 * K};
+  cnnops::cuda::OutputPhases phases;
+  phases.count = 2;
+  // R, S, dil_h, dil_w, pad_top, pad_left, P, Q, w strides (KRSC), w_at, y_at
+  phases.phase[0] = {2, 2, 1, 1, 1, 0, 7, 6, {2 * 2 * C, 1, 2 * C, C}, 0, 0};
+  phases.phase[1] = {1, 3, 1, 2, 0, 2, 6, 5, {3 * C, 1, 3 * C, C}, K * 2 * 2 * C, Wy * K + K};
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  std::vector<bf16_t> x, w;
+  std::vector<float> xf, wf;
+  for (int64_t i = 0; i < p.N * C * p.H * p.W; ++i) x.push_back(cnnops::cuda::from_acc<bf16_t>(normal(rng)));
+  for (int64_t i = 0; i < K * C * (4 + 3); ++i) w.push_back(cnnops::cuda::from_acc<bf16_t>(normal(rng)));
+  for (const bf16_t& v : x) xf.push_back(float(cnnops::cuda::widen(v)));
+  for (const bf16_t& v : w) wf.push_back(float(cnnops::cuda::widen(v)));
+  const int64_t out = p.N * Hy * Wy * K;
+  DeviceBuffer<bf16_t> dx(x), dw(w), dy(out);  // dy: 0xFF (NaN) poisoned
+  Conv2dFpropArgs a{};
+  a.p = p;
+  a.dtype = DType::kBFloat16;
+  a.x = dx.get(), a.w = dw.get(), a.y = dy.get();
+  a.phases = phases;
+  sim::reset_counters();
+  const cnnops::cuda::LaunchResult r = cnnops::cuda::conv2d_fprop(a, nullptr);
+  REQUIRE(r.error == nullptr);
+  CHECK_CONTAINS(std::string(r.kernel), "fprop_tc_");
+  CHECK_EQ(sim::counter(sim::Counter::kLaunches), uint64_t(1));
+  std::vector<float> y;
+  for (const bf16_t& v : dy.download()) y.push_back(float(cnnops::cuda::widen(v)));
+  std::vector<bool> written(out, false);
+  int bad = 0;
+  for (int z = 0; z < 2; ++z) {
+    const Conv2dParams q = phases.problem(p, z);
+    const int64_t w_at = phases.phase[z].w_at, y_at = phases.phase[z].y_at;
+    for (int64_t n = 0; n < q.N; ++n)
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t oh = 0; oh < q.P; ++oh)
+          for (int64_t ow = 0; ow < q.Q; ++ow) {
+            double acc = 0;
+            for (int64_t c = 0; c < C; ++c)
+              for (int64_t rr = 0; rr < q.R; ++rr)
+                for (int64_t ss = 0; ss < q.S; ++ss) {
+                  const int64_t h = oh - q.pad_top + rr * q.dil_h, ww = ow - q.pad_left + ss * q.dil_w;
+                  if (h < 0 || h >= q.H || ww < 0 || ww >= q.W) continue;
+                  acc += double(xf[n * q.x.n + c * q.x.c + h * q.x.h + ww * q.x.w]) *
+                         double(wf[w_at + k * q.w.n + c * q.w.c + rr * q.w.h + ss * q.w.w]);
+                }
+            const int64_t at = y_at + n * q.y.n + k * q.y.c + oh * q.y.h + ow * q.y.w;
+            written[at] = true;
+            bad += !(std::fabs(y[at] - acc) <= 2e-2 * (1 + std::fabs(acc)));
+          }
+  }
+  CHECK_EQ(bad, 0);
+  int stray = 0;
+  for (int64_t i = 0; i < out; ++i) stray += !written[i] && !std::isnan(y[i]);
+  CHECK_EQ(stray, 0);
+}
+
+// The tensor-core epilogue's vector and element paths (conv2d_fprop_tc_epilogue.cuh): an NHWC
+// residual read as 16-byte vectors, the same misaligned (element by element), K = 20 leaving a
+// ragged last vector of 4 channels; TF32 with its 4-channel items.
+TEST(conv2d_fprop_tensor_core_epilogue_paths) {
+  using cnnops::cuda::bf16_t;
+  const Shape shape{2, 16, 7, 6, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, true};
+  for (int offset = 0; offset < 2; ++offset) {
+    check_fprop<bf16_t>(shape, DType::kBFloat16, "fprop_tc_64x64x32_s3<bf16>", 2e-2, true, false, true, offset);
+    check_fprop<float>(shape, DType::kFloat32, "fprop_tc_64x64x16_s3<tf32>", 1e-4, true, true, true, offset);
+  }
+  check_fprop<bf16_t>(shape, DType::kBFloat16, "fprop_tc_64x64x32_s3<bf16>", 2e-2, false, false, false, 1);
 }
 
 TEST(conv2d_fprop_cuda_cores_f64_and_bf16_names) {

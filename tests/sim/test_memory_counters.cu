@@ -270,4 +270,28 @@ TEST(sample_blocks_runs_an_even_spread) {
   CHECK_EQ(sim::counter(sim::Counter::kBlocks), 13u);
 }
 
+TEST(launch_log_records_grids_and_skip_blocks_runs_none) {
+  sim::Options o = sim::options();
+  o.skip_blocks = true;
+  sim::set_options(o);
+  sim::reset_counters();
+  DeviceBuffer<int> out(10);
+  CHECK_EQ(launch(block_id_kernel, dim3(5, 2), dim3(32), 0, nullptr, out.get()), cudaSuccess);
+  CHECK_EQ(launch(block_id_kernel, dim3(2, 1, 3), dim3(64), 0, nullptr, out.get()), cudaSuccess);
+  CHECK_EQ(sim::counter(sim::Counter::kLaunches), 2u);
+  CHECK_EQ(sim::counter(sim::Counter::kBlocks), 0u);
+  for (int v : out.download()) CHECK_EQ(v, -1);  // untouched: still the 0xFF poison
+  const std::vector<sim::LaunchRecord> log = sim::launch_log();
+  REQUIRE(log.size() == 2u);
+  CHECK_EQ(log[0].grid_x, 5u);
+  CHECK_EQ(log[0].grid_y, 2u);
+  CHECK_EQ(log[0].blocks(), 10u);
+  CHECK_EQ(log[1].grid_z, 3u);
+  CHECK_EQ(log[1].blocks(), 6u);
+  o.skip_blocks = false;
+  sim::set_options(o);
+  sim::reset_counters();
+  CHECK(sim::launch_log().empty());
+}
+
 }  // namespace
