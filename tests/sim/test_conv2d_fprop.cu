@@ -79,8 +79,9 @@ std::vector<double> reference(const Conv2dParams& p, const std::vector<float>& x
 // allocation (1: misaligned for any vector access).
 template <typename T>
 void check_fprop(const Shape& shape, DType dtype, const char* kernel, double tolerance, bool epilogue = false,
-                 bool allow_tf32 = false, bool nhwc_residual = false, int offset = 0) {
+                 bool allow_tf32 = false, bool nhwc_residual = false, int offset = 0, bool nchw_output = false) {
   Conv2dParams p = params_of(shape);
+  if (nchw_output) p.y = cnnops::Strides4{p.K * p.P * p.Q, p.P * p.Q, p.Q, 1};
   if (!std::is_same<T, float>::value || allow_tf32)
     p.w = cnnops::Strides4{p.R * p.S * p.C, 1, p.S * p.C, p.C};  // KRSC, as the tensor-core kernels read
   std::mt19937 rng(uint32_t(p.N * 1000003 + p.C * 101 + p.K));
@@ -146,6 +147,12 @@ void check_fprop(const Shape& shape, DType dtype, const char* kernel, double tol
         CHECK_EQ(m.wavefronts, m.ideal_wavefronts);
       }
       CHECK(shared_sites >= 4);  // the A and B cp.async writes, the A and B fragment reads
+      // The epilogue stores whole 16-byte vectors wherever the output allows them: NHWC with
+      // K a whole number of vectors.
+      const int64_t vec = 16 / int64_t(sizeof(T));
+      if (p.y.c == 1 && p.K % vec == 0)
+        for (const sim::MemoryAccessSite& m : sim::memory_access_counts())
+          if (m.kernel == kernel && m.instruction == "st.global") CHECK_EQ(m.bytes, 16 * m.lane_accesses);
     }
     const std::vector<T> y = dy.download();
     int bad = 0;
@@ -362,6 +369,14 @@ TEST(conv2d_fprop_tensor_core_epilogue_paths) {
     check_fprop<float>(shape, DType::kFloat32, "fprop_tc_64x64x16_s3<tf32>", 1e-4, true, true, true, offset);
   }
   check_fprop<bf16_t>(shape, DType::kBFloat16, "fprop_tc_64x64x32_s3<bf16>", 2e-2, false, false, false, 1);
+  // NCHW outputs (channel stride P * Q) take the element path, with and without a residual.
+  check_fprop<bf16_t>(shape, DType::kBFloat16, "fprop_tc_64x64x32_s3<bf16>", 2e-2, false, false, false, 0, true);
+  check_fprop<bf16_t>(shape, DType::kBFloat16, "fprop_tc_64x64x32_s3<bf16>", 2e-2, true, false, true, 0, true);
+  // K = 24 fills its vectors: every store is one (checked in check_fprop).
+  const Shape full{2, 16, 7, 6, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, true};
+  check_fprop<bf16_t>(full, DType::kBFloat16, "fprop_tc_64x64x32_s3<bf16>", 2e-2, false);
+  check_fprop<bf16_t>(full, DType::kBFloat16, "fprop_tc_64x64x32_s3<bf16>", 2e-2, true, false, true);
+  check_fprop<float>(full, DType::kFloat32, "fprop_tc_64x64x16_s3<tf32>", 1e-4, true, true, true);
 }
 
 TEST(conv2d_fprop_cuda_cores_f64_and_bf16_names) {
