@@ -247,6 +247,8 @@ def test_backward_runs_its_plan(case, mask):
     elif "bias=cuda_cores" in plan:
         want += 1
     assert launched == want, plan
+    log = sim.launch_log()
+    assert len(log) == launched and not [l for l in log if l["kernel"].startswith("kernel@")], log
 
 
 @pytest.mark.parametrize("suite", ["resnet50", "vgg16"])

@@ -154,9 +154,10 @@ LaunchResult launch_wgrad_simt(const Conv2dBpropArgs& a, cudaStream_t stream) {
   const Conv2dParams& p = a.p;
   if (a.db != nullptr) {
     if (p.K > 0x7fffffff) return LaunchResult{"grad_bias: too many filters for one launch", name};
-    const cudaError_t err = launch(bias_grad_kernel<T>, dim3(unsigned(p.K)), dim3(kThreads), 0, stream, p,
-                                   static_cast<const T*>(a.dy), static_cast<T*>(a.db));
-    if (err != cudaSuccess) return launch_result(err, name);
+    const cudaError_t err = launch_named("bias_grad", bias_grad_kernel<T>, dim3(unsigned(p.K)), dim3(kThreads), 0,
+                                         stream, p, static_cast<const T*>(a.dy), static_cast<T*>(a.db));
+    if (err != cudaSuccess || a.dw == nullptr)
+      return LaunchResult{err == cudaSuccess ? nullptr : cudaGetErrorString(err), name};
   }
   if (a.dw == nullptr) return LaunchResult{nullptr, name};
   const int64_t splits = wgrad_splits(p);
@@ -167,13 +168,14 @@ LaunchResult launch_wgrad_simt(const Conv2dBpropArgs& a, cudaStream_t stream) {
     return LaunchResult{"grad_weight too large for one launch", name};
   using A = acc_t<T>;
   A* partial = static_cast<A*>(a.workspace);
-  cudaError_t err = launch(wgrad_simt_kernel<T>, dim3(unsigned(blocks_t), unsigned(blocks_f), unsigned(p.groups * splits)),
-                           dim3(kThreads), 0, stream, p, static_cast<const T*>(a.dy), static_cast<const T*>(a.x),
-                           partial, splits, per_split);
+  cudaError_t err = launch_named(name, wgrad_simt_kernel<T>,
+                                 dim3(unsigned(blocks_t), unsigned(blocks_f), unsigned(p.groups * splits)),
+                                 dim3(kThreads), 0, stream, p, static_cast<const T*>(a.dy), static_cast<const T*>(a.x),
+                                 partial, splits, per_split);
   if (err == cudaSuccess)
-    err = launch(wgrad_reduce_kernel<T>, dim3(unsigned(reduce_blocks)), dim3(kThreads), 0, stream, p,
-                 static_cast<const A*>(partial), splits, static_cast<T*>(a.dw), a.dw_strides);
-  return launch_result(err, name);
+    err = launch_named("wgrad_reduce", wgrad_reduce_kernel<T>, dim3(unsigned(reduce_blocks)), dim3(kThreads), 0,
+                       stream, p, static_cast<const A*>(partial), splits, static_cast<T*>(a.dw), a.dw_strides);
+  return LaunchResult{err == cudaSuccess ? nullptr : cudaGetErrorString(err), name};
 }
 
 template <typename T>

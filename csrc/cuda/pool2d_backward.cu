@@ -255,9 +255,15 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
 template <typename T>
 LaunchResult with_empty_windows(cudaError_t err, const Pool2dArgs& a, cudaStream_t stream, const char* name) {
   const Pool2dParams& p = a.p;
-  if (err == cudaSuccess && a.kind == PoolKind::kMax && has_empty_max_windows(p))
-    err = launch(max_pool_empty_windows_kernel<T>, grid_for(p.N * p.C), dim3(kThreads), 0, stream, p,
-                 static_cast<const T*>(a.dy), static_cast<const int64_t*>(a.indices), a.ind, static_cast<T*>(a.dx));
+  if (err == cudaSuccess && a.kind == PoolKind::kMax && has_empty_max_windows(p)) {
+#if defined(CNNOPS_SIM)
+    ::cnnops::sim::detail::name_last_launched_kernel(name);  // the gather, launched by the caller
+#endif
+    err = launch_named("max_pool_empty_windows", max_pool_empty_windows_kernel<T>, grid_for(p.N * p.C),
+                       dim3(kThreads), 0, stream, p, static_cast<const T*>(a.dy),
+                       static_cast<const int64_t*>(a.indices), a.ind, static_cast<T*>(a.dx));
+    return LaunchResult{err == cudaSuccess ? nullptr : cudaGetErrorString(err), name};
+  }
   return launch_result(err, name);
 }
 

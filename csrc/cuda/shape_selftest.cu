@@ -32,8 +32,8 @@ cudaError_t run_shape_selftest(const ShapeQuery* host_queries, ShapeAnswer* host
   if (err == cudaSuccess) err = cudaMalloc(&da, sizeof(ShapeAnswer) * count);
   if (err == cudaSuccess) err = cudaMemcpy(dq, host_queries, sizeof(ShapeQuery) * count, cudaMemcpyHostToDevice);
   if (err == cudaSuccess)
-    err = launch(shape_selftest_kernel, dim3((count + 127) / 128), dim3(128), 0, nullptr,
-                 static_cast<const ShapeQuery*>(dq), da, count);
+    err = launch_named("shape_selftest", shape_selftest_kernel, dim3((count + 127) / 128), dim3(128), 0, nullptr,
+                       static_cast<const ShapeQuery*>(dq), da, count);
   if (err == cudaSuccess) err = cudaMemcpy(host_answers, da, sizeof(ShapeAnswer) * count, cudaMemcpyDeviceToHost);
   cudaFree(dq);
   cudaFree(da);
