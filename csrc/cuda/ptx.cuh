@@ -227,17 +227,22 @@ __device__ __forceinline__ void ldmatrix(uint32_t (&r)[kMatrices], const void* r
 #endif
 }
 
+// Tells the simulator's memory counters of a plain shared-memory access (nothing under nvcc).
+__device__ __forceinline__ void note_shared(bool store, const void* p, int bytes, const char* file, int line) {
+#if defined(CNNOPS_SIM)
+  ::cnnops::sim::detail::record_memory_access(::cnnops::sim::MemorySpace::kShared,
+                                              store ? ::cnnops::sim::AccessKind::kStore : ::cnnops::sim::AccessKind::kLoad,
+                                              store ? "st.shared" : "ld.shared", p, bytes, file, line);
+#else
+  (void)store, (void)p, (void)bytes, (void)file, (void)line;
+#endif
+}
+
 // A plain shared-memory load (ld.shared), written through this wrapper where the memory counters
 // should see it: under nvcc it is the dereference itself.
 template <typename T>
 __device__ __forceinline__ T ld_shared(const T* p, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
-#if defined(CNNOPS_SIM)
-  ::cnnops::sim::detail::record_memory_access(::cnnops::sim::MemorySpace::kShared, ::cnnops::sim::AccessKind::kLoad,
-                                              "ld.shared", p, int(sizeof(T)), file, line);
-#else
-  (void)file;
-  (void)line;
-#endif
+  note_shared(false, p, int(sizeof(T)), file, line);
   return *p;
 }
 
@@ -246,13 +251,7 @@ __device__ __forceinline__ T ld_shared(const T* p, const char* file = __builtin_
 template <typename T>
 __device__ __forceinline__ void st_shared(T* p, const T& v, const char* file = __builtin_FILE(),
                                           int line = __builtin_LINE()) {
-#if defined(CNNOPS_SIM)
-  ::cnnops::sim::detail::record_memory_access(::cnnops::sim::MemorySpace::kShared, ::cnnops::sim::AccessKind::kStore,
-                                              "st.shared", p, int(sizeof(T)), file, line);
-#else
-  (void)file;
-  (void)line;
-#endif
+  note_shared(true, p, int(sizeof(T)), file, line);
   *p = v;
 }
 
