@@ -28,7 +28,12 @@ const char* wgrad_as_fprop(const at::Tensor& grad_output, const at::Tensor& inpu
   a.w = wt.const_data_ptr();
   a.y = partial.mutable_data_ptr<float>();
   a.ep.store_float = true;
-  // Chunks of the batch (the problem's channels) by bands of output rows (its filter rows).
+  // Chunks of the batch (the problem's channels) by bands of output rows (its filter rows). They
+  // must tile the reduction: every product summed once, no split empty.
+  TORCH_CHECK(plan.wgrad_chunks * plan.wgrad_chunk_images >= p.N && (plan.wgrad_chunks - 1) * plan.wgrad_chunk_images < p.N &&
+                  plan.wgrad_row_splits * plan.wgrad_split_rows >= p.P &&
+                  (plan.wgrad_row_splits - 1) * plan.wgrad_split_rows < p.P,
+              "cnnops.conv2d backward: the weight-gradient splits do not tile the reduction (plan ", plan.describe(), ")");
   a.splits.c_splits = int32_t(plan.wgrad_chunks);
   a.splits.c_step = plan.wgrad_chunk_images;
   a.splits.r_splits = int32_t(plan.wgrad_row_splits);
