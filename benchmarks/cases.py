@@ -87,12 +87,12 @@ def conv_cases(suite: str, spec, batch: int, dtype_name: str, device: str, layou
     N = g.batch or batch  # DeepBench entries carry their own batch
     dtype = precision.DTYPES[dtype_name]
     esize = torch.empty((), dtype=dtype).element_size()
-    fwd_flops = 2.0 * N * g.K * g.P * g.Q * g.C * g.R * g.S
-    x_b, w_b, y_b = (N * g.C * g.H * g.W * esize, g.K * g.C * g.R * g.S * esize, N * g.K * g.P * g.Q * esize)
+    fwd_flops = 2.0 * N * g.K * g.P * g.Q * g.Cg * g.R * g.S
+    x_b, w_b, y_b = (N * g.C * g.H * g.W * esize, g.K * g.Cg * g.R * g.S * esize, N * g.K * g.P * g.Q * esize)
     # The first layer of a network needs no input gradient (its input is the data): no dgrad.
     data_layer = g.C <= 3
     info = {"N": N, "C": g.C, "H": g.H, "W": g.W, "K": g.K, "R": g.R, "S": g.S, "stride": g.stride,
-            "padding": g.padding, "dtype": dtype_name, "layout": layout}
+            "padding": g.padding, "groups": g.groups, "dtype": dtype_name, "layout": layout}
     work = {  # pass -> (FLOPs, bytes each operand read or written once, the ops whose kernels run)
         "fwd": (fwd_flops, x_b + w_b + y_b, ("conv2d_forward",)),
         "dgrad": (fwd_flops, y_b + w_b + x_b, ("conv2d_dgrad",)),
@@ -113,11 +113,11 @@ def _build_conv(g: ConvSpec, N: int, dtype, dtype_name: str, device: str, layout
     fmt = memory_format(layout)
     tol = precision.TOLERANCE[dtype_name]
     x = torch.randn(N, g.C, g.H, g.W, dtype=dtype, device=device).contiguous(memory_format=fmt)
-    w = (torch.randn(g.K, g.C, g.R, g.S, dtype=dtype, device=device) / math.sqrt(g.C * g.R * g.S)).contiguous(
+    w = (torch.randn(g.K, g.Cg, g.R, g.S, dtype=dtype, device=device) / math.sqrt(g.Cg * g.R * g.S)).contiguous(
         memory_format=fmt)
     go = torch.randn(N, g.K, g.P, g.Q, dtype=dtype, device=device).contiguous(memory_format=fmt)
-    ours_conv = lambda a, b: cnnops.conv2d(a, b, None, g.stride, g.padding)  # noqa: E731
-    base_conv = lambda a, b: F.conv2d(a, b, None, g.stride, g.padding)  # noqa: E731
+    ours_conv = lambda a, b: cnnops.conv2d(a, b, None, g.stride, g.padding, 1, g.groups)  # noqa: E731
+    base_conv = lambda a, b: F.conv2d(a, b, None, g.stride, g.padding, 1, g.groups)  # noqa: E731
 
     if pass_ == "fwd":
         ours, base = (lambda: ours_conv(x, w)), (lambda: base_conv(x, w))

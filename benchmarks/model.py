@@ -110,6 +110,8 @@ def _sites_sum(sites, pred, field):
 
 def model_layer(sim, suite: str, spec: ConvSpec, batch: int, dtype: torch.dtype, machine: Machine,
                 sample_blocks: int, per_hmma: Dict[str, float]) -> Optional[LayerModel]:
+    if spec.groups > 1:
+        return None  # grouped and depthwise layers take no tensor-core plan the model reads yet
     N = spec.batch or batch
     x = torch.randn(N, spec.C, spec.H, spec.W, dtype=dtype).contiguous(memory_format=torch.channels_last)
     w = (torch.randn(spec.K, spec.C, spec.R, spec.S, dtype=dtype) / math.sqrt(spec.C * spec.R * spec.S)).contiguous(

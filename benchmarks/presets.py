@@ -8,6 +8,9 @@ the command line wins, then the preset's value, then the cpu-default value; suit
     gpu-quick    a few cases of every suite (suites.QUICK_CASES, whole-model ResNet-50 included)
                  on CUDA, bfloat16 and TF32, NHWC, batch 32, fwd and fwdbwd, stopped by a time
                  budget of 150 s: the GPU check script's selection, under 3 minutes on an H100
+    grouped      the grouped and depthwise networks' suites (suites.GROUPED_SUITES: MobileNetV2,
+                 ConvNeXt-T, ResNeXt-50 32x4d, RepLKNet), every layer, float32 NCHW and NHWC,
+                 batch 8, fwd and fwdbwd, on the CPU
     full         every suite (whole models too), every pass; on CUDA float32, tf32, bfloat16 and
                  float16 in both layouts at batch 32; on a CPU float32 and bfloat16 in both layouts
                  at batch 8
@@ -42,6 +45,11 @@ PRESETS: Dict[str, Dict[str, object]] = {
         "repeats": 20,
         "time_budget": 150.0,
         "cases": "quick",
+    },
+    "grouped": {
+        "suites": ",".join(suites.GROUPED_SUITES),
+        "cases": "all",
+        "dtype": "float32",
     },
     "full": {
         "suites": ",".join(suites.ALL_SUITES),

@@ -4,8 +4,9 @@ A conv case is (name, C, H, W, K, R, S, stride, padding) with one stride and one
 both axes (every layer here pads symmetrically; a filter may be R x S with R != S); a DeepBench
 entry adds a tenth field, its own batch size N, which the runner's --batch does not change
 (ConvSpec reads both forms). A pooling case is (name, kind, C, H, W, kernel, stride,
-padding). Batch size, dtype and device are chosen by the runner. Shapes are the networks' at
-224x224 input (torchvision's ResNet-50 v1.5 puts the stride on the 3x3 of a downsampling block;
+padding). A grouped or depthwise layer names its groups (ConvSpec(..., groups=G), or dw() for
+groups == C); the filters then hold C / groups channels each. Batch size, dtype and device are
+chosen by the runner. Shapes are the networks' at 224x224 input (torchvision's ResNet-50 v1.5 puts the stride on the 3x3 of a downsampling block;
 v1 on the first 1x1, see RESNET50_V1_CONVS).
 """
 from typing import NamedTuple, Optional
@@ -22,6 +23,11 @@ class ConvSpec(NamedTuple):
     stride: int
     padding: int
     batch: Optional[int] = None  # None: the runner's --batch
+    groups: int = 1
+
+    @property
+    def Cg(self) -> int:  # input channels each filter reads
+        return self.C // self.groups
 
     @classmethod
     def of(cls, spec) -> "ConvSpec":
@@ -153,6 +159,66 @@ DEEPBENCH_CONVS = [
     ("7x7 256->129 3x3", 256, 7, 7, 129, 3, 3, 1, 1, 1),
 ]
 
+
+
+def dw(name: str, C: int, HW: int, k: int, stride: int = 1) -> ConvSpec:
+    """A depthwise layer (groups == C, one filter per channel) on a square HW x HW map, padded to
+    keep the map (k // 2) as every network below pads it."""
+    return ConvSpec(name, C, HW, HW, C, k, k, stride, k // 2, groups=C)
+
+
+def pw(name: str, C: int, HW: int, K: int) -> ConvSpec:
+    return ConvSpec(name, C, HW, HW, K, 1, 1, 1, 0)
+
+
+# MobileNetV2 (torchvision mobilenet_v2, width 1.0): each distinct depthwise and pointwise shape
+# of its 17 inverted-residual blocks, in network order, and the stem and the last 1x1.
+MOBILENETV2_CONVS = [
+    ("stem 3x3/2 3->32", 3, 224, 224, 32, 3, 3, 2, 1),
+    dw("b1 dw 3x3 32", 32, 112, 3), pw("b1 pw 32->16", 32, 112, 16),
+    pw("b2 expand 16->96", 16, 112, 96), dw("b2 dw 3x3/2 96", 96, 112, 3, 2), pw("b2 project 96->24", 96, 56, 24),
+    pw("b3 expand 24->144", 24, 56, 144), dw("b3 dw 3x3 144", 144, 56, 3), pw("b3 project 144->24", 144, 56, 24),
+    dw("b4 dw 3x3/2 144", 144, 56, 3, 2), pw("b4 project 144->32", 144, 28, 32),
+    pw("b5 expand 32->192", 32, 28, 192), dw("b5 dw 3x3 192", 192, 28, 3), pw("b5 project 192->32", 192, 28, 32),
+    dw("b7 dw 3x3/2 192", 192, 28, 3, 2), pw("b7 project 192->64", 192, 14, 64),
+    pw("b8 expand 64->384", 64, 14, 384), dw("b8 dw 3x3 384", 384, 14, 3), pw("b8 project 384->64", 384, 14, 64),
+    pw("b11 project 384->96", 384, 14, 96),
+    pw("b12 expand 96->576", 96, 14, 576), dw("b12 dw 3x3 576", 576, 14, 3), pw("b12 project 576->96", 576, 14, 96),
+    dw("b14 dw 3x3/2 576", 576, 14, 3, 2), pw("b14 project 576->160", 576, 7, 160),
+    pw("b15 expand 160->960", 160, 7, 960), dw("b15 dw 3x3 960", 960, 7, 3), pw("b15 project 960->160", 960, 7, 160),
+    pw("b17 project 960->320", 960, 7, 320), pw("last 1x1 320->1280", 320, 7, 1280),
+]
+
+# ConvNeXt-T (torchvision convnext_tiny): the 4x4/4 stem, each stage's 7x7 depthwise and its
+# inverted-bottleneck pointwise pair (torchvision runs those as Linear layers on NHWC; here they
+# are the 1x1 convolutions they equal), and the 2x2/2 downsampling convs.
+CONVNEXT_T_CONVS = [("stem 4x4/4 3->96", 3, 224, 224, 96, 4, 4, 4, 0)]
+for _i, (_dim, _hw) in enumerate(((96, 56), (192, 28), (384, 14), (768, 7))):
+    if _i:
+        CONVNEXT_T_CONVS.append(ConvSpec(f"s{_i + 1} down 2x2/2 {_dim // 2}->{_dim}", _dim // 2, 2 * _hw, 2 * _hw,
+                                         _dim, 2, 2, 2, 0))
+    CONVNEXT_T_CONVS += [dw(f"s{_i + 1} dw 7x7 {_dim}", _dim, _hw, 7),
+                         pw(f"s{_i + 1} pw {_dim}->{4 * _dim}", _dim, _hw, 4 * _dim),
+                         pw(f"s{_i + 1} pw {4 * _dim}->{_dim}", 4 * _dim, _hw, _dim)]
+
+# ResNeXt-50 32x4d (torchvision resnext50_32x4d): its grouped 3x3s, 32 groups of 4, 8, 16 and 32
+# channels (v1.5: the stride on the 3x3 of each stage's first block).
+RESNEXT50_CONVS = []
+for _stage, (_width, _hw) in enumerate(((128, 56), (256, 28), (512, 14), (1024, 7)), start=1):
+    if _stage > 1:
+        RESNEXT50_CONVS.append(ConvSpec(f"l{_stage} 3x3/2 {_width} g32", _width, 2 * _hw, 2 * _hw, _width, 3, 3, 2, 1,
+                                        groups=32))
+    RESNEXT50_CONVS.append(ConvSpec(f"l{_stage} 3x3 {_width} g32", _width, _hw, _hw, _width, 3, 3, 1, 1, groups=32))
+
+# RepLKNet-31B's large depthwise kernels (Ding et al. 2022: 31, 29, 27 and 13 at channels 128 to
+# 1024) and the 5x5 depthwise it trains beside each (re-parameterised into the large one for
+# inference).
+REPLKNET_CONVS = [
+    dw("s1 dw 31x31 128", 128, 56, 31), dw("s2 dw 29x29 256", 256, 28, 29),
+    dw("s3 dw 27x27 512", 512, 14, 27), dw("s4 dw 13x13 1024", 1024, 7, 13),
+    dw("s1 dw 5x5 128", 128, 56, 5),
+]
+
 POOLING = [
     ("resnet stem max 3x3/2 p1", "max", 64, 112, 112, 3, 2, 1),
     ("vgg pool1 max 2x2/2", "max", 64, 224, 224, 2, 2, 0),
@@ -177,14 +243,21 @@ CONV_SUITES = {
     "resnet50_v1": RESNET50_V1_CONVS,
     "googlenet": GOOGLENET_CONVS,
     "deepbench": DEEPBENCH_CONVS,
+    "mobilenetv2": MOBILENETV2_CONVS,
+    "convnext_t": CONVNEXT_T_CONVS,
+    "resnext50": RESNEXT50_CONVS,
+    "replknet": REPLKNET_CONVS,
 }
+# The grouped and depthwise networks' suites (--preset grouped).
+GROUPED_SUITES = ["mobilenetv2", "convnext_t", "resnext50", "replknet"]
 POOL_SUITES = {"pooling": POOLING}
 MODEL_SUITE = "models"  # whole networks (benchmarks/models.py), not layer shapes
 MODELS = ["resnet50", "vgg16"]
 
-# The CPU default (`python -m benchmarks`): every layer suite; whole models are their own command.
-LAYER_SUITES = list(CONV_SUITES) + list(POOL_SUITES)
-ALL_SUITES = LAYER_SUITES + [MODEL_SUITE]
+# Every layer suite; whole models are their own command. The grouped suites run last, so that a
+# time budget (the GPU check's) is spent on the seed networks first.
+LAYER_SUITES = [s for s in CONV_SUITES if s not in GROUPED_SUITES] + list(POOL_SUITES) + GROUPED_SUITES
+ALL_SUITES = [s for s in LAYER_SUITES if s not in GROUPED_SUITES] + [MODEL_SUITE] + GROUPED_SUITES
 
 # The seed networks' suites and pooling: what the default CPU run covers, in every dtype and
 # layout it times (the other suites stay in --preset full).
@@ -217,4 +290,8 @@ QUICK_CASES = {
     "deepbench": ["79x341 32->32 5x5/2", "27x27 96->129 5x5", "13x341 64->32 3x7/2"],
     "pooling": ["resnet stem max 3x3/2 p1", "vgg pool2 max 2x2/2", "resnet global avg 7x7"],
     "models": ["resnet50"],
+    "mobilenetv2": ["b3 dw 3x3 144", "b3 project 144->24"],
+    "convnext_t": ["s1 dw 7x7 96", "s1 pw 96->384"],
+    "resnext50": ["l1 3x3 128 g32", "l3 3x3/2 512 g32"],
+    "replknet": ["s1 dw 31x31 128"],
 }

@@ -38,9 +38,12 @@ PYBIND11_MODULE(_C, m) {
     info["cpu_microkernel_f32"] = cnnops::cpu::microkernel_f32().name;
     info["cpu_microkernel_f64"] = cnnops::cpu::microkernel_f64().name;
     info["cpu_vector_isa"] = cnnops::cpu::vector_isa_avx2() ? "avx2" : "portable";
-    info["cpu_depthwise_isa"] = cnnops::cpu::vector_isa_avx512() ? "avx512"
-                                : cnnops::cpu::vector_isa_avx2()  ? "avx2"
-                                                                  : "portable";
+    // The direct kernels (depthwise, grouped): one dispatch (cpu_isa.h), so one answer.
+    const char* direct_isa = cnnops::cpu::vector_isa_avx512() ? "avx512"
+                             : cnnops::cpu::vector_isa_avx2()  ? "avx2"
+                                                               : "portable";
+    info["cpu_depthwise_isa"] = direct_isa;
+    info["cpu_grouped_isa"] = direct_isa;
     // bfloat16 convolution forward: AMX tiles, or widened to float for the float micro-kernels.
     info["cpu_bf16_forward"] = cnnops::cpu::amx_bf16_enabled() ? "amx_bf16_32x32" : "widen_f32";
     return info;

@@ -6,6 +6,13 @@ import torch.nn.functional as F
 
 from helpers import assert_close_scaled, assert_layout_like, conv_abs_scale, rand
 
+ALL_DTYPES = [torch.float64, torch.float32, torch.bfloat16, torch.float16]
+
+
+def conv_case_id(c):
+    """A test id for an (N, C, H, W, K, R, S, stride, padding, dilation, groups) case."""
+    return "N{}C{}H{}W{}K{}R{}S{}s{}p{}d{}g{}".format(*c).replace(" ", "")
+
 
 def check_forward(backend, case, dtype, layout="contiguous", wlayout="contiguous", bias=True):
     N, C, H, W, K, R, S, stride, padding, dilation, groups = case
@@ -46,3 +53,20 @@ def check_backward(backend, case, dtype, layout="contiguous", wlayout="contiguou
         assert_close_scaled(g, r, s, dtype, f"{backend} {name}")
         assert_layout_like(g, r, name)
     return got
+
+
+def check_both_passes(backend, case, dtype, layout):
+    """The forward, then every gradient; a "strided" input meets a channels-last grad_output,
+    mixing the kernels' layouts."""
+    check_forward(backend, case, dtype, layout=layout)
+    check_backward(backend, case, dtype, layout=layout, golayout="channels_last" if layout == "strided" else layout)
+
+
+def check_fused_epilogue(x, w, b, stride, groups, res_layout, what):
+    """conv2d_bias_act(x, w, b, stride, padding 1, groups, relu, residual) against torch in
+    float64: relu(conv + bias + residual), rounded once."""
+    ref = F.conv2d(x.double(), w.double(), b.double(), stride, 1, 1, groups)
+    res = rand(*ref.shape, dtype=x.dtype, layout=res_layout)
+    y = torch.ops.cnnops.conv2d_bias_act(x, w, b, [stride] * 2, [1, 1, 1, 1], [1, 1], groups, 1, res)
+    scale = F.conv2d(x.double().abs(), w.double().abs(), b.double().abs(), stride, 1, 1, groups)
+    assert_close_scaled(y, (ref + res.double()).relu(), scale + res.double().abs(), x.dtype, what)

@@ -5,6 +5,9 @@ the magnitude of the terms summed (torch's result on |x| and |w|), so they bound
 error of a length-K dot product instead of guessing a relative error: err <= tol * (|x| * |w|).
 """
 import contextlib
+import os
+import subprocess
+import sys
 
 import torch
 import torch.nn.functional as F
@@ -125,3 +128,46 @@ def assert_same_bits_across_threads(run):
         torch.set_num_threads(threads)
     for a, b, c in zip(first, run(), single):
         assert torch.equal(a, b) and torch.equal(a, c)
+
+
+_ISA_SCRIPT = """
+import importlib, sys, torch, cnnops
+sys.path.insert(0, sys.argv[2])
+cases = getattr(importlib.import_module(sys.argv[3]), sys.argv[4])
+print(cnnops.build_info()[sys.argv[5]])
+torch.manual_seed(0)
+out = []
+for fmt in (torch.contiguous_format, torch.channels_last):
+    for n, c, h, w, k, r, s, stride, pad, dil, groups in cases:
+        x = torch.randn(n, c, h, w).to(memory_format=fmt).requires_grad_()
+        wt = torch.randn(k, c // groups, r, s).requires_grad_()
+        y = cnnops.conv2d(x, wt, None, stride, pad, dil, groups)
+        go = torch.randn_like(y)
+        out += [y] + list(torch.autograd.grad(y, (x, wt), go))
+torch.save(out, sys.argv[1])
+"""
+
+
+def assert_isa_copies_agree(tmp_path, module, cases, info_key):
+    """Runs the float32 forward and backward of module.cases (conv2d cases) in a subprocess per
+    instruction-set copy this CPU has (CNNOPS_CPU_KERNEL caps the choice; build_info()[info_key]
+    names the copy that ran): every copy agrees with the portable one to float32 rounding, and
+    the AVX2 and AVX-512 copies -- the same fused multiply-adds, lane by lane, in the same order --
+    bit for bit."""
+    flags = cpu_flags()
+    have = ["portable"] + (["avx2"] if {"avx2", "fma"} <= flags else []) + (["avx512"] if "avx512f" in flags else [])
+    caps = {"portable": "generic", "avx2": "avx2", "avx512": "avx512"}
+    runs = {}
+    for isa in have:
+        path = tmp_path / f"{isa}.pt"
+        done = subprocess.run([sys.executable, "-c", _ISA_SCRIPT, str(path), os.path.dirname(__file__), module, cases,
+                               info_key], check=True, env=dict(os.environ, CNNOPS_CPU_KERNEL=caps[isa]),
+                              capture_output=True, text=True)
+        assert done.stdout.split()[-1] == isa
+        runs[isa] = torch.load(path)
+    for isa, out in runs.items():
+        for a, b in zip(out, runs["portable"]):
+            assert torch.allclose(a, b, rtol=1e-4, atol=1e-4 * b.abs().max().item()), isa
+    if "avx2" in runs and "avx512" in runs:
+        for a, b in zip(runs["avx2"], runs["avx512"]):
+            assert torch.equal(a, b)

@@ -27,10 +27,12 @@ def test_conv_suites_have_valid_unique_shapes(suite):
     assert specs, suite
     names = [s.name for s in specs]
     assert len(names) == len(set(names)), f"{suite}: duplicate names"
-    shapes = [tuple(s)[1:9] for s in specs]
+    shapes = [tuple(s)[1:9] + (s.groups,) for s in specs]
     assert len(shapes) == len(set(shapes)), f"{suite}: duplicate shapes"
     for s in specs:
-        assert all(isinstance(v, int) and v > 0 for v in (s.C, s.H, s.W, s.K, s.R, s.S, s.stride)), s
+        assert all(isinstance(v, int) and v > 0 for v in (s.C, s.H, s.W, s.K, s.R, s.S, s.stride, s.groups)), s
+        assert s.C % s.groups == 0 and s.K % s.groups == 0, s
+        assert s.groups == 1 or suite in suites.GROUPED_SUITES, s
         assert 0 <= s.padding < max(s.R, s.S) and s.P >= 1 and s.Q >= 1, s
         assert s.batch is None or (suite == "deepbench" and 1 <= s.batch <= 8), s
 
@@ -64,6 +66,50 @@ def test_suites_match_the_networks():
     # VGG-16 pools: 2x2/2 at every map size the convs run at.
     vgg_maps = {s[2] for s in suites.VGG16_CONVS}
     assert {p[3] for p in suites.POOLING if p[0].startswith("vgg")} == vgg_maps
+
+
+def _torchvision_layers(model):
+    """The (C, H, W, K, R, S, stride, padding, groups) of every Conv2d a 224x224 forward of a
+    torchvision model runs, and the (C, H, W, K) of every Linear applied per pixel (ConvNeXt's
+    pointwise layers), recorded by hooks."""
+    convs, linears = set(), set()
+
+    def hook(m, args, out):
+        x = args[0]
+        if isinstance(m, torch.nn.Conv2d):
+            assert m.stride[0] == m.stride[1] and m.padding[0] == m.padding[1] and m.dilation == (1, 1)
+            convs.add((x.shape[1], x.shape[2], x.shape[3], m.out_channels, *m.kernel_size, m.stride[0],
+                       m.padding[0], m.groups))
+        elif x.dim() == 4:  # NHWC activations through a Linear
+            linears.add((x.shape[3], x.shape[1], x.shape[2], m.out_features))
+
+    for m in model.modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+            m.register_forward_hook(hook)
+    with torch.no_grad():
+        model.eval()(torch.zeros(1, 3, 224, 224))
+    return convs, linears
+
+
+def test_grouped_suites_match_torchvision():
+    """The grouped suites hold each network's distinct layer shapes, read off torchvision's models
+    (RepLKNet is not in torchvision; its kernels and widths are checked against the paper's)."""
+    models = pytest.importorskip("torchvision.models")
+    shape = lambda s: (s.C, s.H, s.W, s.K, s.R, s.S, s.stride, s.padding, s.groups)  # noqa: E731
+    convs, _ = _torchvision_layers(models.mobilenet_v2())
+    assert {shape(ConvSpec.of(s)) for s in suites.MOBILENETV2_CONVS} == convs
+
+    convs, linears = _torchvision_layers(models.convnext_tiny())
+    specs = [ConvSpec.of(s) for s in suites.CONVNEXT_T_CONVS]
+    assert {shape(s) for s in specs if s.R > 1} == convs
+    assert {(s.C, s.H, s.W, s.K) for s in specs if s.R == 1} == linears
+
+    convs, _ = _torchvision_layers(models.resnext50_32x4d())
+    assert {shape(ConvSpec.of(s)) for s in suites.RESNEXT50_CONVS} == {c for c in convs if c[-1] > 1}
+
+    replk = [ConvSpec.of(s) for s in suites.REPLKNET_CONVS]
+    assert [(s.R, s.C, s.H) for s in replk if s.R > 5] == [(31, 128, 56), (29, 256, 28), (27, 512, 14), (13, 1024, 7)]
+    assert all(s.groups == s.C == s.K and s.padding == s.R // 2 for s in replk)
 
 
 def test_quick_selection_names_exist_and_cover_every_suite():
@@ -155,7 +201,7 @@ def test_resnet50_forward_case_agrees_with_torchvision():
 # --- presets and the command line --------------------------------------------------------------
 
 def test_presets_parse():
-    assert set(presets.PRESETS) == {"cpu-default", "gpu-quick", "full"}
+    assert set(presets.PRESETS) == {"cpu-default", "gpu-quick", "grouped", "full"}
     default = bench_main.parse_args([])
     assert default.preset == "cpu-default" and default.device == "cpu" and default.batch == [8]
     assert default.suites == suites.CPU_DEFAULT_SUITES and "models" not in default.suites
@@ -167,6 +213,12 @@ def test_presets_parse():
     quick = bench_main.parse_args(["--preset", "gpu-quick"])
     assert (quick.device, quick.batch, quick.layout, quick.dtype) == ("cuda", [32], ["nhwc"], ["bfloat16", "tf32"])
     assert quick.passes == ["fwd", "fwdbwd"] and quick.time_budget and quick.suites == suites.ALL_SUITES
+
+    grouped = bench_main.parse_args(["--preset", "grouped"])
+    assert grouped.suites == suites.GROUPED_SUITES and grouped.cases == "all" and grouped.device == "cpu"
+    assert (grouped.dtype, grouped.layout, grouped.passes) == (["float32"], ["nchw", "nhwc"], ["fwd", "fwdbwd"])
+    assert set(suites.ALL_SUITES) == set(suites.LAYER_SUITES) | {suites.MODEL_SUITE}
+    assert suites.ALL_SUITES[-len(suites.GROUPED_SUITES):] == suites.GROUPED_SUITES  # last under a budget
 
     full_cuda = bench_main.parse_args(["--preset", "full", "--device", "cuda"])
     assert set(full_cuda.passes) == set(cases.CONV_PASSES) and "tf32" in full_cuda.dtype

@@ -17,12 +17,14 @@
 #include <vector>
 
 #include "../common/checks.h"
+#include "../common/dgrad_phases.h"
 #include "../common/params_from_tensors.h"
 #include "../common/poison.h"
 #include "conv2d_cpu.h"
 #include "conv2d_depthwise.h"
 #include "conv2d_forward_amx.h"
 #include "conv2d_forward_nhwc.h"
+#include "conv2d_grouped.h"
 #include "conv2d_packing.h"
 #include "gemm/amx_bf16.h"
 #include "gemm/gemm_driver.h"
@@ -239,14 +241,58 @@ bool dgrad_as_forward_params(const Conv2dParams& p, const Strides4& gi, const St
 namespace {
 
 // Whether the forward kernels beat the col2im GEMM below for this input gradient: where the
-// forward has its own path for the layout and dtype -- channels-last grad_output of the
-// accumulation type (the indirect GEMM) or bfloat16 on AMX tiles.
+// forward has its own path for the layout and dtype -- a few-channel grouped convolution (the
+// direct kernels), channels-last grad_output of the accumulation type (the indirect GEMM) or
+// bfloat16 on AMX tiles.
 template <typename scalar_t, typename acc_t>
 bool dgrad_as_forward_pays(const Conv2dParams& q) {
+  if (grouped_applies(q)) return true;
   if constexpr (std::is_same_v<scalar_t, c10::BFloat16>) {
     if (amx_bf16_enabled() && forward_amx_takes(q)) return true;
   }
   return std::is_same_v<scalar_t, acc_t> && forward_nhwc_applies(q);
+}
+
+// A strided input gradient as one stride-1 forward per stride phase (common/dgrad_phases.h),
+// written through the phase's strided view of gi, where the forward kernels pay for every phase
+// (dgrad_as_forward_pays); false, with nothing written, where they do not. The phases that no
+// tap reaches are left as they are: gi comes zero-filled.
+template <typename scalar_t, typename acc_t>
+bool dgrad_by_phases(const Conv2dParams& p, const scalar_t* go, const scalar_t* w, at::Tensor& gi) {
+  struct Phase {
+    int64_t ph, pw;
+    PhaseTaps rows, cols;
+    Conv2dParams q;
+  };
+  const Strides4 gs = strides4(gi);
+  std::vector<Phase> phases;
+  for (int64_t ph = 0; ph < std::min(p.stride_h, p.H); ++ph)
+    for (int64_t pw = 0; pw < std::min(p.stride_w, p.W); ++pw) {
+      Phase f{ph, pw, dgrad_phase_taps(ph, p.pad_top, p.R, p.dil_h, p.stride_h),
+              dgrad_phase_taps(pw, p.pad_left, p.S, p.dil_w, p.stride_w), Conv2dParams{}};
+      if (f.rows.taps.empty() || f.cols.taps.empty()) continue;
+      f.q = dgrad_phase_forward(p, ph, pw, f.rows, f.cols);
+      f.q.x = p.y;
+      f.q.w = Strides4{p.filters_per_group() * f.q.R * f.q.S, f.q.R * f.q.S, f.q.S, 1};  // [C, K/g, R', S']
+      f.q.y = Strides4{gs.n, gs.c, gs.h * p.stride_h, gs.w * p.stride_w};
+      if (!dgrad_as_forward_pays<scalar_t, acc_t>(f.q)) return false;
+      phases.push_back(std::move(f));
+    }
+  const int64_t G = p.groups, Cg = p.channels_per_group(), Kg = p.filters_per_group();
+  for (const Phase& f : phases) {
+    // The sub-filter of the phase's taps, each group's [K/g, C/g] block transposed.
+    const int64_t Rt = f.q.R, St = f.q.S;
+    std::vector<scalar_t> sub(p.C * Kg * Rt * St);
+    for (int64_t g = 0; g < G; ++g)
+      for (int64_t c = 0; c < Cg; ++c)
+        for (int64_t k = 0; k < Kg; ++k)
+          for (int64_t a = 0; a < Rt; ++a)
+            for (int64_t b = 0; b < St; ++b)
+              sub[(((g * Cg + c) * Kg + k) * Rt + a) * St + b] =
+                  w[(g * Kg + k) * p.w.n + c * p.w.c + f.rows.taps[a] * p.w.h + f.cols.taps[b] * p.w.w];
+    conv2d_forward_into<scalar_t>(f.q, go, sub.data(), gi.mutable_data_ptr<scalar_t>() + f.ph * gs.h + f.pw * gs.w);
+  }
+  return true;
 }
 
 template <typename scalar_t, typename acc_t>
@@ -269,6 +315,8 @@ void grad_input(const Conv2dParams& p, const scalar_t* go, const at::Tensor& wei
     conv2d_forward_into<scalar_t>(q, go, out, gi.mutable_data_ptr<scalar_t>());
     return;
   }
+  if ((p.stride_h > 1 || p.stride_w > 1) && dgrad_by_phases<scalar_t, acc_t>(p, go, weight.const_data_ptr<scalar_t>(), gi))
+    return;
   if constexpr (std::is_same_v<scalar_t, acc_t>) {
     grad_input_kernel<scalar_t, acc_t>(p, go, weight.const_data_ptr<scalar_t>(), gi.mutable_data_ptr<scalar_t>(),
                                        strides4(gi));

@@ -17,12 +17,13 @@
 #pragma once
 #include "../common/conv_params.h"
 #include "../common/epilogue.h"
+#include "cpu_isa.h"
 
 namespace cnnops {
 namespace cpu {
 
 // Channels per vector of the depthwise kernels, and the padding of their packed filters.
-constexpr int kDepthwiseLanes = 16;
+constexpr int kDepthwiseLanes = kChannelLanes;
 
 inline bool depthwise_applies(const Conv2dParams& p) { return p.groups > 1 && p.groups == p.C; }
 

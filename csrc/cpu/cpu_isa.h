@@ -12,6 +12,10 @@ namespace cpu {
 bool vector_isa_avx2();
 bool vector_isa_avx512();
 
+// Lanes of the direct kernels' vectors (lane_vectors.inc): 16, one AVX-512 register of float, in
+// every copy, so that the copies do the same arithmetic lane by lane.
+constexpr int kChannelLanes = 16;
+
 // The widest vector register of each copy's target (isa_copies.inc), for kernels that size their
 // register blocks by it.
 namespace portable_isa {

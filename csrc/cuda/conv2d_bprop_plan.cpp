@@ -38,20 +38,6 @@ const char* path_name(BpropPath path) {
 
 }  // namespace
 
-PhaseTaps dgrad_phase_taps(int64_t phase, int64_t pad, int64_t kernel, int64_t dil, int64_t stride) {
-  PhaseTaps t;
-  for (int64_t r = kernel - 1; r >= 0; --r) {
-    const int64_t span = phase + pad - r * dil;
-    // Floor-mod: span may be negative (a tap left of the first output row).
-    if (((span % stride) + stride) % stride == 0) t.taps.push_back(r);
-  }
-  if (!t.taps.empty()) {
-    t.first_offset = (phase + pad - t.taps[0] * dil) / stride;  // exact division
-    if (t.taps.size() > 1) t.spacing = (t.taps[0] - t.taps[1]) * dil / stride;
-  }
-  return t;
-}
-
 Conv2dParams dgrad_phase_problem(const Conv2dParams& p) {
   Conv2dParams q{};
   q.N = p.N, q.C = p.K, q.H = p.P, q.W = p.Q, q.K = p.C, q.groups = p.groups;

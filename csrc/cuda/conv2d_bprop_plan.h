@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../common/conv_params.h"
+#include "../common/dgrad_phases.h"
 #include "dtypes.cuh"
 
 namespace cnnops {
@@ -55,16 +56,6 @@ struct Conv2dBpropPlan {
 // the same bits.
 Conv2dBpropPlan conv2d_bprop_plan(const Conv2dParams& p, DType dtype, bool allow_tf32, bool grad_input,
                                   bool grad_weight, bool grad_bias);
-
-// The filter taps of one axis that reach stride phase `phase` of grad_input (input positions
-// phase + i * stride): the kernel indices r with (phase + pad - r * dil) divisible by the stride,
-// in decreasing order so that the grad_output offsets they read increase.
-struct PhaseTaps {
-  std::vector<int64_t> taps;  // kernel indices, decreasing
-  int64_t first_offset = 0;   // off(taps[0]) = (phase + pad - taps[0] * dil) / stride
-  int64_t spacing = 1;        // off(taps[j + 1]) - off(taps[j])
-};
-PhaseTaps dgrad_phase_taps(int64_t phase, int64_t pad, int64_t kernel, int64_t dil, int64_t stride);
 
 // The forward problems the tensor-core paths run (sizes only; conv2d_bprop_plan asks the forward
 // whether its tensor-core kernels take them).

@@ -67,12 +67,11 @@ const char* dgrad_by_phases(const at::Tensor& grad_output, const at::Tensor& wei
     for (size_t i = 0; i < count; ++i) {
       const TappedPhase& t = tapped[first + i];
       OutputPhases::Phase& f = a.phases.phase[i];
-      f.R = int64_t(t.rows.taps.size()), f.S = int64_t(t.cols.taps.size());
-      f.dil_h = t.rows.spacing, f.dil_w = t.cols.spacing;
-      // Output i reads grad_output row i + first_offset + j * spacing.
-      f.pad_top = -t.rows.first_offset, f.pad_left = -t.cols.first_offset;
-      f.P = (p.H - t.ph + p.stride_h - 1) / p.stride_h;
-      f.Q = (p.W - t.pw + p.stride_w - 1) / p.stride_w;
+      const Conv2dParams q = dgrad_phase_forward(p, t.ph, t.pw, t.rows, t.cols);
+      f.R = q.R, f.S = q.S;
+      f.dil_h = q.dil_h, f.dil_w = q.dil_w;
+      f.pad_top = q.pad_top, f.pad_left = q.pad_left;
+      f.P = q.P, f.Q = q.Q;
       f.w = strides4(t.w);
       f.w_at = w_at;
       f.y_at = t.ph * gi.stride(2) + t.pw * gi.stride(3);

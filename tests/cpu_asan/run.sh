@@ -29,7 +29,7 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export PYTHONPATH="$PWD/$OUT${PYTHONPATH:+:$PYTHONPATH}"
 "$PY" -P -c "import cnnops, os; assert os.path.dirname(cnnops.__file__).endswith('$OUT/cnnops'), cnnops.__file__"
 if [ $# -eq 0 ]; then
-  set -- tests/test_conv2d.py tests/test_conv2d_depthwise.py tests/test_pool2d.py tests/test_max_pool2d.py tests/test_avg_pool2d.py \
+  set -- tests/test_conv2d.py tests/test_conv2d_depthwise.py tests/test_conv2d_grouped.py tests/test_pool2d.py tests/test_max_pool2d.py tests/test_avg_pool2d.py \
     tests/test_adaptive_avg_pool2d.py tests/test_conv2d_bias_act.py tests/test_errors.py \
     tests/test_opcheck.py tests/test_fuse.py -q -x \
     -p no:cacheprovider
