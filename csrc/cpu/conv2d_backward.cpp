@@ -6,7 +6,9 @@
 //                filter blocks and, when there are few chunks, a split of the N*P*Q reduction
 //                whose partial sums are added in a fixed order afterwards.
 //   grad_bias  : per channel sums in double.
-// Depthwise convolutions (groups == C) take their direct kernels instead (conv2d_depthwise.h).
+// Depthwise convolutions (groups == C) take their direct kernels instead (conv2d_depthwise.h), and
+// so do few-channel grouped ones (conv2d_grouped.h: the weight gradient, and the input gradient as
+// forwards: stride 1 by the flipped filters, strided by stride phases).
 // Every decision that changes the order of a sum depends on the shape only, never on the thread
 // count, so results are bit-identical from run to run and across thread counts.
 #include <ATen/Dispatch.h>
@@ -362,7 +364,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward(
                                         strides4(gw));
     } else {
       if (gi.defined() && !empty) grad_input<scalar_t, acc_t>(p, go, weight, gi);
-      if (gw.defined() && !empty)
+      if (gw.defined() && !empty && grouped_applies(p))
+        grouped_grad_weight<scalar_t>(p, go, input.const_data_ptr<scalar_t>(), gw.mutable_data_ptr<scalar_t>(),
+                                      strides4(gw));
+      else if (gw.defined() && !empty)
         grad_weight_kernel<scalar_t, acc_t>(p, go, input.const_data_ptr<scalar_t>(),
                                             gw.mutable_data_ptr<scalar_t>(), strides4(gw));
     }

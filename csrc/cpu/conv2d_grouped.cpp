@@ -25,6 +25,7 @@ namespace cpu {
 #define CNNOPS_ISA_AVX512
 #include "isa_copies.inc"
 CNNOPS_ISA_DISPATCH_WIDE(grouped_forward_rows)
+CNNOPS_ISA_DISPATCH_WIDE(grouped_grad_weight_rows)
 
 namespace {
 
@@ -72,8 +73,16 @@ void grouped_forward(const Conv2dParams& p, const T* x, const T* w, const T* bia
   grouped_forward_rows<T>(p, lanes, x, wp.data(), bias != nullptr ? b.data() : nullptr, ep, y);
 }
 
-#define CNNOPS_GROUPED_INSTANTIATE(T) \
-  template void grouped_forward<T>(const Conv2dParams&, const T*, const T*, const T*, T*, const EpilogueParams&);
+template <typename T>
+void grouped_grad_weight(const Conv2dParams& p, const T* gy, const T* x, T* gw, const Strides4& gws) {
+  const GroupLanes lanes = grouped_lanes(p);
+  TORCH_CHECK(lanes != GroupLanes::kNone, "cnnops: grouped_grad_weight called for a shape it does not take");
+  grouped_grad_weight_rows<T>(p, lanes, gy, x, gw, gws);
+}
+
+#define CNNOPS_GROUPED_INSTANTIATE(T)                                                                          \
+  template void grouped_forward<T>(const Conv2dParams&, const T*, const T*, const T*, T*, const EpilogueParams&); \
+  template void grouped_grad_weight<T>(const Conv2dParams&, const T*, const T*, T*, const Strides4&);
 CNNOPS_GROUPED_INSTANTIATE(float)
 CNNOPS_GROUPED_INSTANTIATE(double)
 CNNOPS_GROUPED_INSTANTIATE(c10::BFloat16)

@@ -9,8 +9,8 @@
 //     g * Cg + j -- the output channels of the same 16 lanes;
 //   filters (any layout, Kg a multiple of 16): the lanes are 16 filters of one group, each input
 //     element broadcast to them, summed in (r, s, c) order -- the direct convolution.
-// Output columns are register-blocked (8 on AVX-512); taps inside the input for every column of
-// a block run unchecked, the others read zeros. Every task owns its output rows and sums in an
+// Output columns are register-blocked (8 on AVX-512); the input rows are staged with their
+// padding as zeros, so no tap is checked. Every task owns its output rows and sums in an
 // order fixed by the shape: results do not depend on the thread count, and the AVX2 and AVX-512
 // copies (cpu_isa.h) give the same bits.
 #pragma once
@@ -43,6 +43,12 @@ inline bool grouped_applies(const Conv2dParams& p) { return grouped_lanes(p) != 
 // every element of y written.
 template <typename T>
 void grouped_forward(const Conv2dParams& p, const T* x, const T* w, const T* bias, T* y, const EpilogueParams& ep);
+
+// grad_weight at strides gws from grad_output (p.y strides) and the input, for grouped_applies(p):
+// the same lanes, each (vector block, kernel row) a task summing the output rows in order; every
+// element written.
+template <typename T>
+void grouped_grad_weight(const Conv2dParams& p, const T* gy, const T* x, T* gw, const Strides4& gws);
 
 }  // namespace cpu
 }  // namespace cnnops
