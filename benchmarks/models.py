@@ -1,4 +1,5 @@
-"""Whole-model cases (suite `models`): torchvision's ResNet-50 and VGG-16 with random weights,
+"""Whole-model cases (suite `models`): torchvision's ResNet-50, VGG-16, MobileNetV2, ConvNeXt-T and
+ResNeXt-50 32x4d (suites.MODELS) with random weights,
 stock against `cnnops.convert(copy.deepcopy(model))`, at 224x224 (image_size: smaller for tests)
 and the runner's batch size.
 

@@ -252,7 +252,8 @@ CONV_SUITES = {
 GROUPED_SUITES = ["mobilenetv2", "convnext_t", "resnext50", "replknet"]
 POOL_SUITES = {"pooling": POOLING}
 MODEL_SUITE = "models"  # whole networks (benchmarks/models.py), not layer shapes
-MODELS = ["resnet50", "vgg16"]
+# torchvision names; the depthwise and grouped networks after the seed ones.
+MODELS = ["resnet50", "vgg16", "mobilenet_v2", "convnext_tiny", "resnext50_32x4d"]
 
 # Every layer suite; whole models are their own command. The grouped suites run last, so that a
 # time budget (the GPU check's) is spent on the seed networks first.

@@ -105,7 +105,8 @@ def _check_model(model, x, atol):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name,size", [("resnet50", 64), ("vgg16", 32), ("alexnet", 63), ("googlenet", 64),
-                                       ("inception_v3", 75)])
+                                       ("inception_v3", 75), ("mobilenet_v2", 64), ("convnext_tiny", 64),
+                                       ("resnext50_32x4d", 64)])
 def test_convert_torchvision_models(name, size):
     torch.manual_seed(0)
     kwargs = {"weights": None}
