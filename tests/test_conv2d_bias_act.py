@@ -21,10 +21,10 @@ def reference(x, w, b, r, activation, conv_args):
     return (z.relu() if activation == "relu" else z), scale
 
 
-def make(case, dtype, residual_layout="contiguous", bias=True):
+def make(case, dtype, residual_layout="contiguous", bias=True, layout="contiguous"):
     N, C, H, W, K, R, S, stride, padding, dilation, groups = case
-    x = rand(N, C, H, W, dtype=dtype)
-    w = rand(K, C // groups, R, S, dtype=dtype)
+    x = rand(N, C, H, W, dtype=dtype, layout=layout)
+    w = rand(K, C // groups, R, S, dtype=dtype, layout=layout)
     b = rand(K, dtype=dtype) if bias else None
     P, Q = F.conv2d(x[:1, :].double(), w.double(), None, stride, padding, dilation, groups).shape[2:]
     r = rand(N, K, P, Q, dtype=dtype, layout=residual_layout)
@@ -35,8 +35,12 @@ def make(case, dtype, residual_layout="contiguous", bias=True):
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16], ids=str)
 @pytest.mark.parametrize("activation", [None, "relu"])
 @pytest.mark.parametrize("with_residual", [False, True])
-def test_cpu_matches_unfused(case, dtype, activation, with_residual):
-    x, w, b, r, conv_args = make(case, dtype, "channels_last")
+@pytest.mark.parametrize("layouts", [("contiguous", "channels_last"), ("channels_last", "channels_last"),
+                                     ("channels_last", "contiguous")], ids=lambda t: "x-{}-residual-{}".format(*t))
+def test_cpu_matches_unfused(case, dtype, activation, with_residual, layouts):
+    """Each CPU path's epilogue (channels-last input: the indirect GEMM's vector runs where the
+    output and residual have channels innermost, element by element where the residual has not)."""
+    x, w, b, r, conv_args = make(case, dtype, layouts[1], layout=layouts[0])
     r = r if with_residual else None
     y = cnnops.conv2d_bias_act(x, w, b, *conv_args, activation=activation, residual=r)
     ref, scale = reference(x, w, b, r, activation, conv_args)
