@@ -42,10 +42,13 @@ def test_forward_and_backward(case, dtype, layout):
     check_both_passes(CPU, case, dtype, layout)
 
 
-# Strided input gradients by stride phases, dense and grouped: phases that no tap reaches (a 1x1
-# or 2x2 filter at stride 3), padding that starts a phase past grad_output's first column, and the
-# layouts whose forward kernels take the phases (channels-last float, bfloat16 on AMX) or not.
+# Input gradients by stride phases, dense and grouped: phases that no tap reaches (a 1x1 or 2x2
+# filter at stride 3), padding that starts a phase past grad_output's first column, stride 1 (one
+# phase: the flipped filters) with padding past the kernel and with dilation, and the layouts
+# whose forward kernels take the phases (channels-last float, bfloat16 on AMX) or not.
 PHASE_CASES = [
+    (1, 16, 5, 7, 24, 3, 3, 1, 4, 1, 1),
+    (1, 16, 9, 9, 16, 3, 3, 1, 2, 2, 1),
     (2, 16, 12, 12, 16, 1, 1, 3, 0, 1, 1),
     (1, 16, 13, 11, 24, 2, 2, 3, 0, 1, 1),
     (1, 24, 11, 10, 32, 3, 3, 2, 1, 1, 1),

@@ -228,12 +228,9 @@ void grad_bias_kernel(const Conv2dParams& p, const scalar_t* go, scalar_t* gb) {
 
 bool dgrad_as_forward_params(const Conv2dParams& p, const Strides4& gi, const Strides4& wt, Conv2dParams* out) {
   if (p.stride_h != 1 || p.stride_w != 1) return false;
-  Conv2dParams q = p;
-  q.C = p.K, q.H = p.P, q.W = p.Q, q.K = p.C, q.P = p.H, q.Q = p.W;
-  q.pad_top = p.dil_h * (p.R - 1) - p.pad_top;
-  q.pad_left = p.dil_w * (p.S - 1) - p.pad_left;
-  q.pad_bottom = p.H - p.P + p.dil_h * (p.R - 1) - q.pad_top;
-  q.pad_right = p.W - p.Q + p.dil_w * (p.S - 1) - q.pad_left;
+  // The one stride phase: every tap, reversed.
+  Conv2dParams q = dgrad_phase_forward(p, 0, 0, dgrad_phase_taps(0, p.pad_top, p.R, p.dil_h, 1),
+                                       dgrad_phase_taps(0, p.pad_left, p.S, p.dil_w, 1));
   if (q.pad_top < 0 || q.pad_left < 0 || q.pad_bottom < 0 || q.pad_right < 0) return false;
   q.x = p.y, q.w = wt, q.y = gi;
   *out = q;
@@ -255,10 +252,11 @@ bool dgrad_as_forward_pays(const Conv2dParams& q) {
   return std::is_same_v<scalar_t, acc_t> && forward_nhwc_applies(q);
 }
 
-// A strided input gradient as one stride-1 forward per stride phase (common/dgrad_phases.h),
-// written through the phase's strided view of gi, where the forward kernels pay for every phase
-// (dgrad_as_forward_pays); false, with nothing written, where they do not. The phases that no
-// tap reaches are left as they are: gi comes zero-filled.
+// The input gradient as one stride-1 forward per stride phase (common/dgrad_phases.h; at stride 1
+// the one phase is the forward of the flipped filters), written through the phase's strided view
+// of gi, where the forward kernels pay for every phase (dgrad_as_forward_pays); false, with
+// nothing written, where they do not. The phases that no tap reaches are left as they are: gi
+// comes zero-filled.
 template <typename scalar_t, typename acc_t>
 bool dgrad_by_phases(const Conv2dParams& p, const scalar_t* go, const scalar_t* w, at::Tensor& gi) {
   struct Phase {
@@ -280,18 +278,22 @@ bool dgrad_by_phases(const Conv2dParams& p, const scalar_t* go, const scalar_t* 
       if (!dgrad_as_forward_pays<scalar_t, acc_t>(f.q)) return false;
       phases.push_back(std::move(f));
     }
-  const int64_t G = p.groups, Cg = p.channels_per_group(), Kg = p.filters_per_group();
+  const int64_t Cg = p.channels_per_group(), Kg = p.filters_per_group();
   for (const Phase& f : phases) {
-    // The sub-filter of the phase's taps, each group's [K/g, C/g] block transposed.
+    // The sub-filter of the phase's taps (at stride 1 all of them, reversed: the flipped
+    // filters), each group's [K/g, C/g] block transposed; input channels in parallel.
     const int64_t Rt = f.q.R, St = f.q.S;
     std::vector<scalar_t> sub(p.C * Kg * Rt * St);
-    for (int64_t g = 0; g < G; ++g)
-      for (int64_t c = 0; c < Cg; ++c)
+    at::parallel_for(0, p.C, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t gc = begin; gc < end; ++gc) {
+        const scalar_t* wc = w + (gc / Cg) * Kg * p.w.n + (gc % Cg) * p.w.c;
+        scalar_t* out = sub.data() + gc * Kg * Rt * St;
         for (int64_t k = 0; k < Kg; ++k)
           for (int64_t a = 0; a < Rt; ++a)
             for (int64_t b = 0; b < St; ++b)
-              sub[(((g * Cg + c) * Kg + k) * Rt + a) * St + b] =
-                  w[(g * Kg + k) * p.w.n + c * p.w.c + f.rows.taps[a] * p.w.h + f.cols.taps[b] * p.w.w];
+              *out++ = wc[k * p.w.n + f.rows.taps[a] * p.w.h + f.cols.taps[b] * p.w.w];
+      }
+    });
     conv2d_forward_into<scalar_t>(f.q, go, sub.data(), gi.mutable_data_ptr<scalar_t>() + f.ph * gs.h + f.pw * gs.w);
   }
   return true;
@@ -299,26 +301,8 @@ bool dgrad_by_phases(const Conv2dParams& p, const scalar_t* go, const scalar_t* 
 
 template <typename scalar_t, typename acc_t>
 void grad_input(const Conv2dParams& p, const scalar_t* go, const at::Tensor& weight, at::Tensor& gi) {
-  // The transposed, flipped filters as a [C, K/g, R, S] tensor in the layout of grad_input.
-  const int64_t G = p.groups, Cg = p.channels_per_group(), Kg = p.filters_per_group();
-  at::Tensor wt = at::empty({p.C, Kg, p.R, p.S}, weight.options().memory_format(gi.suggest_memory_format()));
-  Conv2dParams q;
-  if (dgrad_as_forward_params(p, strides4(gi), strides4(wt), &q) && dgrad_as_forward_pays<scalar_t, acc_t>(q)) {
-    const scalar_t* w = weight.const_data_ptr<scalar_t>();
-    scalar_t* out = wt.mutable_data_ptr<scalar_t>();
-    const Strides4 ws = strides4(wt);
-    for (int64_t g = 0; g < G; ++g)
-      for (int64_t c = 0; c < Cg; ++c)
-        for (int64_t k = 0; k < Kg; ++k)
-          for (int64_t r = 0; r < p.R; ++r)
-            for (int64_t s = 0; s < p.S; ++s)
-              out[(g * Cg + c) * ws.n + k * ws.c + r * ws.h + s * ws.w] =
-                  w[(g * Kg + k) * p.w.n + c * p.w.c + (p.R - 1 - r) * p.w.h + (p.S - 1 - s) * p.w.w];
-    conv2d_forward_into<scalar_t>(q, go, out, gi.mutable_data_ptr<scalar_t>());
-    return;
-  }
-  if ((p.stride_h > 1 || p.stride_w > 1) && dgrad_by_phases<scalar_t, acc_t>(p, go, weight.const_data_ptr<scalar_t>(), gi))
-    return;
+  // On the forward kernels where they pay: at stride 1 a single phase, the flipped filters.
+  if (dgrad_by_phases<scalar_t, acc_t>(p, go, weight.const_data_ptr<scalar_t>(), gi)) return;
   if constexpr (std::is_same_v<scalar_t, acc_t>) {
     grad_input_kernel<scalar_t, acc_t>(p, go, weight.const_data_ptr<scalar_t>(), gi.mutable_data_ptr<scalar_t>(),
                                        strides4(gi));
