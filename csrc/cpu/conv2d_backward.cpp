@@ -1,5 +1,7 @@
-// CPU convolution backward, three GEMMs on the shared driver:
-//   grad_input : per group, cols[C/g*R*S, N*P*Q] = W^T * dY, scattered back by col2im, chunk by
+// CPU convolution backward:
+//   grad_input : where a forward kernel pays for it (grouped, channels-last float, AMX), one
+//                stride-1 forward of grad_output per stride phase (dgrad_by_phases below); else,
+//                per group, cols[C/g*R*S, N*P*Q] = W^T * dY, scattered back by col2im, chunk by
 //                chunk. Tasks are (group, image block, channel range) and own their rows of
 //                grad_input, so no two tasks write the same element and no atomics are needed.
 //   grad_weight: per group, dW[K/g, C/g*R*S] = dY * im2col(X)^T, tasks over column chunks and
@@ -7,8 +9,7 @@
 //                whose partial sums are added in a fixed order afterwards.
 //   grad_bias  : per channel sums in double.
 // Depthwise convolutions (groups == C) take their direct kernels instead (conv2d_depthwise.h), and
-// so do few-channel grouped ones (conv2d_grouped.h: the weight gradient, and the input gradient as
-// forwards: stride 1 by the flipped filters, strided by stride phases).
+// so does the weight gradient of few-channel grouped ones (conv2d_grouped.h).
 // Every decision that changes the order of a sum depends on the shape only, never on the thread
 // count, so results are bit-identical from run to run and across thread counts.
 #include <ATen/Dispatch.h>
