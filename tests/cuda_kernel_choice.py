@@ -31,7 +31,57 @@ def tensor_core_tile(case):
     return (64, 64) if large_blocks < SM_COUNT else (128, 64)
 
 
-def expected_kernel(case, dtype, tf32=False):
+# The direct kernels of narrow groups (csrc/cuda/conv2d_direct*): block tiles (channels, output
+# rows, output columns) by layout, the shared-memory budgets, the widest group they take.
+DIRECT_TILE = {True: (32, 8, 16), False: (8, 8, 32)}
+DIRECT_SHARED, DIRECT_MAX_SHARED = 48 * 1024, 99 * 1024
+DIRECT_MAX_GROUP_CHANNELS = 32
+DIRECT_WGRAD_TAPS = 16 * 256  # registers of a block's threads
+ELEMENT_BYTES = {torch.float64: 8, torch.float32: 4, torch.float16: 2, torch.bfloat16: 2}
+
+
+def _pairs(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _most_staged_channels(C, K, groups, tile_channels):
+    Cg, Kg = C // groups, K // groups
+    return max(((min(k0 + tile_channels, K) - 1) // Kg - k0 // Kg + 1) * Cg for k0 in range(0, K, tile_channels))
+
+
+def _direct_stage_bytes(C, K, R, S, stride, dilation, groups, dtype, channels_last, rows, wgrad=False):
+    """Shared memory of one direct block staging `rows` filter rows: the filter taps (forward) or
+    the grad_output tile (wgrad) in the accumulation type, then the input patch."""
+    tk, tr, tc = DIRECT_TILE[channels_last]
+    (sh, sw), (dh, dw) = _pairs(stride), _pairs(dilation)
+    acc = 8 if dtype == torch.float64 else 4
+    first = tr * tc * tk * acc if wgrad else tk * (C // groups) * rows * S * acc
+    patch_rows, cols = (tr - 1) * sh + (rows - 1) * dh + 1, (tc - 1) * sw + (S - 1) * dw + 1
+    return -(-first // 16) * 16 + _most_staged_channels(C, K, groups, tk) * patch_rows * cols * ELEMENT_BYTES[dtype]
+
+
+def direct_takes(C, K, R, S, stride, dilation, groups, dtype):
+    """The forward's (and the input gradient's) rule: narrow groups whose one-filter-row stage fits
+    in either layout."""
+    return groups > 1 and C // groups <= DIRECT_MAX_GROUP_CHANNELS and all(
+        _direct_stage_bytes(C, K, R, S, stride, dilation, groups, dtype, cl, 1) <= DIRECT_MAX_SHARED
+        for cl in (True, False))
+
+
+def direct_wgrad_takes(C, K, R, S, stride, dilation, groups, dtype, channels_last):
+    tk = DIRECT_TILE[channels_last][0]
+    return (groups > 1 and C // groups <= DIRECT_MAX_GROUP_CHANNELS and tk * (C // groups) * S <= DIRECT_WGRAD_TAPS
+            and _direct_stage_bytes(C, K, R, S, stride, dilation, groups, dtype, channels_last, 1, wgrad=True)
+            <= DIRECT_MAX_SHARED)
+
+
+def direct_kernel(S, stride, dilation, dtype, channels_last):
+    unrolled = _pairs(stride)[1] == 1 and _pairs(dilation)[1] == 1 and S in (3, 5, 7)
+    return "direct_%s%s<%s>" % ("nhwc_32x8x16" if channels_last else "nchw_8x8x32", "_s%d" % S if unrolled else "",
+                                DTYPE_TAG[dtype])
+
+
+def expected_kernel(case, dtype, tf32=False, channels_last=False):
     """Tensor cores for 16-bit types with groups == 1 and C % 8 == 0, and for float32 as TF32 when
     allowed with C % 4 == 0 (operands converted to channels-last) -- the 1x1 GEMM variant for
     unpadded 1x1 filters, the tile by the heuristic above; CUDA cores otherwise."""
@@ -42,16 +92,26 @@ def expected_kernel(case, dtype, tf32=False):
         return f"{tc}_{tile}x32_s3<{DTYPE_TAG[dtype]}>"
     if dtype == torch.float32 and tf32 and groups == 1 and C % 4 == 0:
         return f"{tc}_{tile}x16_s3<tf32>"
+    if direct_takes(C, K, R, S, stride, dilation, groups, dtype):
+        return direct_kernel(S, stride, dilation, dtype, channels_last)
     return f"fprop_simt_64x64x16<{DTYPE_TAG[dtype]}>"
 
 
 def expected_backward_kernels(case, dtype):
-    """(dgrad, wgrad) for the shared cases: grad_input by stride phases on the tensor-core forward
-    for 16-bit types with groups == 1 and K % 8 == 0 (a prefix: the phase's kernel), the CUDA-core
-    kernels otherwise; grad_weight on CUDA cores (no case's batch is a whole channel vector)."""
-    N, K, groups = case[0], case[4], case[10]
+    """(dgrad, wgrad) for the shared cases (NCHW operands): grad_input on the direct kernels for
+    narrow groups (a prefix: a phase's kernel), by stride phases on the tensor-core forward for
+    16-bit types with groups == 1 and K % 8 == 0, the CUDA-core kernels otherwise; grad_weight on
+    the direct wgrad for narrow groups, else CUDA cores (no case's batch is a whole channel
+    vector)."""
+    N, C, H, W, K, R, S, stride, padding, dilation, groups = case
     assert N % 8 != 0, "a batch of whole channel vectors would take the tensor-core wgrad"
     tag = DTYPE_TAG[dtype]
-    dgrad = "fprop_tc" if dtype in (torch.float16, torch.bfloat16) and groups == 1 and K % 8 == 0 else \
-        f"dgrad_simt_64x64x16<{tag}>"
-    return dgrad, f"wgrad_simt_64x64x16_splitk<{tag}>"
+    if direct_takes(K, C, R, S, 1, dilation, groups, dtype):  # the phases' bound: stride 1, every tap
+        dgrad = "direct_nchw"
+    elif dtype in (torch.float16, torch.bfloat16) and groups == 1 and K % 8 == 0:
+        dgrad = "fprop_tc"
+    else:
+        dgrad = f"dgrad_simt_64x64x16<{tag}>"
+    wgrad = f"direct_wgrad_nchw_8x8x32<{tag}>" if direct_wgrad_takes(C, K, R, S, stride, dilation, groups, dtype, False) \
+        else f"wgrad_simt_64x64x16_splitk<{tag}>"
+    return dgrad, wgrad

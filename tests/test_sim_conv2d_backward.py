@@ -189,10 +189,18 @@ def backward_plan(x_shape, w_shape, conv_args, mask=(True, True, True), dtype=to
     # stride > kernel: of the 4 x 4 phases only 2 x 3 have taps, 4 + 2 to a launch
     ((1, 8, 9, 9), (16, 8, 2, 3), (4, 1, 1, 1), (True, False, False), torch.bfloat16,
      "dgrad=tensor_cores(phases 4x4 in 2 launches) wgrad=none bias=none"),
-    # float64 and groups > 1 never take the tensor cores
+    # float64 and groups > 1 never take the tensor cores: narrow groups take the direct kernels
+    # (wgrad: splits of the output tiles for two waves of blocks, passes of filter rows that fit
+    # the threads' registers and shared memory), wide ones the CUDA-core GEMMs
     ((8, 8, 6, 6), (8, 8, 3, 3), (1, 1, 1, 1), (True, True, True), torch.float64,
      "dgrad=cuda_cores wgrad=cuda_cores bias=cuda_cores"),
     ((8, 16, 6, 6), (16, 8, 3, 3), (1, 1, 1, 2), (True, True, True), torch.bfloat16,
+     "dgrad=direct wgrad=direct(splits 4 passes 1) bias=cuda_cores"),
+    ((8, 96, 56, 56), (96, 1, 3, 3), (1, 1, 1, 96), (True, True, False), torch.bfloat16,
+     "dgrad=direct wgrad=direct(splits 22 passes 1) bias=none"),
+    ((8, 128, 28, 28), (128, 1, 31, 31), (1, 15, 1, 128), (False, True, False), torch.float32,
+     "dgrad=none wgrad=direct(splits 6 passes 3) bias=none"),
+    ((8, 128, 6, 6), (128, 64, 3, 3), (1, 1, 1, 2), (True, True, True), torch.bfloat16,
      "dgrad=cuda_cores wgrad=cuda_cores bias=cuda_cores"),
     # float32 without TF32 (torch's default for convolutions here) on CUDA cores
     ((8, 8, 6, 6), (8, 8, 3, 3), (1, 1, 1, 1), (True, True, True), torch.float32,
@@ -203,7 +211,8 @@ def backward_plan(x_shape, w_shape, conv_args, mask=(True, True, True), dtype=to
     # no input channel: grad_weight has no element, grad_input is zero
     ((2, 0, 6, 6), (8, 0, 3, 3), (1, 1, 1, 1), (True, True, True), torch.bfloat16,
      "dgrad=none wgrad=none bias=cuda_cores"),
-], ids=["chunks", "chunks_rounded", "row_bands", "resnet_1x1", "resnet_3x3", "phases_3x2", "phases_2x2", "phases_sparse", "f64", "groups", "f32_ieee", "empty_batch",
+], ids=["chunks", "chunks_rounded", "row_bands", "resnet_1x1", "resnet_3x3", "phases_3x2", "phases_2x2", "phases_sparse", "f64", "groups",
+        "depthwise", "depthwise_31x31", "wide_groups", "f32_ieee", "empty_batch",
         "no_channels"])
 def test_backward_plan(x_shape, w_shape, conv_args, mask, dtype, want):
     """conv2d_bprop_plan's choice for a shape, a function of the shape alone (the wgrad chunk
@@ -216,7 +225,10 @@ def test_backward_plan(x_shape, w_shape, conv_args, mask, dtype, want):
                                        (PHASE_CASES[0], (True, False, False)),
                                        (PHASE_CASES[3], (True, False, True)),
                                        (PHASE_CASES[4], (True, False, False)),
-                                       (PHASE_CASES[1], (True, True, False))], ids=str)
+                                       (PHASE_CASES[1], (True, True, False)),
+                                       ((2, 6, 9, 9, 12, 5, 5, 2, 2, 1, 6), (True, True, True)),
+                                       ((1, 8, 9, 9, 8, 2, 3, 4, 1, 1, 4), (True, False, False)),
+                                       ((2, 8, 9, 7, 12, 3, 3, 1, 1, 1, 4), (False, True, False))], ids=str)
 def test_backward_runs_its_plan(case, mask):
     """The launches a backward makes are those its plan lists: the dgrad phases that a tap reaches,
     four to a launch (or one CUDA-core dgrad), one launch of all the wgrad splits plus their ordered sum (or the
@@ -240,8 +252,11 @@ def test_backward_runs_its_plan(case, mask):
         want += int(m[3])
     elif "dgrad=cuda_cores" in plan:
         want += 1
-    if "wgrad=tensor_cores" in plan:
-        want += 2
+    elif "dgrad=direct" in plan:  # one launch per stride phase: a direct one, or a zero fill where no tap reaches
+        sh, sw = (stride, stride) if isinstance(stride, int) else stride
+        want += min(sh, H) * min(sw, W)
+    if "wgrad=tensor_cores" in plan or "wgrad=direct" in plan:
+        want += 2  # the splits' partial sums, then their ordered sum
     if "wgrad=cuda_cores" in plan:
         want += 2  # split-K partial sums, then their ordered sum (grad_bias rides along)
     elif "bias=cuda_cores" in plan:

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "conv2d_direct.h"
+#include "conv2d_direct_wgrad.h"
 #include "conv2d_fprop.h"
 #include "conv2d_fprop_tc_tiles.h"
 
@@ -32,6 +34,7 @@ const char* path_name(BpropPath path) {
     case BpropPath::kZeros: return "zeros";
     case BpropPath::kTensorCores: return "tensor_cores";
     case BpropPath::kCudaCores: return "cuda_cores";
+    case BpropPath::kDirect: return "direct";
   }
   return "?";
 }
@@ -42,6 +45,14 @@ Conv2dParams dgrad_phase_problem(const Conv2dParams& p) {
   Conv2dParams q{};
   q.N = p.N, q.C = p.K, q.H = p.P, q.W = p.Q, q.K = p.C, q.groups = p.groups;
   q.R = q.S = 1;  // per phase: set to its tap counts when it runs
+  return q;
+}
+
+Conv2dParams dgrad_direct_bound(const Conv2dParams& p) {
+  Conv2dParams q = dgrad_phase_problem(p);
+  q.R = p.R, q.S = p.S, q.dil_h = p.dil_h, q.dil_w = p.dil_w;
+  q.stride_h = q.stride_w = 1;
+  q.P = p.H, q.Q = p.W;
   return q;
 }
 
@@ -67,6 +78,8 @@ Conv2dBpropPlan conv2d_bprop_plan(const Conv2dParams& p, DType dtype, bool allow
   if (grad_input && input_numel > 0) {
     if (nothing) {
       plan.dgrad = BpropPath::kZeros;
+    } else if (conv2d_direct_supports(dgrad_direct_bound(p), dtype)) {
+      plan.dgrad = BpropPath::kDirect;
     } else if (p.groups == 1 && conv2d_fprop_prefers_channels_last(dgrad_phase_problem(p), dtype, allow_tf32)) {
       plan.dgrad = BpropPath::kTensorCores;
       plan.dgrad_phases_h = std::min(p.stride_h, p.H);
@@ -84,8 +97,13 @@ Conv2dBpropPlan conv2d_bprop_plan(const Conv2dParams& p, DType dtype, bool allow
 
   if (grad_weight && weight_numel > 0) {
     const int64_t vec = channel_vector(dtype);
+    const DirectWgradPlan direct = conv2d_direct_wgrad_plan(p, dtype);
     if (nothing) {
       plan.wgrad = BpropPath::kZeros;
+    } else if (direct.fits) {
+      plan.wgrad = BpropPath::kDirect;
+      plan.wgrad_direct_splits = direct.splits;
+      plan.wgrad_direct_passes = direct.passes;
     } else if (p.groups == 1 && p.N % vec == 0 &&
                conv2d_fprop_prefers_channels_last(wgrad_forward_problem(p), dtype, allow_tf32)) {
       plan.wgrad = BpropPath::kTensorCores;
@@ -137,6 +155,8 @@ std::string Conv2dBpropPlan::describe() const {
               ? " rows " + std::to_string(wgrad_row_splits) + "x" + std::to_string(wgrad_split_rows)
               : std::string()) +
          ")";
+  if (wgrad == BpropPath::kDirect)
+    s += "(splits " + std::to_string(wgrad_direct_splits) + " passes " + std::to_string(wgrad_direct_passes) + ")";
   return s + " bias=" + path_name(bias);
 }
 

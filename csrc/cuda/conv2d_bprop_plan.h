@@ -20,6 +20,7 @@ enum class BpropPath : int {
   kZeros,       // nothing is summed into it (an empty reduction): zero-filled
   kTensorCores, // the tensor-core forward kernels on a reformulated problem
   kCudaCores,   // the CUDA-core backward kernels (any dtype, layout, groups)
+  kDirect,      // narrow groups: the direct kernels of conv2d_direct.h (dgrad: dgrad_direct.h)
 };
 
 struct Conv2dBpropPlan {
@@ -42,6 +43,10 @@ struct Conv2dBpropPlan {
   int64_t wgrad_row_splits = 0, wgrad_split_rows = 0;
   int64_t wgrad_splits() const { return wgrad_chunks * wgrad_row_splits; }
 
+  // wgrad on the direct kernels: `wgrad_splits` ranges of output tiles by `wgrad_passes` groups of
+  // filter rows in one launch, then the ordered sum of the splits (conv2d_direct_wgrad.h).
+  int64_t wgrad_direct_splits = 0, wgrad_direct_passes = 0;
+
   // The CUDA-core wgrad launch (grad_weight on CUDA cores and/or grad_bias) and its split-K.
   bool wgrad_simt_launch() const { return wgrad == BpropPath::kCudaCores || bias == BpropPath::kCudaCores; }
 
@@ -61,6 +66,9 @@ Conv2dBpropPlan conv2d_bprop_plan(const Conv2dParams& p, DType dtype, bool allow
 // whether its tensor-core kernels take them).
 // dgrad: each stride phase convolves grad_output (K channels, P x Q) into C channels.
 Conv2dParams dgrad_phase_problem(const Conv2dParams& p);
+// The same with the full filter (R x S, dilation) at stride 1: no phase's taps span more, so
+// where the direct kernels take this problem they take every phase.
+Conv2dParams dgrad_direct_bound(const Conv2dParams& p);
 // wgrad: X' = [C, N, H, W] (C as the batch, N as the channels) by W' = [K, N, P, Q] (grad_output
 // as K filters of N x P x Q), stride and dilation swapped, an R x S output; a chunk of the batch
 // sets C to its images.

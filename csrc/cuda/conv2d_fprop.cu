@@ -1,8 +1,10 @@
 // The one place that chooses the convolution-forward kernel for a shape and dtype: the
-// tensor-core kernel where its layout and alignment rules hold, the CUDA-core kernel otherwise.
+// tensor-core kernel where its layout and alignment rules hold, the direct kernels for narrow
+// groups (depthwise, ResNeXt's), the CUDA-core implicit GEMM otherwise.
 // conv2d_fprop_plan() answers with the same choice without launching anything.
 #include <type_traits>
 
+#include "conv2d_direct.h"
 #include "conv2d_fprop_kernels.cuh"
 
 namespace cnnops {
@@ -18,6 +20,11 @@ LaunchResult run(const Conv2dFpropArgs& args, cudaStream_t stream, bool launch) 
     return LaunchResult{"reduction splits and output phases need the tensor-core kernel (channels-last, aligned "
                         "operands, at most OutputPhases::kMax phases)",
                         fprop_simt_name<T>()};
+  if (conv2d_direct_supports(args.p, args.dtype) && !args.ep.store_float) {
+    if (!launch) return LaunchResult{nullptr, conv2d_direct_name(args.p, args.dtype)};
+    const Conv2dDirectArgs d{args.p, args.dtype, args.x, args.w, args.bias, args.y, forward_filters(args.p), args.ep};
+    return conv2d_direct(d, stream);
+  }
   return launch ? launch_fprop_simt<T>(args, stream) : LaunchResult{nullptr, fprop_simt_name<T>()};
 }
 

@@ -10,7 +10,9 @@
 #include "../common/poison.h"
 #include "conv2d_bprop.h"
 #include "conv2d_bprop_plan.h"
+#include "conv2d_direct_wgrad.h"
 #include "conv2d_fprop.h"
+#include "conv2d_direct.h"
 #include "dgrad_phases.h"
 #include "host_common.h"
 #include "wgrad_as_fprop.h"
@@ -121,10 +123,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward_device(
   if (plan.dgrad == BpropPath::kTensorCores) {
     // the stride phases with taps, up to OutputPhases::kMax to a launch; the others zero-filled
     record_kernel("conv2d_dgrad", dgrad_by_phases(grad_output, weight, gi, a.p, plan, a.dtype, tf32, stream));
-  } else if (plan.dgrad == BpropPath::kCudaCores) {
+  } else if (plan.dgrad == BpropPath::kCudaCores || plan.dgrad == BpropPath::kDirect) {
     a.dx = gi.mutable_data_ptr();
     a.dx_strides = strides4(gi);
-    record_launch(conv2d_dgrad(a, stream), "conv2d_dgrad");
+    record_launch(plan.dgrad == BpropPath::kDirect ? conv2d_direct_dgrad(a, stream) : conv2d_dgrad(a, stream),
+                  "conv2d_dgrad");
     a.dx = nullptr;
   }
   if (plan.wgrad_simt_launch()) {
@@ -137,6 +140,15 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward_device(
     const at::Tensor workspace = at::empty({int64_t(bytes)}, input.options().dtype(at::kByte));
     a.workspace = bytes > 0 ? workspace.mutable_data_ptr() : nullptr;
     record_launch(conv2d_wgrad(a, stream), "conv2d_wgrad");
+  }
+  if (plan.wgrad == BpropPath::kDirect) {  // splits of the output tiles + ordered sum
+    a.dw = gw.mutable_data_ptr();
+    a.dw_strides = strides4(gw);
+    a.db = nullptr;
+    const at::Tensor workspace =
+        at::empty({int64_t(conv2d_direct_wgrad_plan(a.p, a.dtype).workspace_bytes)}, input.options().dtype(at::kByte));
+    a.workspace = workspace.mutable_data_ptr();
+    record_launch(conv2d_direct_wgrad(a, stream), "conv2d_wgrad");
   }
   if (plan.wgrad == BpropPath::kTensorCores)  // batch chunks + ordered sum
     record_kernel("conv2d_wgrad", wgrad_as_fprop(grad_output, input, gw, a.p, plan, a.dtype, tf32, stream));

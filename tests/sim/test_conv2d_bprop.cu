@@ -1,13 +1,17 @@
-// The convolution backward (csrc/cuda/conv2d_{dgrad,wgrad}_simt.cu) through its host entries on
+// The convolution backward (csrc/cuda/conv2d_{dgrad,wgrad}_simt.cu, and the direct kernels' of
+// narrow groups: conv2d_direct*.cu) through its host entries on
 // exact-size cudaMalloc'd buffers against direct CPU loops, under the three schedules: ASan sees
 // any read outside the buffers (a wrong stride-phase test, a split range past N*P*Q), TSan a
 // missing barrier, warps running ahead a missing barrier between warps.
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "cuda/conv2d_bprop.h"
+#include "cuda/conv2d_direct.h"
+#include "cuda/conv2d_direct_wgrad.h"
 #include "device_buffer.h"
 #include "sim_test.h"
 
@@ -70,7 +74,18 @@ int count_off(const std::vector<float>& got, const std::vector<double>& want) {
   return bad;
 }
 
-void check_backward(const Conv2dParams& p) {
+// The same convolution with channels-last input and grad_output (KRSC filters).
+Conv2dParams nhwc(Conv2dParams p) {
+  p.x = cnnops::Strides4{p.C * p.H * p.W, 1, p.W * p.C, p.C};
+  const int64_t Cg = p.C / p.groups;
+  p.w = cnnops::Strides4{Cg * p.R * p.S, 1, p.S * Cg, Cg};
+  p.y = cnnops::Strides4{p.K * p.P * p.Q, 1, p.Q * p.K, p.K};
+  return p;
+}
+
+// direct: grad_input and grad_weight on the direct kernels (the plan's BpropPath::kDirect),
+// grad_bias alone on the CUDA-core wgrad.
+void check_backward(const Conv2dParams& p, bool direct = false) {
   std::mt19937 rng(uint32_t(p.N * 7919 + p.C * 131 + p.K * 17 + p.H));
   const std::vector<float> x = random_vector(p.N * p.C * p.H * p.W, rng);
   const std::vector<float> w = random_vector(p.K * (p.C / p.groups) * p.R * p.S, rng);
@@ -83,15 +98,27 @@ void check_backward(const Conv2dParams& p) {
     o.warps_run_ahead = schedule == 2;
     sim::set_options(o);
     DeviceBuffer<float> dx_(x), dw_(w), ddy(dy), dgx(x.size()), dgw(w.size()), dgb(size_t(p.K));  // NaN-poisoned
-    DeviceBuffer<char> workspace(cnnops::cuda::conv2d_wgrad_workspace_bytes(p, DType::kFloat32));
+    DeviceBuffer<char> workspace(direct ? cnnops::cuda::conv2d_direct_wgrad_plan(p, DType::kFloat32).workspace_bytes
+                                        : cnnops::cuda::conv2d_wgrad_workspace_bytes(p, DType::kFloat32));
     Conv2dBpropArgs a{};
     a.p = p;
     a.dtype = DType::kFloat32;
     a.dy = ddy.get(), a.x = dx_.get(), a.w = dw_.get();
     a.dx = dgx.get(), a.dx_strides = p.x;
-    REQUIRE(cnnops::cuda::conv2d_dgrad(a, nullptr).error == nullptr);
-    a.dw = dgw.get(), a.dw_strides = p.w, a.db = dgb.get(), a.workspace = workspace.get();
-    REQUIRE(cnnops::cuda::conv2d_wgrad(a, nullptr).error == nullptr);
+    if (direct) {
+      const cnnops::cuda::LaunchResult r = cnnops::cuda::conv2d_direct_dgrad(a, nullptr);
+      REQUIRE(r.error == nullptr);
+      CHECK(std::string(r.kernel).rfind("direct_", 0) == 0 || std::string(r.kernel) == "zero_fill");
+      a.db = dgb.get();  // grad_bias alone
+      REQUIRE(cnnops::cuda::conv2d_wgrad(a, nullptr).error == nullptr);
+      a.db = nullptr, a.dw = dgw.get(), a.dw_strides = p.w, a.workspace = workspace.get();
+      REQUIRE(cnnops::cuda::conv2d_direct_wgrad_plan(p, DType::kFloat32).fits);
+      REQUIRE(cnnops::cuda::conv2d_direct_wgrad(a, nullptr).error == nullptr);
+    } else {
+      REQUIRE(cnnops::cuda::conv2d_dgrad(a, nullptr).error == nullptr);
+      a.dw = dgw.get(), a.dw_strides = p.w, a.db = dgb.get(), a.workspace = workspace.get();
+      REQUIRE(cnnops::cuda::conv2d_wgrad(a, nullptr).error == nullptr);
+    }
     CHECK_EQ(count_off(dgx.download(), rdx), 0);
     CHECK_EQ(count_off(dgw.download(), rdw), 0);
     CHECK_EQ(count_off(dgb.download(), rdb), 0);
@@ -109,6 +136,17 @@ TEST(conv2d_backward_wide_channel_tile) { check_backward(nchw_params(1, 50, 5, 6
 
 // 80 filters: two 64-wide filter tiles of grad_weight (a tile writing past its own rows shows).
 TEST(conv2d_backward_two_filter_tiles) { check_backward(nchw_params(1, 2, 6, 5, 80, 3, 3, 1, 1, 1, 1)); }
+
+// The direct kernels' gradients: depthwise 3x3/2 (four phases, two of them single taps), a
+// channel multiplier with dilation, 2x2 groups of 4 x 4 at stride 3 (the phases no tap
+// reaches are zero-filled), a 2 x 18 grouping whose 32-channel tiles cut groups; both layouts.
+TEST(conv2d_backward_direct_kernels) {
+  for (const Conv2dParams& p : {nchw_params(2, 6, 11, 13, 6, 3, 3, 2, 1, 1, 6), nchw_params(1, 5, 12, 17, 10, 5, 5, 1, 4, 2, 5),
+                                nchw_params(1, 16, 8, 10, 16, 2, 2, 3, 0, 1, 4), nchw_params(2, 8, 7, 9, 72, 3, 2, 1, 1, 1, 4)}) {
+    check_backward(p, true);
+    check_backward(nhwc(p), true);
+  }
+}
 
 TEST(conv2d_backward_split_k_reduction) {
   // N*P*Q = 2 * 35 * 35 = 2450 over one 64 x 64 weight tile: three split ranges, the last short.

@@ -82,8 +82,9 @@ void check_fprop(const Shape& shape, DType dtype, const char* kernel, double tol
                  bool allow_tf32 = false, bool nhwc_residual = false, int offset = 0, bool nchw_output = false) {
   Conv2dParams p = params_of(shape);
   if (nchw_output) p.y = cnnops::Strides4{p.K * p.P * p.Q, p.P * p.Q, p.Q, 1};
+  const int64_t Cg = p.C / p.groups;
   if (!std::is_same<T, float>::value || allow_tf32)
-    p.w = cnnops::Strides4{p.R * p.S * p.C, 1, p.S * p.C, p.C};  // KRSC, as the tensor-core kernels read
+    p.w = cnnops::Strides4{p.R * p.S * Cg, 1, p.S * Cg, Cg};  // KRSC, as the tensor-core kernels read
   std::mt19937 rng(uint32_t(p.N * 1000003 + p.C * 101 + p.K));
   std::normal_distribution<float> normal;
   // Values rounded to T, so the reference sees exactly what the kernel reads -- and, for TF32,
@@ -166,8 +167,8 @@ void check_fprop(const Shape& shape, DType dtype, const char* kernel, double tol
   }
 }
 
-void check_fprop_f32(const Shape& shape, bool epilogue = false) {
-  check_fprop<float>(shape, DType::kFloat32, "fprop_simt_64x64x16<f32>", 1e-4, epilogue);
+void check_fprop_f32(const Shape& shape, bool epilogue = false, const char* kernel = "fprop_simt_64x64x16<f32>") {
+  check_fprop<float>(shape, DType::kFloat32, kernel, 1e-4, epilogue);
 }
 
 }  // namespace
@@ -176,8 +177,11 @@ TEST(conv2d_fprop_nchw_padding_stride_dilation) {
   check_fprop_f32({2, 3, 9, 7, 5, 3, 3, 2, 1, 2, 0, 1, 2, 1, false});
 }
 
+// Narrow groups take the direct kernels (conv2d_direct.cu): 2 x 18 channels per group, three
+// channel tiles of 32 that cut groups; wide groups stay on the implicit GEMM.
 TEST(conv2d_fprop_nhwc_groups_several_tiles) {
-  check_fprop_f32({3, 8, 11, 9, 72, 3, 2, 1, 1, 0, 1, 1, 1, 4, true});
+  check_fprop_f32({3, 8, 11, 9, 72, 3, 2, 1, 1, 0, 1, 1, 1, 4, true}, false, "direct_nhwc_32x8x16<f32>");
+  check_fprop_f32({1, 80, 5, 6, 80, 3, 3, 1, 1, 1, 1, 1, 1, 2, true}, false, "fprop_simt_64x64x16<f32>");
 }
 
 TEST(conv2d_fprop_fused_epilogue_cuda_cores) {
@@ -194,7 +198,15 @@ TEST(conv2d_fprop_fused_epilogue_tensor_cores_and_tf32) {
 }
 
 TEST(conv2d_fprop_depthwise_nhwc) {
-  check_fprop_f32({1, 6, 6, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1, 6, true});
+  check_fprop_f32({1, 6, 6, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1, 6, true}, false, "direct_nhwc_32x8x16_s3<f32>");
+}
+
+// Depthwise 7x7 in NCHW with the fused epilogue (threads along columns, taps unrolled), 12
+// channels (two 8-channel tiles) and ragged 8 x 32 output tiles; bfloat16 groups of 3 at stride 2.
+TEST(conv2d_fprop_direct_nchw_epilogue_and_bf16) {
+  check_fprop_f32({2, 12, 19, 37, 12, 7, 7, 1, 3, 3, 3, 3, 1, 12, false}, true, "direct_nchw_8x8x32_s7<f32>");
+  check_fprop<cnnops::cuda::bf16_t>({2, 9, 13, 11, 18, 3, 3, 2, 1, 1, 1, 1, 1, 3, false}, DType::kBFloat16,
+                                    "direct_nchw_8x8x32<bf16>", 2e-2, true);
 }
 
 // The tensor-core kernel: padding taps zero-filled by cp.async (ASan sees any read outside the
