@@ -47,7 +47,9 @@ def smoke(device):
 
 def sanitize(device):
     """Every kernel family once on small shapes, forward and backward: the tensor-core and
-    CUDA-core forwards with the fused epilogue, grouped convolution, the backward phases, and
+    CUDA-core forwards with the fused epilogue, grouped convolution, the direct kernels of narrow
+    groups (depthwise 3x3 and a 31x31 past 48 KB of shared memory, forward and both gradients,
+    strided phases with zero fills), the backward phases, and
     every pooling path (NCHW row vectors, whole and partial; NHWC channel vectors; the scalar
     kernels at 15 channels; global averaging; max pooling without indices)."""
     import cnnops
@@ -65,6 +67,13 @@ def sanitize(device):
             res = torch.randn(2, 24, 5, 6, device=device, dtype=dtype)
             cnnops.conv2d_bias_act(x, w, None, 2, 1, activation="relu", residual=res)
             cnnops.conv2d(x, w[:, :4], None, 1, 1, groups=4)
+            for wd, stride, pad in ((torch.randn(32, 1, 3, 3), 2, 1), (torch.randn(16, 1, 31, 31), 1, 15),
+                                    (torch.randn(16, 1, 2, 2), 3, 0)):
+                xd = torch.randn(2, 16, 13, 17, device=device, dtype=dtype).contiguous(memory_format=fmt)
+                xd.requires_grad_()
+                wd = wd.to(device=device, dtype=dtype).requires_grad_()
+                y = cnnops.conv2d(xd, wd, None, stride, pad, groups=16)
+                y.backward(torch.randn_like(y))
             xg, wg = x.detach().requires_grad_(), w.detach().requires_grad_()
             y = cnnops.conv2d(xg, wg, None, 2, 1)
             y.backward(torch.randn_like(y))

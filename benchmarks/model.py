@@ -108,6 +108,21 @@ def _sites_sum(sites, pred, field):
     return sum(s[field] for s in sites if pred(s))
 
 
+def profiled_forward(sim, kernel: str, sample_blocks: int, x, w, conv):
+    """Runs the simulated forward on `sample_blocks` blocks of its grid with the memory counters
+    on: (counters, the memory sites of `kernel`, seconds)."""
+    t0 = time.perf_counter()
+    sim.reset_counters()
+    sim.reset_memory_counters()
+    sim.set_profiling(memory=True, sample_blocks=sample_blocks)
+    try:
+        sim.conv2d_forward(x, w, None, *conv)
+    finally:
+        sim.set_profiling()
+    seconds = time.perf_counter() - t0
+    return sim.counters(), [s for s in sim.memory_counters() if s["kernel"] == kernel], seconds
+
+
 def model_layer(sim, suite: str, spec: ConvSpec, batch: int, dtype: torch.dtype, machine: Machine,
                 sample_blocks: int, per_hmma: Dict[str, float]) -> Optional[LayerModel]:
     if spec.groups > 1:
@@ -125,17 +140,7 @@ def model_layer(sim, suite: str, spec: ConvSpec, batch: int, dtype: torch.dtype,
     NPQ = N * spec.P * spec.Q
     blocks = -(-NPQ // TM) * -(-spec.K // TN)
 
-    t0 = time.perf_counter()
-    sim.reset_counters()
-    sim.reset_memory_counters()
-    sim.set_profiling(memory=True, sample_blocks=sample_blocks)
-    try:
-        sim.conv2d_forward(x, w, None, *conv)
-    finally:
-        sim.set_profiling()
-    sim_seconds = time.perf_counter() - t0
-    counters = sim.counters()
-    sites = [s for s in sim.memory_counters() if s["kernel"] == plan]
+    counters, sites, sim_seconds = profiled_forward(sim, plan, sample_blocks, x, w, conv)
     ran = counters["blocks"]
     scale = blocks / ran
 

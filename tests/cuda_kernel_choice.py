@@ -37,7 +37,6 @@ DIRECT_TILE = {True: (32, 8, 16), False: (8, 8, 32)}
 DIRECT_SHARED, DIRECT_MAX_SHARED = 48 * 1024, 99 * 1024
 DIRECT_MAX_GROUP_CHANNELS = 32
 DIRECT_WGRAD_TAPS = 16 * 256  # registers of a block's threads
-ELEMENT_BYTES = {torch.float64: 8, torch.float32: 4, torch.float16: 2, torch.bfloat16: 2}
 
 
 def _pairs(v):
@@ -57,7 +56,11 @@ def _direct_stage_bytes(C, K, R, S, stride, dilation, groups, dtype, channels_la
     acc = 8 if dtype == torch.float64 else 4
     first = tr * tc * tk * acc if wgrad else tk * (C // groups) * rows * S * acc
     patch_rows, cols = (tr - 1) * sh + (rows - 1) * dh + 1, (tc - 1) * sw + (S - 1) * dw + 1
-    return -(-first // 16) * 16 + _most_staged_channels(C, K, groups, tk) * patch_rows * cols * ELEMENT_BYTES[dtype]
+    # NCHW channel planes padded to one 4-byte bank past a multiple of 32 (a warp's 4 channels in 4 banks)
+    e = acc  # staged widened to the accumulation type
+    bank, period = (4 // e if e < 4 else 1), 128 // e
+    plane = patch_rows * cols if channels_last else -(-(patch_rows * cols - bank) // period) * period + bank
+    return -(-first // 16) * 16 + _most_staged_channels(C, K, groups, tk) * plane * acc
 
 
 def direct_takes(C, K, R, S, stride, dilation, groups, dtype):
@@ -75,10 +78,17 @@ def direct_wgrad_takes(C, K, R, S, stride, dilation, groups, dtype, channels_las
             <= DIRECT_MAX_SHARED)
 
 
-def direct_kernel(S, stride, dilation, dtype, channels_last):
-    unrolled = _pairs(stride)[1] == 1 and _pairs(dilation)[1] == 1 and S in (3, 5, 7)
-    return "direct_%s%s<%s>" % ("nhwc_32x8x16" if channels_last else "nchw_8x8x32", "_s%d" % S if unrolled else "",
-                                DTYPE_TAG[dtype])
+def direct_kernel(C, K, R, S, stride, dilation, groups, dtype, channels_last):
+    """The direct forward's name: square 3x3 / 5x5 / 7x7 filters at stride 1 and 3x3 / 5x5 at
+    stride 2, unit dilation, unrolled (the whole filter staged at once, within the larger budget);
+    any other filter at unit strides and dilations walked row by row ("_sliding"); else looped."""
+    st = _pairs(stride)
+    square = R == S and st[0] == st[1] and _pairs(dilation) == (1, 1)
+    unrolled = square and ((st[0] == 1 and S in (3, 5, 7)) or (st[0] == 2 and S in (3, 5))) and \
+        _direct_stage_bytes(C, K, R, S, stride, dilation, groups, dtype, channels_last, R) <= DIRECT_MAX_SHARED
+    unit = st == (1, 1) and _pairs(dilation) == (1, 1)
+    suffix = ("_s%d" % S + ("_stride2" if st[0] == 2 else "")) if unrolled else "_sliding" if unit else ""
+    return "direct_%s%s<%s>" % ("nhwc_32x8x16" if channels_last else "nchw_8x8x32", suffix, DTYPE_TAG[dtype])
 
 
 def expected_kernel(case, dtype, tf32=False, channels_last=False):
@@ -93,7 +103,7 @@ def expected_kernel(case, dtype, tf32=False, channels_last=False):
     if dtype == torch.float32 and tf32 and groups == 1 and C % 4 == 0:
         return f"{tc}_{tile}x16_s3<tf32>"
     if direct_takes(C, K, R, S, stride, dilation, groups, dtype):
-        return direct_kernel(S, stride, dilation, dtype, channels_last)
+        return direct_kernel(C, K, R, S, stride, dilation, groups, dtype, channels_last)
     return f"fprop_simt_64x64x16<{DTYPE_TAG[dtype]}>"
 
 

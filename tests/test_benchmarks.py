@@ -362,3 +362,21 @@ def test_model_counts_the_grid_and_labels_itself():
     assert r.smem_read_conflict == 1.0 and r.smem_write_conflict == 1.0 and r.load_efficiency == 1.0
     text = model.table(rows, model.MACHINES["H200"], torch.bfloat16, 2, 1)
     assert text.startswith("MODEL (not a measurement)") and "| resnet50 | l4 1x1 2048->512 |" in text
+
+
+def test_direct_model_counts_the_unrolled_loads_and_labels_itself():
+    """The direct kernels' model on one depthwise 3x3 layer: the grid is N x ceil(P/8) x
+    ceil(Q/16) x ceil(K/32) blocks; each warp's shared loads are the unrolled filter's -- 9 weights
+    and 6 input rows of 6 values per channel, nothing per output row -- conflict-free; the bound is
+    the largest term and the table says MODEL."""
+    pytest.importorskip("cnnops._sim")
+    from benchmarks import model_direct
+    rows = model_direct.model_direct_suites(["mobilenetv2"], batch=2, sample_blocks=1, layers=["b3 dw 3x3 144"])
+    assert len(rows) == 1
+    r = rows[0]
+    assert r.kernel == "direct_nhwc_32x8x16_s3<bf16>" and r.blocks == 2 * 7 * 4 * 5
+    assert r.shared_loads == r.blocks * 8 * (9 + 6 * 6)
+    assert r.smem_conflict == 1.0 and r.store_efficiency == 1.0
+    assert r.bound == max(r.times_us, key=r.times_us.get) and r.model_us == r.times_us[r.bound]
+    text = model_direct.table(rows, model_direct.MACHINES["H200"], torch.bfloat16, "nhwc", 2, 1, False)
+    assert text.startswith("MODEL (not a measurement)") and "| mobilenetv2 | b3 dw 3x3 144 |" in text

@@ -29,6 +29,7 @@ DIRECT_CASES = [
     (1, 4, 20, 18, 4, 13, 13, 1, 6, 1, 4),          # RepLKNet's 13x13
     (1, 8, 12, 12, 16, 4, 4, 4, 0, 1, 4),           # stride = kernel: some dgrad phases are single taps
     (1, 6, 5, 5, 6, 3, 3, 3, 2, 1, 6),              # stride > kernel span: phases no tap reaches
+    (2, 24, 10, 28, 48, 3, 3, 1, 1, 1, 24),         # NCHW rows of whole vectors: 16-byte stores, a ragged tile
 ]
 LAYOUTS = ["contiguous", "channels_last", "strided"]
 
@@ -72,7 +73,7 @@ def test_backward_layouts(case, layout, golayout, dtype):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=lambda d: DTYPE_TAG[d])
 def test_fused_bias_relu_residual(layout, dtype):
     """relu(conv + bias + residual) in the direct kernel's epilogue, rounded once."""
-    N, C, H, W, K, groups = 2, 24, 9, 13, 48, 24
+    N, C, H, W, K, groups = 2, 24, 9, 12, 48, 24
     x, w, b = rand(N, C, H, W, dtype=dtype, layout=layout), rand(K, 1, 3, 3, dtype=dtype), rand(K, dtype=dtype)
     ref = F.conv2d(x.double(), w.double(), b.double(), 1, 1, 1, groups)
     res = rand(*ref.shape, dtype=dtype, layout="channels_last" if layout == "contiguous" else "contiguous")
@@ -89,7 +90,8 @@ def test_31x31_depthwise_past_48kb_of_shared_memory(layout):
     in passes of filter rows."""
     case = (1, 32, 12, 20, 32, 31, 31, 1, 15, 1, 32)
     check_forward(SIM, case, torch.float32, layout)
-    assert sim.last_kernel("conv2d_forward") == direct_kernel(31, 1, 1, torch.float32, layout == "channels_last")
+    assert sim.last_kernel("conv2d_forward") == direct_kernel(32, 32, 31, 31, 1, 1, 32, torch.float32,
+                                                              layout == "channels_last")
     check_backward(SIM, case, torch.float32, layout=layout, golayout=layout)
 
 
@@ -132,3 +134,26 @@ def test_wide_groups_stay_on_the_implicit_gemm():
     case = (1, 128, 6, 6, 128, 3, 3, 1, 1, 1, 2)
     check_forward(SIM, case, torch.float32)
     assert sim.last_kernel("conv2d_forward") == "fprop_simt_64x64x16<f32>"
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=lambda d: DTYPE_TAG[d])
+def test_nchw_outputs_are_stored_as_whole_vectors(dtype):
+    """NCHW rows of whole vectors: every output store of the direct kernel is one vector of a
+    thread's 4 adjacent columns (a warp's stores are 128-byte row segments in float32), and the
+    shared reads are conflict-free (the staged channel planes padded to 1 modulo 32 banks)."""
+    x, w = rand(2, 16, 12, 24, dtype=dtype), rand(16, 1, 3, 3, dtype=dtype)
+    sim.reset_memory_counters()
+    sim.set_profiling(memory=True)
+    try:
+        y = sim.conv2d_forward(x, w, None, [1, 1], [1, 1, 1, 1], [1, 1], 16)
+    finally:
+        sim.set_profiling()
+    kernel = sim.last_kernel("conv2d_forward")
+    assert kernel == "direct_nchw_8x8x32_s3<%s>" % DTYPE_TAG[dtype]
+    sites = [s for s in sim.memory_counters() if s["kernel"] == kernel]
+    stores = [s for s in sites if s["space"] == "global" and s["kind"] == "store"]
+    assert stores and all(s["bytes"] == 4 * x.element_size() * s["lane_accesses"] for s in stores)
+    reads = [s for s in sites if s["space"] == "shared" and s["kind"] == "load"]
+    assert reads and all(s["wavefronts"] == s["ideal_wavefronts"] for s in reads)
+    assert_close_scaled(y, F.conv2d(x.double(), w.double(), None, 1, 1, 1, 16),
+                        F.conv2d(x.double().abs(), w.double().abs(), None, 1, 1, 1, 16), dtype, "vector stores")

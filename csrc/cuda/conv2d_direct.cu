@@ -16,6 +16,7 @@
 #include "dtypes.cuh"
 #include "conv2d_direct_tile.cuh"
 #include "launch.cuh"
+#include "vector_access.cuh"
 
 namespace cnnops {
 namespace cuda {
@@ -34,17 +35,20 @@ struct DirectLaunch {
   int cols;            // input columns a tile reads
   int filter_bytes;    // the filter stage's bytes (a multiple of 16), before the input's
   int stride_h, stride_w, dil_h, dil_w, S;
+  bool vector_store;  // NCHW: each thread's 4 adjacent outputs stored as one vector where aligned
 };
 
-template <typename T, bool kChannelsLast, int kTaps>
-__global__ void __launch_bounds__(kThreads)
+// At least 2 blocks per SM: up to 128 registers a thread (the unrolled 5x5 and 7x7 filters hold
+// 25 and 49 weights; left to itself ptxas capped a variant at 80 and spilled).
+template <typename T, bool kChannelsLast, int kTaps, int kStride>
+__global__ void __launch_bounds__(kThreads, 2)
     direct_kernel(const DirectLaunch L, const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias,
                   T* __restrict__ y, const EpilogueParams ep) {
   using A = acc_t<T>;
   using Tile = DirectTile<kChannelsLast>;
   extern __shared__ __align__(16) unsigned char direct_shared[];
   A* ws = reinterpret_cast<A*>(direct_shared);                    // [c][r][s][channel]
-  T* xs = reinterpret_cast<T*>(direct_shared + L.filter_bytes);  // staged_index
+  A* xs = reinterpret_cast<A*>(direct_shared + L.filter_bytes);  // staged_index (widened)
   const Conv2dParams& p = L.p;
 
   // 32-bit decoding (the grid's x is below 2^31, K below 2^31): no 64-bit division helper.
@@ -83,40 +87,101 @@ __global__ void __launch_bounds__(kThreads)
       const int rest = i / (Tile::kChannels * L.S), r = rest % rc, c = rest / rc;
       const int k_rel = k_skew + (t < k_count ? t : k_count - 1);  // from g0's first filter
       const DirectFilters& f = L.f;
-      ws[i] = widen(w[f.at + (g0 + k_rel / L.Kg) * f.group + (k_rel % L.Kg) * f.filter + c * f.channel +
-                      (r0 + r) * f.row + s * f.col]);
+      st_shared(ws + i, widen(ld_global(w + f.at + (g0 + k_rel / L.Kg) * f.group + (k_rel % L.Kg) * f.filter +
+                                        c * f.channel + (r0 + r) * f.row + s * f.col)));
     }
     __syncthreads();
 
-    for (int c = 0; c < L.Cg; ++c)
-      for (int r = 0; r < rc; ++r) {
-        const A* w_row = ws + (c * rc + r) * L.S * Tile::kChannels + lane.channel;
+    if constexpr (kTaps > 0) {
+      // A kTaps x kTaps filter at stride kStride (both axes) and unit dilation, staged whole: the
+      // thread's filter in registers, and each input row it reads loaded once and used by every
+      // output row it reaches -- output row i through filter row j - i * kStride. Per accumulator
+      // the taps still add in (channel, row, column) order.
+      constexpr int kRowInputs = (Tile::kRowsPerThread - 1) * kStride + kTaps;
+      constexpr int kColInputs = (kColsPerThread - 1) * kStride + kTaps;
+      const int row0 = lane.row_lane * Tile::kRowsPerThread * kStride;
+      for (int c = 0; c < L.Cg; ++c) {
+        A wr[kTaps][kTaps];
 #pragma unroll
-        for (int i = 0; i < Tile::kRowsPerThread; ++i) {
-          const int row = (lane.row_lane + Tile::kRowLanes * i) * L.stride_h + r * L.dil_h;
-          const T* x_row = xs + staged_index<kChannelsLast>(ic0 + c, row, col0 * L.stride_w, channels, rows, L.cols);
-          if constexpr (kTaps > 0) {
-            // Unit column stride and dilation: the row's kColsPerThread + kTaps - 1 inputs and
-            // kTaps weights in registers.
-            A xr[kColsPerThread + kTaps - 1];
+        for (int r = 0; r < kTaps; ++r)
 #pragma unroll
-            for (int u = 0; u < kColsPerThread + kTaps - 1; ++u) xr[u] = widen(x_row[u * col_step]);
+          for (int s = 0; s < kTaps; ++s) wr[r][s] = ld_shared(ws + ((c * kTaps + r) * kTaps + s) * Tile::kChannels + lane.channel);
 #pragma unroll
-            for (int s = 0; s < kTaps; ++s) {
-              const A wv = w_row[s * Tile::kChannels];
+        for (int j = 0; j < kRowInputs; ++j) {
+          const A* x_row = xs + staged_index<kChannelsLast, A>(ic0 + c, row0 + j, col0 * kStride, channels, rows, L.cols);
+          A xr[kColInputs];
 #pragma unroll
-              for (int j = 0; j < kColsPerThread; ++j) acc[i][j] += wv * xr[j + s];
-            }
-          } else {
-            for (int s = 0; s < L.S; ++s) {
-              const A wv = w_row[s * Tile::kChannels];
+          for (int u = 0; u < kColInputs; ++u) xr[u] = ld_shared(x_row + u * col_step);
 #pragma unroll
-              for (int j = 0; j < kColsPerThread; ++j)
-                acc[i][j] += wv * widen(x_row[(j * L.stride_w + s * L.dil_w) * col_step]);
-            }
+          for (int i = 0; i < Tile::kRowsPerThread; ++i) {
+            const int r = j - i * kStride;  // resolved at compile time
+            if (r < 0 || r >= kTaps) continue;
+#pragma unroll
+            for (int s = 0; s < kTaps; ++s)
+#pragma unroll
+              for (int q = 0; q < kColsPerThread; ++q) acc[i][q] += wr[r][s] * xr[q * kStride + s];
           }
         }
       }
+    } else if constexpr (kTaps < 0) {
+      // Any R x S at unit strides and dilations (large kernels): each input row the thread reads
+      // is walked once, 4 taps at a time (kColsPerThread + 3 inputs in registers), and each
+      // window serves every output row it reaches -- output row i through filter row j - i --
+      // with that row's 4 weights; the last S % 4 taps one at a time. Per accumulator the taps
+      // still add in (channel, row, column) order.
+      const int row0 = lane.row_lane * Tile::kRowsPerThread, s4 = L.S / 4 * 4;
+      for (int c = 0; c < L.Cg; ++c)
+        for (int j = 0; j < Tile::kRowsPerThread + rc - 1; ++j) {
+          const A* x_row = xs + staged_index<kChannelsLast, A>(ic0 + c, row0 + j, col0, channels, rows, L.cols);
+          const A* w_rows = ws + c * rc * L.S * Tile::kChannels + lane.channel;
+          for (int s = 0; s < s4; s += 4) {
+            A xr[kColsPerThread + 3];
+#pragma unroll
+            for (int u = 0; u < kColsPerThread + 3; ++u) xr[u] = ld_shared(x_row + (s + u) * col_step);
+#pragma unroll
+            for (int i = 0; i < Tile::kRowsPerThread; ++i) {
+              const int r = j - i;  // the same for the whole warp: no divergence
+              if (r < 0 || r >= rc) continue;
+              A wv[4];
+#pragma unroll
+              for (int t = 0; t < 4; ++t) wv[t] = ld_shared(w_rows + (r * L.S + s + t) * Tile::kChannels);
+#pragma unroll
+              for (int t = 0; t < 4; ++t)
+#pragma unroll
+                for (int q = 0; q < kColsPerThread; ++q) acc[i][q] += wv[t] * xr[q + t];
+            }
+          }
+          for (int s = s4; s < L.S; ++s) {
+            A xr[kColsPerThread];
+#pragma unroll
+            for (int q = 0; q < kColsPerThread; ++q) xr[q] = ld_shared(x_row + (s + q) * col_step);
+#pragma unroll
+            for (int i = 0; i < Tile::kRowsPerThread; ++i) {
+              const int r = j - i;
+              if (r < 0 || r >= rc) continue;
+              const A wv = ld_shared(w_rows + (r * L.S + s) * Tile::kChannels);
+#pragma unroll
+              for (int q = 0; q < kColsPerThread; ++q) acc[i][q] += wv * xr[q];
+            }
+          }
+        }
+    } else {
+      for (int c = 0; c < L.Cg; ++c)
+        for (int r = 0; r < rc; ++r) {
+          const A* w_row = ws + (c * rc + r) * L.S * Tile::kChannels + lane.channel;
+#pragma unroll
+          for (int i = 0; i < Tile::kRowsPerThread; ++i) {
+            const int row = (lane.row_lane * Tile::kRowsPerThread + i) * L.stride_h + r * L.dil_h;
+            const A* x_row = xs + staged_index<kChannelsLast, A>(ic0 + c, row, col0 * L.stride_w, channels, rows, L.cols);
+            for (int s = 0; s < L.S; ++s) {
+              const A wv = ld_shared(w_row + s * Tile::kChannels);
+#pragma unroll
+              for (int q = 0; q < kColsPerThread; ++q)
+                acc[i][q] += wv * ld_shared(x_row + (q * L.stride_w + s * L.dil_w) * col_step);
+            }
+          }
+        }
+    }
     __syncthreads();  // the next stage overwrites the tiles
   }
 
@@ -125,14 +190,21 @@ __global__ void __launch_bounds__(kThreads)
   const KernelEpilogue<T> epilogue(bias, ep);
 #pragma unroll
   for (int i = 0; i < Tile::kRowsPerThread; ++i) {
-    const int64_t op = p0 + lane.row_lane + Tile::kRowLanes * i;
+    const int64_t op = p0 + lane.row_lane * Tile::kRowsPerThread + i, oq0 = q0 + col0;
     if (op >= p.P) continue;
+    const int64_t at = n * p.y.n + k * p.y.c + op * p.y.h + oq0 * p.y.w;
+    if (!kChannelsLast && L.vector_store && oq0 + kColsPerThread <= p.Q) {
+      Lanes<T, kColsPerThread> v;
+#pragma unroll
+      for (int j = 0; j < kColsPerThread; ++j)
+        v.v[j] = from_acc<T>(epilogue(acc[i][j], k, epilogue.residual_pixel(n, op, oq0 + j)));
+      st_global(reinterpret_cast<Lanes<T, kColsPerThread>*>(y + at), v);
+      continue;
+    }
 #pragma unroll
     for (int j = 0; j < kColsPerThread; ++j) {
-      const int64_t oq = q0 + col0 + j;
-      if (oq >= p.Q) continue;
-      epilogue.store(y, n * p.y.n + k * p.y.c + op * p.y.h + oq * p.y.w,
-                     epilogue(acc[i][j], k, epilogue.residual_pixel(n, op, oq)));
+      if (oq0 + j >= p.Q) continue;
+      epilogue.store(y, at + j * p.y.w, epilogue(acc[i][j], k, epilogue.residual_pixel(n, op, oq0 + j)));
     }
   }
 }
@@ -153,14 +225,18 @@ DirectPlan plan_for(const Conv2dParams& p, DType dtype) {
   using Tile = DirectTile<kChannelsLast>;
   DirectPlan plan;
   plan.channels_last = kChannelsLast;
-  plan.unrolled_taps = p.stride_w == 1 && p.dil_w == 1 && (p.S == 3 || p.S == 5 || p.S == 7) ? int(p.S) : 0;
+  // Unrolled: square 3x3 / 5x5 / 7x7 filters at stride 1, 3x3 / 5x5 at stride 2, unit dilation.
+  const bool square = p.R == p.S && p.stride_h == p.stride_w && p.dil_h == 1 && p.dil_w == 1;
+  const int unrolled = square && ((p.stride_h == 1 && (p.S == 3 || p.S == 5 || p.S == 7)) ||
+                                  (p.stride_h == 2 && (p.S == 3 || p.S == 5)))
+                           ? int(p.S)
+                           : 0;
   plan.staged_channels = most_staged_channels(p, Tile::kChannels);
-  const int64_t element = dtype == DType::kFloat64 ? 8 : dtype == DType::kFloat32 ? 4 : 2;
-  const int64_t acc = dtype == DType::kFloat64 ? 8 : 4;
+  const int64_t acc = dtype == DType::kFloat64 ? 8 : 4;  // the staged input's element too
   const int64_t cols = (Tile::kCols - 1) * p.stride_w + (p.S - 1) * p.dil_w + 1;
   const auto bytes = [&](int64_t rows, int64_t& filter, int64_t& input) {
     filter = (Tile::kChannels * p.channels_per_group() * rows * p.S * acc + 15) / 16 * 16;
-    input = plan.staged_channels * staged_rows<kChannelsLast>(p, rows) * cols * element;
+    input = staged_elements<kChannelsLast>(plan.staged_channels, staged_rows<kChannelsLast>(p, rows), cols, acc) * acc;
     return filter + input;
   };
   // The most filter rows within kDirectSharedBytes; one row within kDirectMaxSharedBytes if not.
@@ -168,28 +244,50 @@ DirectPlan plan_for(const Conv2dParams& p, DType dtype) {
     if (bytes(rows, plan.filter_bytes, plan.input_bytes) <= kDirectSharedBytes) {
       plan.rows_per_stage = rows;
       plan.fits = true;
-      return plan;
+      break;
     }
-  plan.rows_per_stage = 1;
-  plan.fits = bytes(1, plan.filter_bytes, plan.input_bytes) <= kDirectMaxSharedBytes;
+  if (!plan.fits) {
+    plan.rows_per_stage = 1;
+    plan.fits = bytes(1, plan.filter_bytes, plan.input_bytes) <= kDirectMaxSharedBytes;
+  }
+  // The unrolled filters need the whole filter in one stage (up to kDirectMaxSharedBytes).
+  if (unrolled && (plan.rows_per_stage == p.R || bytes(p.R, plan.filter_bytes, plan.input_bytes) <= kDirectMaxSharedBytes)) {
+    plan.rows_per_stage = p.R;
+    plan.fits = true;
+    plan.unrolled_taps = unrolled;
+    plan.unrolled_stride = int(p.stride_h);
+  } else if (p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1) {
+    plan.unrolled_taps = -1;  // input rows walked once, 4 taps at a time
+    // Each staged input row serves as many output rows as the stage has filter rows: stage up to
+    // kDirectMaxSharedBytes (2 blocks per SM, which the kernel's registers allow anyway).
+    for (int64_t rows = p.R; rows > plan.rows_per_stage; --rows)
+      if (bytes(rows, plan.filter_bytes, plan.input_bytes) <= kDirectMaxSharedBytes) {
+        plan.rows_per_stage = rows;
+        break;
+      }
+  }
+  bytes(plan.rows_per_stage, plan.filter_bytes, plan.input_bytes);
   return plan;
 }
 
 // Threads along channels where the input's channels are its unit stride.
 bool channels_last_input(const Conv2dParams& p) { return p.x.c == 1 && p.C > 1; }
 
-template <typename T, bool kChannelsLast, int kTaps>
+template <typename T, bool kChannelsLast, int kTaps, int kStride>
 const char* kernel_name() {
-  static const std::string name = std::string(kChannelsLast ? "direct_nhwc_32x8x16" : "direct_nchw_8x8x32") +
-                                  (kTaps > 0 ? "_s" + std::to_string(kTaps) : std::string()) + "<" +
-                                  name_for<T>("f32", "f64", "f16", "bf16") + ">";
+  static const std::string name =
+      std::string(kChannelsLast ? "direct_nhwc_32x8x16" : "direct_nchw_8x8x32") +
+      (kTaps > 0   ? "_s" + std::to_string(kTaps) + (kStride > 1 ? "_stride" + std::to_string(kStride) : std::string())
+       : kTaps < 0 ? std::string("_sliding")
+                   : std::string()) +
+      "<" + name_for<T>("f32", "f64", "f16", "bf16") + ">";
   return name.c_str();
 }
 
-template <typename T, bool kChannelsLast, int kTaps>
+template <typename T, bool kChannelsLast, int kTaps, int kStride>
 LaunchResult run_direct(const Conv2dDirectArgs& a, const DirectPlan& plan, cudaStream_t stream, bool launch_it) {
   using Tile = DirectTile<kChannelsLast>;
-  const char* name = kernel_name<T, kChannelsLast, kTaps>();
+  const char* name = kernel_name<T, kChannelsLast, kTaps, kStride>();
   if (!launch_it) return LaunchResult{nullptr, name};
   const Conv2dParams& p = a.p;
   const DirectLaunch L{p,
@@ -205,14 +303,16 @@ LaunchResult run_direct(const Conv2dDirectArgs& a, const DirectPlan& plan, cudaS
                        int(p.stride_w),
                        int(p.dil_h),
                        int(p.dil_w),
-                       int(p.S)};
+                       int(p.S),
+                       !kChannelsLast && vector_ok(p.y, a.y, kColsPerThread, VectorAxis::kWidth,
+                                                   kColsPerThread * int64_t(sizeof(T)))};
   const int64_t blocks = p.N * ceil_div(p.P, Tile::kRows) * ceil_div(p.Q, Tile::kCols), channel_blocks = ceil_div(p.K, Tile::kChannels);
   if (blocks > 0x7fffffff || channel_blocks > 65535)
     return LaunchResult{"the convolution is too large for one direct launch (N * ceil(P/8) * ceil(Q/cols) must be "
                         "< 2^31, ceil(K/channels) <= 65535)",
                         name};
   const size_t shared = plan.shared_bytes();
-  auto* kernel = direct_kernel<T, kChannelsLast, kTaps>;
+  auto* kernel = direct_kernel<T, kChannelsLast, kTaps, kStride>;
   if (shared > size_t(kDirectSharedBytes)) {
     const cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared));
     if (err != cudaSuccess) return LaunchResult{cudaGetErrorString(err), name};
@@ -225,11 +325,14 @@ LaunchResult run_direct(const Conv2dDirectArgs& a, const DirectPlan& plan, cudaS
 
 template <typename T, bool kChannelsLast>
 LaunchResult with_taps(const Conv2dDirectArgs& a, const DirectPlan& plan, cudaStream_t stream, bool launch_it) {
-  switch (plan.unrolled_taps) {
-    case 3: return run_direct<T, kChannelsLast, 3>(a, plan, stream, launch_it);
-    case 5: return run_direct<T, kChannelsLast, 5>(a, plan, stream, launch_it);
-    case 7: return run_direct<T, kChannelsLast, 7>(a, plan, stream, launch_it);
-    default: return run_direct<T, kChannelsLast, 0>(a, plan, stream, launch_it);
+  switch (plan.unrolled_taps * 10 + plan.unrolled_stride) {
+    case 31: return run_direct<T, kChannelsLast, 3, 1>(a, plan, stream, launch_it);
+    case 51: return run_direct<T, kChannelsLast, 5, 1>(a, plan, stream, launch_it);
+    case 71: return run_direct<T, kChannelsLast, 7, 1>(a, plan, stream, launch_it);
+    case 32: return run_direct<T, kChannelsLast, 3, 2>(a, plan, stream, launch_it);
+    case 52: return run_direct<T, kChannelsLast, 5, 2>(a, plan, stream, launch_it);
+    case -9: return run_direct<T, kChannelsLast, -1, 1>(a, plan, stream, launch_it);
+    default: return run_direct<T, kChannelsLast, 0, 1>(a, plan, stream, launch_it);
   }
 }
 

@@ -2,8 +2,9 @@
 // (C/g == 1, any multiplier K/g) and narrow groups such as ResNeXt's (C/g = K/g = 4 .. 32) --
 // whose implicit GEMM would fill one K/g-wide column of a 64-wide tile. Each block stages a tile of
 // the input (its padding as zeros) and the filters of 32 (channels-last) or 8 (NCHW) output
-// channels in shared memory; each thread sums 4 adjacent output columns of one channel, the taps
-// of a 3-, 5- or 7-wide filter row unrolled in registers where the columns are not strided.
+// channels in shared memory; each thread sums 4 adjacent output columns of several rows of one
+// channel, square 3x3, 5x5 and 7x7 filters at stride 1 (3x3, 5x5 at stride 2) unrolled in
+// registers (each input row read from shared memory once for all the output rows it reaches).
 // Torch- and CUDA-free interface (like conv2d_fprop.h): the forward (conv2d_fprop.cu routes
 // grouped shapes here) and the input gradient's stride phases (conv2d_direct_dgrad) launch the
 // same kernels, differing only in where they read the filter taps.
@@ -46,13 +47,16 @@ struct Conv2dDirectArgs {
 };
 
 // How a direct launch stages a shape: threads along channels (an input with unit channel stride)
-// or along columns; the filter-row taps unrolled (3, 5, 7) or looped (0); how many filter rows one
+// or along columns; the filter unrolled (3, 5, 7: square, unit dilation, stride 1 -- or 2 for
+// 3 and 5 --, staged whole), walked row by row 4 taps at a time (-1: any other filter at unit
+// strides and dilations, RepLKNet's large kernels) or looped (0); how many filter rows one
 // stage of shared memory holds and the most input channels a block stages; the dynamic shared
 // memory this takes. `fits` is false where even one filter row's tile does not fit in
 // kDirectMaxSharedBytes.
 struct DirectPlan {
   bool channels_last = false;
   int unrolled_taps = 0;
+  int unrolled_stride = 1;
   int64_t staged_channels = 0;
   int64_t rows_per_stage = 0;
   int64_t filter_bytes = 0, input_bytes = 0;

@@ -77,7 +77,7 @@ __global__ void __launch_bounds__(kThreads)
   constexpr int kPositions = Tile::kRows * Tile::kCols;
   extern __shared__ __align__(16) unsigned char direct_wgrad_shared[];
   A* ys = reinterpret_cast<A*>(direct_wgrad_shared);                  // [position][channel]
-  T* xs = reinterpret_cast<T*>(direct_wgrad_shared + L.dy_bytes);     // staged_index
+  A* xs = reinterpret_cast<A*>(direct_wgrad_shared + L.dy_bytes);  // staged_index (widened)
   const Conv2dParams& p = L.p;
 
   const int k0 = int(blockIdx.x) * Tile::kChannels, split = int(blockIdx.y);
@@ -96,7 +96,7 @@ __global__ void __launch_bounds__(kThreads)
     const WgradTap tap = decode_tap<kChannelsLast>(threadIdx.x + j * kThreads, taps, L, rc);
     const bool ok = tap.k >= 0;  // the others read offset 0 and store nothing
     y_at[j] = ok ? tap.k - k0 : 0;
-    x_at[j] = ok ? staged_index<kChannelsLast>((tap.k / L.Kg - g0) * L.Cg + tap.c, tap.r * L.dil_h, tap.s * L.dil_w,
+    x_at[j] = ok ? staged_index<kChannelsLast, A>((tap.k / L.Kg - g0) * L.Cg + tap.c, tap.r * L.dil_h, tap.s * L.dil_w,
                                                channels, rows, L.cols)
                  : 0;
   }
@@ -117,8 +117,8 @@ __global__ void __launch_bounds__(kThreads)
       const int lr = pos / Tile::kCols, lc = pos % Tile::kCols;
       A v = A(0);
       if (lr < valid_rows && lc < valid_cols && kt < k_count)
-        v = widen(dy[n * p.y.n + (k0 + kt) * p.y.c + (p0 + lr) * p.y.h + (q0 + lc) * p.y.w]);
-      ys[i] = v;
+        v = widen(ld_global(dy + n * p.y.n + (k0 + kt) * p.y.c + (p0 + lr) * p.y.h + (q0 + lc) * p.y.w));
+      st_shared(ys + i, v);
     }
     stage_input<kChannelsLast>(xs, x + n * p.x.n + int64_t(g0) * L.Cg * p.x.c, p, channels, rows, L.cols,
                                p0 * p.stride_h - p.pad_top + int64_t(r0) * p.dil_h, q0 * p.stride_w - p.pad_left);
@@ -126,9 +126,9 @@ __global__ void __launch_bounds__(kThreads)
     for (int lr = 0; lr < valid_rows; ++lr)
       for (int lc = 0; lc < valid_cols; ++lc) {
         const A* y_pos = ys + (lr * Tile::kCols + lc) * Tile::kChannels;
-        const T* x_pos = xs + staged_index<kChannelsLast>(0, lr * L.stride_h, lc * L.stride_w, channels, rows, L.cols);
+        const A* x_pos = xs + staged_index<kChannelsLast, A>(0, lr * L.stride_h, lc * L.stride_w, channels, rows, L.cols);
 #pragma unroll
-        for (int j = 0; j < kTaps; ++j) acc[j] += y_pos[y_at[j]] * widen(x_pos[x_at[j]]);
+        for (int j = 0; j < kTaps; ++j) acc[j] += ld_shared(y_pos + y_at[j]) * ld_shared(x_pos + x_at[j]);
       }
     __syncthreads();  // the next tile overwrites the stage
   }
@@ -138,7 +138,7 @@ __global__ void __launch_bounds__(kThreads)
   for (int j = 0; j < kTaps; ++j) {
     const WgradTap tap = decode_tap<kChannelsLast>(threadIdx.x + j * kThreads, taps, L, rc);
     if (tap.k >= 0)
-      partial[(split * p.K + tap.k) * crs + (int64_t(tap.c) * p.R + r0 + tap.r) * p.S + tap.s] = acc[j];
+      st_global(partial + (split * p.K + tap.k) * crs + (int64_t(tap.c) * p.R + r0 + tap.r) * p.S + tap.s, acc[j]);
   }
 }
 
@@ -147,8 +147,7 @@ DirectWgradPlan plan_for(const Conv2dParams& p, DType dtype) {
   using Tile = DirectTile<kChannelsLast>;
   DirectWgradPlan plan;
   plan.channels_last = kChannelsLast;
-  const int64_t element = dtype == DType::kFloat64 ? 8 : dtype == DType::kFloat32 ? 4 : 2;
-  const int64_t acc = dtype == DType::kFloat64 ? 8 : 4;
+  const int64_t acc = dtype == DType::kFloat64 ? 8 : 4;  // the staged input's element too
   const int64_t staged = most_staged_channels(p, Tile::kChannels);
   const int64_t cols = (Tile::kCols - 1) * p.stride_w + (p.S - 1) * p.dil_w + 1;
   const int64_t dy_bytes = (int64_t(Tile::kRows) * Tile::kCols * Tile::kChannels * acc + 15) / 16 * 16;
@@ -157,7 +156,8 @@ DirectWgradPlan plan_for(const Conv2dParams& p, DType dtype) {
   // The most filter rows within kDirectSharedBytes, else within kDirectMaxSharedBytes.
   for (const int64_t budget : {kDirectSharedBytes, kDirectMaxSharedBytes})
     for (int64_t rows = most_rows; rows >= 1 && !plan.fits; --rows) {
-      const int64_t bytes = dy_bytes + staged * staged_rows<kChannelsLast>(p, rows) * cols * element;
+      const int64_t bytes =
+          dy_bytes + staged_elements<kChannelsLast>(staged, staged_rows<kChannelsLast>(p, rows), cols, acc) * acc;
       if (bytes <= budget) {
         plan.rows_per_pass = rows;
         plan.shared_bytes = bytes;

@@ -163,6 +163,12 @@ std::string conv2d_forward_plan(const at::Tensor& input, const at::Tensor& weigh
   return f.y.numel() == 0 ? std::string() : std::string(conv2d_fprop_plan(f.args));
 }
 
+DirectPlan conv2d_direct_forward_plan(const at::Tensor& input, const at::Tensor& weight, at::IntArrayRef stride,
+                                      at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups) {
+  const PreparedFprop f = prepare_fprop(input, weight, c10::nullopt, stride, padding, dilation, groups, 0, c10::nullopt);
+  return conv2d_direct_supports(f.args.p, f.args.dtype) ? conv2d_direct_plan(f.args.p, f.args.dtype) : DirectPlan{};
+}
+
 std::string conv2d_backward_plan(const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight,
                                  at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
                                  int64_t groups, std::array<bool, 3> output_mask) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <tuple>
 
+#include "conv2d_direct.h"
 #include "host_common.h"
 
 namespace cnnops {
@@ -36,6 +37,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward_device(
 std::string conv2d_forward_plan(const at::Tensor& input, const at::Tensor& weight,
                                 const c10::optional<at::Tensor>& bias, at::IntArrayRef stride,
                                 at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups);
+
+// The direct kernels' staging plan for this forward (conv2d_direct.h's DirectPlan; `fits` false
+// where they do not take it): what the performance model reads.
+DirectPlan conv2d_direct_forward_plan(const at::Tensor& input, const at::Tensor& weight, at::IntArrayRef stride,
+                                      at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups);
 
 // How conv2d_backward_device would compute these gradients (conv2d_bprop_plan's describe()),
 // without launching anything.

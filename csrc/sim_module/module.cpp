@@ -59,6 +59,21 @@ std::string conv2d_backward_plan(const at::Tensor& grad_output, const at::Tensor
   return cnnops::cuda::conv2d_backward_plan(grad_output, input, weight, stride, padding, dilation, groups, output_mask);
 }
 
+pybind11::dict conv2d_direct_plan(const at::Tensor& input, const at::Tensor& weight, std::vector<int64_t> stride,
+                                  std::vector<int64_t> padding, std::vector<int64_t> dilation, int64_t groups) {
+  const cnnops::cuda::DirectPlan plan =
+      cnnops::cuda::conv2d_direct_forward_plan(input, weight, stride, padding, dilation, groups);
+  pybind11::dict d;
+  d["fits"] = plan.fits;
+  d["channels_last"] = plan.channels_last;
+  d["unrolled_taps"] = plan.unrolled_taps;
+  d["unrolled_stride"] = plan.unrolled_stride;
+  d["staged_channels"] = plan.staged_channels;
+  d["rows_per_stage"] = plan.rows_per_stage;
+  d["shared_bytes"] = plan.shared_bytes();
+  return d;
+}
+
 pybind11::dict counters() {
   pybind11::dict d;
   for (int i = 0; i < int(sim::Counter::kNumCounters); ++i)
@@ -137,6 +152,11 @@ PYBIND11_MODULE(_sim, m) {
         "the kernel configuration conv2d_forward would run for these arguments (nothing is launched)",
         pybind11::arg("input"), pybind11::arg("weight"), pybind11::arg("bias"), pybind11::arg("stride"),
         pybind11::arg("padding"), pybind11::arg("dilation"), pybind11::arg("groups"));
+  m.def("conv2d_direct_plan", &conv2d_direct_plan,
+        "how the direct kernels would stage this forward: thread layout, unrolled taps, staged channels, filter "
+        "rows per stage, dynamic shared bytes; fits=False where they do not take it (nothing is launched)",
+        pybind11::arg("input"), pybind11::arg("weight"), pybind11::arg("stride"), pybind11::arg("padding"),
+        pybind11::arg("dilation"), pybind11::arg("groups"));
   m.def("conv2d_backward_plan", &conv2d_backward_plan,
         "how conv2d_backward would compute these gradients: each one's path, the dgrad stride phases and the "
         "wgrad batch chunks (nothing is launched)",

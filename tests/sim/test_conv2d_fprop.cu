@@ -180,7 +180,7 @@ TEST(conv2d_fprop_nchw_padding_stride_dilation) {
 // Narrow groups take the direct kernels (conv2d_direct.cu): 2 x 18 channels per group, three
 // channel tiles of 32 that cut groups; wide groups stay on the implicit GEMM.
 TEST(conv2d_fprop_nhwc_groups_several_tiles) {
-  check_fprop_f32({3, 8, 11, 9, 72, 3, 2, 1, 1, 0, 1, 1, 1, 4, true}, false, "direct_nhwc_32x8x16<f32>");
+  check_fprop_f32({3, 8, 11, 9, 72, 3, 2, 1, 1, 0, 1, 1, 1, 4, true}, false, "direct_nhwc_32x8x16_sliding<f32>");
   check_fprop_f32({1, 80, 5, 6, 80, 3, 3, 1, 1, 1, 1, 1, 1, 2, true}, false, "fprop_simt_64x64x16<f32>");
 }
 
@@ -202,11 +202,19 @@ TEST(conv2d_fprop_depthwise_nhwc) {
 }
 
 // Depthwise 7x7 in NCHW with the fused epilogue (threads along columns, taps unrolled), 12
-// channels (two 8-channel tiles) and ragged 8 x 32 output tiles; bfloat16 groups of 3 at stride 2.
+// channels (two 8-channel tiles) and ragged 8 x 32 output tiles; bfloat16 groups of 3 at stride 2
+// (the stride-2 unrolled filter).
 TEST(conv2d_fprop_direct_nchw_epilogue_and_bf16) {
   check_fprop_f32({2, 12, 19, 37, 12, 7, 7, 1, 3, 3, 3, 3, 1, 12, false}, true, "direct_nchw_8x8x32_s7<f32>");
   check_fprop<cnnops::cuda::bf16_t>({2, 9, 13, 11, 18, 3, 3, 2, 1, 1, 1, 1, 1, 3, false}, DType::kBFloat16,
-                                    "direct_nchw_8x8x32<bf16>", 2e-2, true);
+                                    "direct_nchw_8x8x32_s3_stride2<bf16>", 2e-2, true);
+}
+
+// A 6x9 filter at unit strides: input rows walked 4 taps at a time plus a 1-tap tail, in both
+// thread layouts (8 channels, one tile of channels-last lanes mostly idle).
+TEST(conv2d_fprop_direct_sliding_rows) {
+  check_fprop_f32({1, 8, 14, 21, 8, 6, 9, 1, 2, 3, 3, 4, 1, 8, false}, true, "direct_nchw_8x8x32_sliding<f32>");
+  check_fprop_f32({1, 8, 14, 21, 8, 6, 9, 1, 2, 3, 3, 4, 1, 8, true}, false, "direct_nhwc_32x8x16_sliding<f32>");
 }
 
 // The tensor-core kernel: padding taps zero-filled by cp.async (ASan sees any read outside the
