@@ -26,6 +26,11 @@ struct F32x16 {
   CNNOPS_AVX512 static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   CNNOPS_AVX512 static void store(T* p, V v) { _mm512_storeu_ps(p, v); }
   CNNOPS_AVX512 static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  // p[j] += v[j] for the lanes j < n (n in 0 .. kLanes): the others are neither read nor written.
+  CNNOPS_AVX512 static void add_first(T* p, V v, int n) {
+    const __mmask16 k = __mmask16((1u << n) - 1u);
+    _mm512_mask_storeu_ps(p, k, _mm512_add_ps(_mm512_maskz_loadu_ps(k, p), v));
+  }
 };
 
 struct F64x8 {
@@ -38,6 +43,10 @@ struct F64x8 {
   CNNOPS_AVX512 static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   CNNOPS_AVX512 static void store(T* p, V v) { _mm512_storeu_pd(p, v); }
   CNNOPS_AVX512 static V add(V a, V b) { return _mm512_add_pd(a, b); }
+  CNNOPS_AVX512 static void add_first(T* p, V v, int n) {
+    const __mmask8 k = __mmask8((1u << n) - 1u);
+    _mm512_mask_storeu_pd(p, k, _mm512_add_pd(_mm512_maskz_loadu_pd(k, p), v));
+  }
 };
 
 // C[0:m, 0:n] += A * B for an MR x (2 * kLanes) tile: 2 * MR accumulators, 2 registers for the
@@ -79,13 +88,16 @@ CNNOPS_AVX512 inline void tile_mr_x2v(int64_t kc, const typename X::T* A, int64_
       X::store(row + X::kLanes, X::add(X::load(row + X::kLanes), c[i][1]));
     }
   } else {
-    alignas(64) T tile[MR * kNr];
+    // A partial tile (the last rows, or fewer columns: a layer with K = 16 or 24 filters takes
+    // this path on every call) adds through lane masks rather than element by element.
+    const int n0 = n < X::kLanes ? n : X::kLanes, n1 = n - n0;
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      X::store(tile + i * kNr, c[i][0]);
-      X::store(tile + i * kNr + X::kLanes, c[i][1]);
+      if (i >= m) break;
+      T* row = C + i * ldc;
+      X::add_first(row, c[i][0], n0);
+      if (n1 > 0) X::add_first(row + X::kLanes, c[i][1], n1);
     }
-    add_tile_clipped(tile, kNr, C, ldc, m, n);
   }
 }
 
