@@ -26,6 +26,8 @@ DEPTHWISE_CASES = [
     (1, 16, 20, 20, 16, 15, 15, 1, 7, 1, 16),       # large kernel: checked runs at both ends
     (1, 8, 5, 33, 8, 1, 5, 1, (0, 2), 1, 8),        # 1x5, one row
     (1, 12, 9, 8, 12, 4, 2, 1, "same", 1, 12),      # even kernel: asymmetric 'same'
+    (1, 40, 14, 9, 40, 5, 5, 1, 2, 1, 40),          # 5x5/1: the padded bands, a 1-column tail
+    (1, 96, 60, 60, 96, 7, 7, 1, 3, 1, 96),         # 7x7/1 past 512 KB: bands and channel groups
 ]
 
 
@@ -48,11 +50,12 @@ def test_each_gradient_alone(case, mask):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
 @pytest.mark.parametrize("res_layout", ["contiguous", "channels_last"])
-def test_fused_epilogue(dtype, layout, res_layout):
+@pytest.mark.parametrize("k,r,stride", [(40, 3, 2), (20, 7, 1)], ids=["3x3s2_multiplier", "7x7s1"])
+def test_fused_epilogue(dtype, layout, res_layout, k, r, stride):
     """conv2d_bias_act on the depthwise kernels: relu(conv + bias + residual), rounded once."""
     x = rand(2, 20, 11, 13, dtype=dtype, layout=layout)
-    w = rand(40, 1, 3, 3, dtype=dtype, layout=layout)
-    check_fused_epilogue(x, w, rand(40, dtype=dtype), 2, 20, res_layout, "fused depthwise")
+    w = rand(k, 1, r, r, dtype=dtype, layout=layout)
+    check_fused_epilogue(x, w, rand(k, dtype=dtype), stride, 20, res_layout, "fused depthwise")
 
 
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])

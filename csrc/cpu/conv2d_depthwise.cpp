@@ -25,6 +25,7 @@ namespace cpu {
 #define CNNOPS_ISA_AVX512
 #include "isa_copies.inc"
 CNNOPS_ISA_DISPATCH_WIDE(dw_forward_nhwc)
+CNNOPS_ISA_DISPATCH_WIDE(dw_forward_nhwc_padded)
 CNNOPS_ISA_DISPATCH_WIDE(dw_forward_planes)
 CNNOPS_ISA_DISPATCH_WIDE(dw_grad_input_nhwc)
 CNNOPS_ISA_DISPATCH_WIDE(dw_grad_input_planes)
@@ -66,7 +67,15 @@ void depthwise_forward(const Conv2dParams& p, const T* x, const T* w, const T* b
     const std::vector<A> wt = taps_by_channel(p, w, wk);
     std::vector<A> b(bias != nullptr ? wk : 0, A(0));
     for (int64_t k = 0; k < int64_t(b.size()) && k < p.K; ++k) b[k] = static_cast<A>(bias[k]);
-    dw_forward_nhwc<T>(p, x, wt.data(), wk, bias != nullptr ? b.data() : nullptr, ep, y);
+    // One filter per channel, 5x5 and 7x7 at unit steps (ConvNeXt, RepLKNet's small kernel) on
+    // AVX-512: the zero-padded bands with the taps in registers, measured faster there; 3x3 (the
+    // in-place kernel kept up better), large kernels, channel multipliers and the narrower copies
+    // (unmeasured) read the input in place.
+    const bool unit = p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1;
+    if (p.K == p.C && unit && p.R == p.S && (p.S == 5 || p.S == 7) && vector_isa_avx512())
+      dw_forward_nhwc_padded<T>(p, x, wt.data(), wk, bias != nullptr ? b.data() : nullptr, ep, y);
+    else
+      dw_forward_nhwc<T>(p, x, wt.data(), wk, bias != nullptr ? b.data() : nullptr, ep, y);
   } else {
     const std::vector<A> wp = taps_by_filter(p, w);
     std::vector<A> b(bias != nullptr ? p.K : 0);
