@@ -72,7 +72,11 @@ void depthwise_forward(const Conv2dParams& p, const T* x, const T* w, const T* b
   // (ConvNeXt, RepLKNet's small kernel; 3x3 and the large kernels keep up better in place), and
   // small maps in other layouts, whose planes would fill a fraction of each 16-lane vector.
   const bool unit = p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1;
-  const bool padded = p.K == p.C && vector_isa_avx512() &&
+  // Its smallest buffer -- one output row's input rows, one block of channels -- must stay small
+  // (a huge dilation or width would make it gigabytes): 8 MB.
+  const int64_t cols = (p.Q - 1) * p.stride_w + (p.S - 1) * p.dil_w + 1, rows = (p.R - 1) * p.dil_h + 1;
+  const bool small_buffer = rows * cols * kDepthwiseLanes * int64_t(sizeof(A)) <= (int64_t(8) << 20);
+  const bool padded = p.K == p.C && vector_isa_avx512() && small_buffer &&
                       (p.x.c == 1 ? unit && p.R == p.S && (p.S == 5 || p.S == 7) : p.Q <= kDwPaddedPlanesMaxCols);
   if (p.x.c == 1 || padded) {
     const int64_t wk = round_up(p.K, kDepthwiseLanes);
