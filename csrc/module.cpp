@@ -7,7 +7,7 @@
 
 #include "common/poison.h"
 #include "cpu/cpu_isa.h"
-#include "cpu/gemm/amx_bf16.h"
+#include "cpu/gemm/bf16_block.h"
 #include "cpu/gemm/microkernel.h"
 
 #ifndef CNNOPS_CUDA_ARCHS
@@ -44,8 +44,10 @@ PYBIND11_MODULE(_C, m) {
                                                                : "portable";
     info["cpu_depthwise_isa"] = direct_isa;
     info["cpu_grouped_isa"] = direct_isa;
-    // bfloat16 convolution forward: AMX tiles, or widened to float for the float micro-kernels.
-    info["cpu_bf16_forward"] = cnnops::cpu::amx_bf16_enabled() ? "amx_bf16_32x32" : "widen_f32";
+    // bfloat16 convolution forward: AMX tiles or AVX512-BF16 dot products, or widened to float
+    // for the float micro-kernels.
+    const auto* bf16 = cnnops::cpu::bf16_block_engine();
+    info["cpu_bf16_forward"] = bf16 != nullptr ? bf16->name : "widen_f32";
     return info;
   });
   m.def("set_poison_outputs", &cnnops::set_poison_outputs,

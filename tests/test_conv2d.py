@@ -148,11 +148,11 @@ def test_stride1_input_gradient_every_path(dtype, layout, c, k, r, padding, dila
 
 def _expected_kernel(cap):
     """The float micro-kernel family CNNOPS_CPU_KERNEL=cap picks here: the cap, unless the CPU
-    lacks it (the amx cap runs the AVX-512 float kernels)."""
+    lacks it (the amx and avx512bf16 caps run the AVX-512 float kernels)."""
     flags = cpu_flags()
     order = ["generic", "avx2", "avx512"]
     have = "avx512" if "avx512f" in flags else "avx2" if {"avx2", "fma"} <= flags else "generic"
-    cap = "avx512" if cap == "amx" else cap
+    cap = "avx512" if cap in ("amx", "avx512bf16") else cap
     return order[min(order.index(cap), order.index(have))]
 
 
@@ -184,7 +184,7 @@ def _run_with_kernel_cap(cap, path):
     return done.stdout.split(), torch.load(path)
 
 
-@pytest.mark.parametrize("cap", ["generic", "avx2", "avx512", "amx"])
+@pytest.mark.parametrize("cap", ["generic", "avx2", "avx512", "avx512bf16", "amx"])
 def test_microkernel_cap_subprocess(cap, tmp_path):
     """Every micro-kernel this CPU can run (chosen by the CPU's features, capped by
     CNNOPS_CPU_KERNEL) gives the right forward and backward; the FMA kernels (AVX2 and AVX-512)
@@ -206,8 +206,21 @@ def test_microkernel_cap_subprocess(cap, tmp_path):
             assert torch.equal(a, b)
 
 
-# bfloat16 forwards in both layouts, grouped and strided, with the fused epilogue; the rows'
-# channel counts cross the AMX kernel's 32-element chunks and 32-filter column pairs raggedly.
+def _expected_bf16_engine(cap):
+    """The bfloat16 forward CNNOPS_CPU_KERNEL=cap picks here: AMX tiles where the CPU and the OS
+    allow them, else AVX512-BF16 dot products where the CPU has them, else widening to float."""
+    flags = cpu_flags()
+    if cap == "amx" and amx_bf16_usable():
+        return "amx_bf16_32x32"
+    if cap in ("amx", "avx512bf16") and {"avx512f", "avx512bw", "avx512_bf16"} <= flags:
+        return "avx512bf16_32x32"
+    return "widen_f32"
+
+
+# bfloat16 forwards and input gradients in both layouts, grouped and strided, with the fused
+# epilogue; the rows' channel counts cross the blocks' 32-element chunks and 32-filter column
+# pairs raggedly, and channel counts of 32 and 64 read 16-pixel A tiles in place in channels-last
+# inputs (strided rows: stride 2) besides staging the windows at the borders.
 _BF16_SCRIPT = """
 import sys, torch, cnnops
 print(cnnops.build_info()["cpu_bf16_forward"])
@@ -215,31 +228,34 @@ torch.manual_seed(0)
 out = []
 for fmt in (torch.contiguous_format, torch.channels_last):
     for n, c, h, w, k, r, stride, pad, groups in [(2, 5, 11, 9, 13, 3, 1, 1, 1), (3, 40, 14, 13, 70, 5, 2, 2, 1),
-                                                  (4, 48, 9, 9, 36, 1, 1, 0, 3), (1, 3, 23, 23, 33, 7, 2, 3, 1)]:
-        x = torch.randn(n, c, h, w).to(torch.bfloat16, memory_format=fmt)
+                                                  (4, 48, 9, 9, 36, 1, 1, 0, 3), (1, 3, 23, 23, 33, 7, 2, 3, 1),
+                                                  (2, 64, 7, 37, 48, 3, 1, 1, 1), (2, 64, 6, 41, 40, 3, 2, 1, 2),
+                                                  (3, 32, 5, 35, 16, 1, 1, 0, 1), (2, 1, 12, 12, 6, 5, 1, 0, 1)]:
+        x = torch.randn(n, c, h, w).to(torch.bfloat16, memory_format=fmt).requires_grad_()
         wt = torch.randn(k, c // groups, r, r).to(torch.bfloat16, memory_format=fmt)
         b = torch.randn(k).to(torch.bfloat16)
         y = cnnops.conv2d(x, wt, b, stride=stride, padding=pad, groups=groups)
         res = torch.randn_like(y)
-        fused = torch.ops.cnnops.conv2d_bias_act(x, wt, b, [stride] * 2, [pad] * 4, [1, 1], groups, 1, res)
-        out.append((x, wt, b, res, stride, pad, groups, y, fused))
+        fused = torch.ops.cnnops.conv2d_bias_act(x.detach(), wt, b, [stride] * 2, [pad] * 4, [1, 1], groups, 1, res)
+        gx, = torch.autograd.grad(y, x, res)
+        out.append((x.detach(), wt, b, res, stride, pad, groups, y.detach(), fused, gx))
 torch.save(out, sys.argv[1])
 """
 
 
-@pytest.mark.parametrize("cap", ["amx", "avx512"])
+@pytest.mark.parametrize("cap", ["amx", "avx512bf16", "avx512"])
 def test_bfloat16_forward_kernels_subprocess(cap, tmp_path):
-    """The bfloat16 forward on AMX tiles (where this CPU and OS allow them) and on the widening
-    float path each give torch's float64 result to bfloat16 rounding, in both layouts, and the
-    fused bias + residual + ReLU epilogue rounds once; the AMX path is taken exactly when cap
-    allows it and the CPU and the OS do."""
+    """The bfloat16 forward on AMX tiles, on AVX512-BF16 dot products (each where this CPU and OS
+    allow them) and on the widening float path each give torch's float64 result to bfloat16
+    rounding, in both layouts, and so do the input gradients that run as forwards of grad_output;
+    the fused bias + residual + ReLU epilogue rounds once; each engine is taken exactly when the
+    cap allows it and the CPU and the OS do."""
     env = dict(__import__("os").environ, CNNOPS_CPU_KERNEL=cap)
     done = subprocess.run([sys.executable, "-c", _BF16_SCRIPT, str(tmp_path / "o.pt")], check=True, env=env,
                           capture_output=True, text=True)
-    kernel = done.stdout.split()[0]
-    assert kernel == ("amx_bf16_32x32" if cap == "amx" and amx_bf16_usable() else "widen_f32")
-    for x, wt, b, res, stride, pad, groups, y, fused in torch.load(tmp_path / "o.pt"):
-        x64, w64, b64 = x.double(), wt.double(), b.double()
+    assert done.stdout.split()[0] == _expected_bf16_engine(cap)
+    for x, wt, b, res, stride, pad, groups, y, fused, gx in torch.load(tmp_path / "o.pt"):
+        x64, w64, b64 = x.double().requires_grad_(), wt.double(), b.double()
         ref = F.conv2d(x64, w64, b64, stride, pad, 1, groups)
         scale = F.conv2d(x64.abs(), w64.abs(), b64.abs(), stride, pad, 1, groups)
         what = f"{cap} {tuple(x.shape)} {tuple(wt.shape)} cl={x.is_contiguous(memory_format=torch.channels_last)}"
@@ -247,13 +263,16 @@ def test_bfloat16_forward_kernels_subprocess(cap, tmp_path):
         assert_close_scaled(fused, torch.relu(ref + res.double()), scale + res.double().abs(), torch.bfloat16,
                             what + " fused")
         assert_layout_like(y, F.conv2d(x, wt, b, stride, pad, 1, groups), what)
+        rgx, = torch.autograd.grad(ref, x64, res.double())
+        _, (sx, _) = conv_abs_scale(x, wt, None, stride, pad, 1, groups, res)
+        assert_close_scaled(gx, rgx, sx, torch.bfloat16, what + " grad_input")
 
 
 def test_microkernel_cap_rejects_unknown_value():
     env = dict(__import__("os").environ, CNNOPS_CPU_KERNEL="sse9")
     code = "import torch, cnnops; cnnops.conv2d(torch.randn(1, 1, 4, 4), torch.randn(1, 1, 3, 3))"
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert done.returncode != 0 and "CNNOPS_CPU_KERNEL must be amx, avx512, avx2 or generic" in done.stderr, done.stderr
+    assert done.returncode != 0 and "CNNOPS_CPU_KERNEL must be amx, avx512bf16, avx512, avx2 or generic" in done.stderr, done.stderr
 
 
 @given(

@@ -1,5 +1,5 @@
 // CPU convolution backward:
-//   grad_input : where a forward kernel pays for it (grouped, channels-last float, AMX), one
+//   grad_input : where a forward kernel pays for it (grouped, channels-last float, bf16 blocks), one
 //                stride-1 forward of grad_output per stride phase (dgrad_by_phases below); else,
 //                per group, cols[C/g*R*S, N*P*Q] = W^T * dY, scattered back by col2im, chunk by
 //                chunk. Tasks are (group, image block, channel range) and own their rows of
@@ -25,11 +25,11 @@
 #include "../common/poison.h"
 #include "conv2d_cpu.h"
 #include "conv2d_depthwise.h"
-#include "conv2d_forward_amx.h"
+#include "conv2d_forward_bf16.h"
 #include "conv2d_forward_nhwc.h"
 #include "conv2d_grouped.h"
 #include "conv2d_packing.h"
-#include "gemm/amx_bf16.h"
+#include "gemm/bf16_block.h"
 #include "gemm/gemm_driver.h"
 
 namespace cnnops {
@@ -243,12 +243,12 @@ namespace {
 // Whether the forward kernels beat the col2im GEMM below for this input gradient: where the
 // forward has its own path for the layout and dtype -- a few-channel grouped convolution (the
 // direct kernels), channels-last grad_output of the accumulation type (the indirect GEMM) or
-// bfloat16 on AMX tiles.
+// bfloat16 on pair dot-product blocks.
 template <typename scalar_t, typename acc_t>
 bool dgrad_as_forward_pays(const Conv2dParams& q) {
   if (grouped_applies(q)) return true;
   if constexpr (std::is_same_v<scalar_t, c10::BFloat16>) {
-    if (amx_bf16_enabled() && forward_amx_takes(q)) return true;
+    if (bf16_block_engine() != nullptr && forward_bf16_blocks_take(q)) return true;
   }
   return std::is_same_v<scalar_t, acc_t> && forward_nhwc_applies(q);
 }

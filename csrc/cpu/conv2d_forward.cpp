@@ -16,9 +16,9 @@
 #include "conv2d_cpu.h"
 #include "conv2d_depthwise.h"
 #include "conv2d_grouped.h"
-#include "conv2d_forward_amx.h"
+#include "conv2d_forward_bf16.h"
 #include "conv2d_forward_nhwc.h"
-#include "gemm/amx_bf16.h"
+#include "gemm/bf16_block.h"
 #include "conv2d_packing.h"
 #include "gemm/gemm_driver.h"
 
@@ -167,8 +167,8 @@ void empty_reduction(const Conv2dParams& p, const scalar_t* bias, scalar_t* y, c
 }
 
 // Depthwise and few-channel grouped convolutions go to their direct kernels (conv2d_depthwise.h,
-// conv2d_grouped.h), bfloat16 to AMX tiles
-// where the CPU has them (conv2d_forward_amx.h), channels-last input of the accumulation type to
+// conv2d_grouped.h), bfloat16 to pair dot-product blocks (AMX tiles or AVX512-BF16 vectors)
+// where the CPU has them (conv2d_forward_bf16.h), channels-last input of the accumulation type to
 // the indirect GEMM (conv2d_forward_nhwc.h), everything else to the im2col-packing GEMM above.
 template <typename scalar_t, typename acc_t>
 void forward(const Conv2dParams& p, const scalar_t* x, const scalar_t* w, const scalar_t* bias, scalar_t* y,
@@ -176,7 +176,7 @@ void forward(const Conv2dParams& p, const scalar_t* x, const scalar_t* w, const 
   if (depthwise_applies(p)) return depthwise_forward<scalar_t>(p, x, w, bias, y, ep);
   if (grouped_applies(p)) return grouped_forward<scalar_t>(p, x, w, bias, y, ep);
   if constexpr (std::is_same_v<scalar_t, c10::BFloat16>) {
-    if (amx_bf16_enabled() && forward_amx_takes(p)) return forward_amx_bf16(p, x, w, bias, y, ep);
+    if (bf16_block_engine() != nullptr && forward_bf16_blocks_take(p)) return forward_bf16_blocks(p, x, w, bias, y, ep);
   }
   if constexpr (std::is_same_v<scalar_t, acc_t>) {
     if (forward_nhwc_applies(p)) return forward_nhwc<scalar_t>(p, x, w, bias, y, ep);

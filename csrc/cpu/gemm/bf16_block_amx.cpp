@@ -1,7 +1,8 @@
-// The AMX block kernel (amx_bf16.h): tiles 0-3 hold the 2 x 2 float accumulators, 4-5 the A
+// The AMX block kernel (bf16_block.h): tiles 0-3 hold the 2 x 2 float accumulators, 4-5 the A
 // tiles and 6-7 the B tiles of one reduction chunk; every chunk is 4 loads and 4 TDPBF16PS.
-// Compiled with a per-function target attribute and called only where amx_bf16_enabled().
-#include "amx_bf16.h"
+// Compiled with a per-function target attribute and called only where bf16_block_engine() is the
+// AMX engine.
+#include "bf16_block.h"
 
 #include <immintrin.h>
 
@@ -42,14 +43,14 @@ CNNOPS_AMX void amx_tiles_configure() {
 
 CNNOPS_AMX void amx_tiles_release() { _tile_release(); }
 
-CNNOPS_AMX void amx_bf16_block(int64_t chunks, const AmxRows& a0, const AmxRows& a1, const uint16_t* b0,
+CNNOPS_AMX void bf16_block_amx(int64_t chunks, const Bf16Rows& a0, const Bf16Rows& a1, const uint16_t* b0,
                                const uint16_t* b1, float* C, int64_t ldc) {
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
   _tile_zero(3);
   for (int64_t t = 0; t < chunks; ++t) {
-    const int64_t o = t * kAmxTileElems;
+    const int64_t o = t * kBf16TileElems;
     _tile_loadd(4, a0.base + a0.off[t], a0.stride);
     _tile_loadd(6, b0 + o, 64);
     _tile_dpbf16ps(0, 4, 6);

@@ -1,7 +1,7 @@
-// The AMX bfloat16 forward (conv2d_forward_amx.h). Each output element is one 32 x 32 block's
+// The bfloat16 block forward (conv2d_forward_bf16.h). Each output element is one 32 x 32 block's
 // accumulator summed over the reduction chunks in order, so the result does not depend on the
 // tasks or the thread count.
-#include "conv2d_forward_amx.h"
+#include "conv2d_forward_bf16.h"
 
 #include <ATen/Parallel.h>
 #include <immintrin.h>
@@ -14,38 +14,57 @@
 #include <cstring>
 #include <vector>
 
-#include "gemm/amx_bf16.h"
+#include "gemm/bf16_block.h"
 #include "gemm/gemm_driver.h"
 
 namespace cnnops {
 namespace cpu {
 namespace {
 
-inline uint16_t bits(c10::BFloat16 v) { return v.x; }
-
 // Where reduction element q of row ii (0-15) lands among a row group's tiles (chunk-major).
-inline int64_t a_slot(int64_t q, int64_t ii) { return (q / 32) * kAmxTileElems + ii * 32 + q % 32; }
+inline int64_t a_slot(int64_t q, int64_t ii) { return (q / 32) * kBf16TileElems + ii * 32 + q % 32; }
 
-// B: column tile ct (16 filters), chunk t at [(ct * chunks + t) * kAmxTileElems], VNNI pairs.
+// B: column tile ct (16 filters), chunk t at [(ct * chunks + t) * kBf16TileElems], VNNI pairs.
+// Per column tile, the 16 filters are first laid out as rows in the reduction order (r, s, c),
+// zero-padded to whole chunks (a copy for channels-last filters, a transpose of each filter's
+// (c) x (r, s) matrix for the others); each tile is then the 16 x 16 transpose of those rows'
+// 32-bit pairs -- no index arithmetic per element, so packing stays small beside the products
+// even where few output positions reuse each weight (7x7 maps of 512 channels).
 void pack_weights(const Conv2dParams& p, const c10::BFloat16* wg, int64_t chunks, int64_t col_tiles, uint16_t* dst) {
-  const int64_t Kg = p.filters_per_group(), Cg = p.channels_per_group(), Kd = p.crs();
-  at::parallel_for(0, col_tiles * chunks, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t tile = begin; tile < end; ++tile) {
-      const int64_t ct = tile / chunks, t = tile % chunks;
-      uint16_t* o = dst + tile * kAmxTileElems;
-      for (int64_t qq = 0; qq < 32; ++qq) {
-        const int64_t q = t * 32 + qq, rs = q / Cg, c = q % Cg, r = rs / p.S, s = rs % p.S;
-        for (int64_t j = 0; j < 16; ++j) {
-          const int64_t k = ct * 16 + j;
-          o[(qq / 2) * 32 + j * 2 + qq % 2] =
-              q < Kd && k < Kg ? bits(wg[k * p.w.n + c * p.w.c + r * p.w.h + s * p.w.w]) : uint16_t(0);
+  const int64_t Kg = p.filters_per_group(), Cg = p.channels_per_group(), Kd = p.crs(), row_len = chunks * 32;
+  const bool rsc_rows = p.w.c == 1 && p.w.w == Cg && p.w.h == p.S * Cg;
+  at::parallel_for(0, col_tiles, 1, [&](int64_t begin, int64_t end) {
+    Scratch<uint16_t> rows(16 * row_len);
+    for (int64_t ct = begin; ct < end; ++ct) {
+      for (int64_t j = 0; j < 16; ++j) {
+        const int64_t k = ct * 16 + j;
+        uint16_t* row = rows.get() + j * row_len;
+        const uint16_t* wk = reinterpret_cast<const uint16_t*>(wg + k * p.w.n);
+        if (k >= Kg) {
+          std::memset(row, 0, row_len * sizeof(uint16_t));
+          continue;
         }
+        if (rsc_rows) {
+          std::memcpy(row, wk, Kd * sizeof(uint16_t));
+        } else {
+          for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t r = 0; r < p.R; ++r)
+              for (int64_t s = 0; s < p.S; ++s) row[(r * p.S + s) * Cg + c] = wk[c * p.w.c + r * p.w.h + s * p.w.w];
+        }
+        std::memset(row + Kd, 0, (row_len - Kd) * sizeof(uint16_t));
+      }
+      const uint32_t* pairs = reinterpret_cast<const uint32_t*>(rows.get());
+      for (int64_t t = 0; t < chunks; ++t) {
+        uint32_t* o = reinterpret_cast<uint32_t*>(dst + (ct * chunks + t) * kBf16TileElems);
+        for (int64_t kk = 0; kk < 16; ++kk)
+          for (int64_t j = 0; j < 16; ++j) o[kk * 16 + j] = pairs[j * (row_len / 2) + t * 16 + kk];
       }
     }
   });
 }
 
-// The AMX CPUs all have AVX-512BW: the staging and the epilogue use its masked 16-bit moves.
+// Both engines run only where the CPU has AVX-512BW (microkernel_select.cpp checks it): the
+// staging and the epilogue use its masked 16-bit moves.
 #define CNNOPS_AVX512BW __attribute__((target("avx512f,avx512bw,avx512vl")))
 
 // dst[0:len] = src[0:len] (or zeros when src is null), len <= 32: one masked 64-byte move.
@@ -155,22 +174,19 @@ CNNOPS_AVX512BW void store_run_bf16(const float* acc, int64_t count, const float
 }
 
 struct TaskScratch {
+  Bf16BlockThread thread;
   Scratch<uint16_t> a;
-  Scratch<float> c, ct;       // the C block and its transpose (for NCHW outputs)
-  std::vector<AmxRows> rows;  // the A tile column of each row tile
-  TaskScratch(int64_t a_elems, int64_t c_elems, int64_t row_tiles)
-      : a(a_elems), c(c_elems), ct(c_elems), rows(row_tiles) {
-    amx_tiles_configure();
-  }
-  ~TaskScratch() { amx_tiles_release(); }
-  TaskScratch(const TaskScratch&) = delete;
-  TaskScratch& operator=(const TaskScratch&) = delete;
+  Scratch<float> c, ct;        // the C block and its transpose (for NCHW outputs)
+  std::vector<Bf16Rows> rows;  // the A tile column of each row tile
+  TaskScratch(const Bf16BlockEngine& e, int64_t a_elems, int64_t c_elems, int64_t row_tiles)
+      : thread(e), a(a_elems), c(c_elems), ct(c_elems), rows(row_tiles) {}
 };
 
 }  // namespace
 
-void forward_amx_bf16(const Conv2dParams& params, const c10::BFloat16* input, const c10::BFloat16* w,
+void forward_bf16_blocks(const Conv2dParams& params, const c10::BFloat16* input, const c10::BFloat16* w,
                       const c10::BFloat16* bias, c10::BFloat16* y, const EpilogueParams& ep) {
+  const Bf16BlockEngine& engine = *bf16_block_engine();
   // Channels read with a stride (NCHW input) are copied channels-last first: one pass over the
   // input instead of a strided gather per window element.
   Conv2dParams p = params;
@@ -184,7 +200,7 @@ void forward_amx_bf16(const Conv2dParams& params, const c10::BFloat16* input, co
   const int64_t G = p.groups, Cg = p.channels_per_group(), Kg = p.filters_per_group();
   const int64_t Kd = p.crs(), chunks = ceil_div(Kd, 32), M = p.npq(), PQ = p.P * p.Q;
   const int64_t col_tiles = round_up(ceil_div(Kg, 16), 2), ldc = col_tiles * 16;
-  const int64_t b_size = col_tiles * chunks * kAmxTileElems;
+  const int64_t b_size = col_tiles * chunks * kBf16TileElems;
   Scratch<uint16_t> b_packed(G * b_size);
   for (int64_t g = 0; g < G; ++g) pack_weights(p, w + g * Kg * p.w.n, chunks, col_tiles, b_packed.get() + g * b_size);
 
@@ -193,7 +209,7 @@ void forward_amx_bf16(const Conv2dParams& params, const c10::BFloat16* input, co
   const int64_t threads = at::get_num_threads();
   int64_t mb = 64;
   if (G * ceil_div(M, mb) < 4 * threads) mb = 32;
-  const int64_t m_blocks = ceil_div(M, mb), group_elems = chunks * kAmxTileElems;
+  const int64_t m_blocks = ceil_div(M, mb), group_elems = chunks * kBf16TileElems;
   const ConvEpilogue<c10::BFloat16, float> epilogue(bias, ep);
 
   // Where chunk t's tile starts: in a staged row group, or, for 16 channels-last pixels read in
@@ -203,13 +219,13 @@ void forward_amx_bf16(const Conv2dParams& params, const c10::BFloat16* input, co
   const bool direct_ok = Cg % 32 == 0;
   for (int64_t t = 0; t < chunks; ++t) {
     const int64_t rs = t * 32 / Cg, c0 = t * 32 % Cg;
-    staged_off[t] = t * kAmxTileElems;
+    staged_off[t] = t * kBf16TileElems;
     direct_off[t] = (rs / p.S) * p.dil_h * p.x.h + (rs % p.S) * p.dil_w * p.x.w + c0;
   }
   const int64_t direct_stride = p.stride_w * p.x.w * int64_t(sizeof(uint16_t));
 
   parallel_tasks(
-      G * m_blocks, [&] { return TaskScratch((mb / 16) * group_elems, mb * ldc, mb / 16); },
+      G * m_blocks, [&] { return TaskScratch(engine, (mb / 16) * group_elems, mb * ldc, mb / 16); },
       [&](int64_t task, TaskScratch& st) {
         const int64_t g = task / m_blocks, m0 = (task % m_blocks) * mb, mcur = std::min(mb, M - m0);
         const uint16_t* xg = x + g * Cg;
@@ -239,7 +255,7 @@ void forward_amx_bf16(const Conv2dParams& params, const c10::BFloat16* input, co
         float* C = st.c.get();
         for (int64_t cp = 0; cp < col_tiles; cp += 2)
           for (int64_t rp = 0; 2 * rp < tiles; ++rp)
-            amx_bf16_block(chunks, st.rows[2 * rp], st.rows[2 * rp + 1], B + cp * group_elems,
+            engine.block(chunks, st.rows[2 * rp], st.rows[2 * rp + 1], B + cp * group_elems,
                            B + (cp + 1) * group_elems, C + rp * 32 * ldc + cp * 16, ldc);
         // The epilogue: channels-last outputs pixel by pixel; outputs whose rows are contiguous
         // (NCHW) channel by channel over runs of one output row, from a transposed C block; any
