@@ -120,6 +120,29 @@ def test_deterministic_across_runs_and_threads(dtype, layout):
     assert_same_bits_across_threads(run)
 
 
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_bfloat16_weight_gradient_split_reduction(layout):
+    """A bfloat16 weight gradient long enough along N*P*Q for its reduction to be split into parts
+    (4608 positions, one column range) and ragged in every block dimension: torch's float64 result
+    to bfloat16 rounding, and the same bits on any thread count (the parts are fixed by the shape
+    and added in order)."""
+    fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+    torch.manual_seed(0)
+    x = torch.randn(2, 9, 48, 48).to(torch.bfloat16, memory_format=fmt)
+    w = torch.randn(19, 9, 3, 3).to(torch.bfloat16, memory_format=fmt)
+    go = torch.randn(2, 19, 48, 48).to(torch.bfloat16, memory_format=fmt)
+
+    def run():
+        ww = w.clone().requires_grad_()
+        return torch.autograd.grad(cnnops.conv2d(x, ww, padding=1), ww, go)
+
+    assert_same_bits_across_threads(run)
+    w64 = w.double().requires_grad_()
+    ref, = torch.autograd.grad(F.conv2d(x.double(), w64, padding=1), w64, go.double())
+    _, (_, sw) = conv_abs_scale(x, w, None, 1, 1, 1, 1, go)
+    assert_close_scaled(run()[0], ref, sw, torch.bfloat16, f"grad_weight {layout}")
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64])
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
 @pytest.mark.parametrize("c,k,r,padding,dilation,groups", [
@@ -217,7 +240,7 @@ def _expected_bf16_engine(cap):
     return "widen_f32"
 
 
-# bfloat16 forwards and input gradients in both layouts, grouped and strided, with the fused
+# bfloat16 forwards and both gradients in both layouts, grouped and strided, with the fused
 # epilogue; the rows' channel counts cross the blocks' 32-element chunks and 32-filter column
 # pairs raggedly, and channel counts of 32 and 64 read 16-pixel A tiles in place in channels-last
 # inputs (strided rows: stride 2) besides staging the windows at the borders.
@@ -232,13 +255,14 @@ for fmt in (torch.contiguous_format, torch.channels_last):
                                                   (2, 64, 7, 37, 48, 3, 1, 1, 1), (2, 64, 6, 41, 40, 3, 2, 1, 2),
                                                   (3, 32, 5, 35, 16, 1, 1, 0, 1), (2, 1, 12, 12, 6, 5, 1, 0, 1)]:
         x = torch.randn(n, c, h, w).to(torch.bfloat16, memory_format=fmt).requires_grad_()
-        wt = torch.randn(k, c // groups, r, r).to(torch.bfloat16, memory_format=fmt)
+        wt = torch.randn(k, c // groups, r, r).to(torch.bfloat16, memory_format=fmt).requires_grad_()
         b = torch.randn(k).to(torch.bfloat16)
         y = cnnops.conv2d(x, wt, b, stride=stride, padding=pad, groups=groups)
         res = torch.randn_like(y)
-        fused = torch.ops.cnnops.conv2d_bias_act(x.detach(), wt, b, [stride] * 2, [pad] * 4, [1, 1], groups, 1, res)
-        gx, = torch.autograd.grad(y, x, res)
-        out.append((x.detach(), wt, b, res, stride, pad, groups, y.detach(), fused, gx))
+        fused = torch.ops.cnnops.conv2d_bias_act(x.detach(), wt.detach(), b, [stride] * 2, [pad] * 4, [1, 1], groups,
+                                                 1, res)
+        gx, gw = torch.autograd.grad(y, (x, wt), res)
+        out.append((x.detach(), wt.detach(), b, res, stride, pad, groups, y.detach(), fused, gx, gw))
 torch.save(out, sys.argv[1])
 """
 
@@ -247,15 +271,16 @@ torch.save(out, sys.argv[1])
 def test_bfloat16_forward_kernels_subprocess(cap, tmp_path):
     """The bfloat16 forward on AMX tiles, on AVX512-BF16 dot products (each where this CPU and OS
     allow them) and on the widening float path each give torch's float64 result to bfloat16
-    rounding, in both layouts, and so do the input gradients that run as forwards of grad_output;
+    rounding, in both layouts, and so do the input gradients that run as forwards of grad_output
+    and the weight gradients on the same blocks;
     the fused bias + residual + ReLU epilogue rounds once; each engine is taken exactly when the
     cap allows it and the CPU and the OS do."""
     env = dict(__import__("os").environ, CNNOPS_CPU_KERNEL=cap)
     done = subprocess.run([sys.executable, "-c", _BF16_SCRIPT, str(tmp_path / "o.pt")], check=True, env=env,
                           capture_output=True, text=True)
     assert done.stdout.split()[0] == _expected_bf16_engine(cap)
-    for x, wt, b, res, stride, pad, groups, y, fused, gx in torch.load(tmp_path / "o.pt"):
-        x64, w64, b64 = x.double().requires_grad_(), wt.double(), b.double()
+    for x, wt, b, res, stride, pad, groups, y, fused, gx, gw in torch.load(tmp_path / "o.pt"):
+        x64, w64, b64 = x.double().requires_grad_(), wt.double().requires_grad_(), b.double()
         ref = F.conv2d(x64, w64, b64, stride, pad, 1, groups)
         scale = F.conv2d(x64.abs(), w64.abs(), b64.abs(), stride, pad, 1, groups)
         what = f"{cap} {tuple(x.shape)} {tuple(wt.shape)} cl={x.is_contiguous(memory_format=torch.channels_last)}"
@@ -263,9 +288,11 @@ def test_bfloat16_forward_kernels_subprocess(cap, tmp_path):
         assert_close_scaled(fused, torch.relu(ref + res.double()), scale + res.double().abs(), torch.bfloat16,
                             what + " fused")
         assert_layout_like(y, F.conv2d(x, wt, b, stride, pad, 1, groups), what)
-        rgx, = torch.autograd.grad(ref, x64, res.double())
-        _, (sx, _) = conv_abs_scale(x, wt, None, stride, pad, 1, groups, res)
+        rgx, rgw = torch.autograd.grad(ref, (x64, w64), res.double())
+        _, (sx, sw) = conv_abs_scale(x, wt, None, stride, pad, 1, groups, res)
         assert_close_scaled(gx, rgx, sx, torch.bfloat16, what + " grad_input")
+        assert_close_scaled(gw, rgw, sw, torch.bfloat16, what + " grad_weight")
+        assert_layout_like(gw, wt, what + " grad_weight")
 
 
 def test_microkernel_cap_rejects_unknown_value():

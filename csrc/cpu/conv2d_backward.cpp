@@ -4,7 +4,8 @@
 //                per group, cols[C/g*R*S, N*P*Q] = W^T * dY, scattered back by col2im, chunk by
 //                chunk. Tasks are (group, image block, channel range) and own their rows of
 //                grad_input, so no two tasks write the same element and no atomics are needed.
-//   grad_weight: per group, dW[K/g, C/g*R*S] = dY * im2col(X)^T, tasks over column chunks and
+//   grad_weight: bfloat16 on pair dot-product blocks where the CPU has them (conv2d_wgrad_bf16.h);
+//                else per group, dW[K/g, C/g*R*S] = dY * im2col(X)^T, tasks over column chunks and
 //                filter blocks and, when there are few chunks, a split of the N*P*Q reduction
 //                whose partial sums are added in a fixed order afterwards.
 //   grad_bias  : per channel sums in double.
@@ -29,6 +30,7 @@
 #include "conv2d_forward_nhwc.h"
 #include "conv2d_grouped.h"
 #include "conv2d_packing.h"
+#include "conv2d_wgrad_bf16.h"
 #include "gemm/bf16_block.h"
 #include "gemm/gemm_driver.h"
 
@@ -300,6 +302,12 @@ bool dgrad_by_phases(const Conv2dParams& p, const scalar_t* go, const scalar_t* 
   return true;
 }
 
+// bfloat16 weight gradients run on pair dot-product blocks where the CPU has an engine for them.
+template <typename scalar_t>
+bool bf16_wgrad_on_blocks(const Conv2dParams& p) {
+  return std::is_same_v<scalar_t, c10::BFloat16> && wgrad_bf16_blocks_take(p);
+}
+
 template <typename scalar_t, typename acc_t>
 void grad_input(const Conv2dParams& p, const scalar_t* go, const at::Tensor& weight, at::Tensor& gi) {
   // On the forward kernels where they pay: at stride 1 a single phase, the flipped filters.
@@ -352,6 +360,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward(
       if (gw.defined() && !empty && grouped_applies(p))
         grouped_grad_weight<scalar_t>(p, go, input.const_data_ptr<scalar_t>(), gw.mutable_data_ptr<scalar_t>(),
                                       strides4(gw));
+      else if (gw.defined() && !empty && bf16_wgrad_on_blocks<scalar_t>(p))
+        grad_weight_bf16_blocks(p, reinterpret_cast<const c10::BFloat16*>(go),
+                                reinterpret_cast<const c10::BFloat16*>(input.const_data_ptr<scalar_t>()),
+                                reinterpret_cast<c10::BFloat16*>(gw.mutable_data_ptr<scalar_t>()), strides4(gw));
       else if (gw.defined() && !empty)
         grad_weight_kernel<scalar_t, acc_t>(p, go, input.const_data_ptr<scalar_t>(),
                                             gw.mutable_data_ptr<scalar_t>(), strides4(gw));

@@ -16,6 +16,7 @@
 
 #include "gemm/bf16_block.h"
 #include "gemm/gemm_driver.h"
+#include "transpose_u16.h"
 
 namespace cnnops {
 namespace cpu {
@@ -112,23 +113,6 @@ CNNOPS_AVX512BW void stage_row(const Conv2dParams& p, const uint16_t* xg, int64_
   copy_span(row, ii, p.crs(), nullptr, chunks * 32 - p.crs());
 }
 
-// A channels-last copy of a strided input (any layout), so that the staging and the in-place
-// tiles read channels contiguously; `xt` holds N * H * W * C elements, pixel (n, h, w) at
-// ((n * H + h) * W + w) * C.
-void to_channels_last(const Conv2dParams& p, const uint16_t* x, uint16_t* xt) {
-  at::parallel_for(0, p.N * p.H, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t nh = begin; nh < end; ++nh) {
-      const uint16_t* src = x + (nh / p.H) * p.x.n + (nh % p.H) * p.x.h;
-      uint16_t* dst = xt + nh * p.W * p.C;
-      for (int64_t c0 = 0; c0 < p.C; c0 += 16) {
-        const int64_t c1 = std::min(p.C, c0 + 16);
-        for (int64_t w = 0; w < p.W; ++w)
-          for (int64_t c = c0; c < c1; ++c) dst[w * p.C + c] = src[c * p.x.c + w * p.x.w];
-      }
-    }
-  });
-}
-
 // The bfloat16 values src[0:16] under mask m as floats (exact: a bfloat16 is a float's top half).
 CNNOPS_AVX512BW inline __m512 widen_bf16(__mmask16 m, const uint16_t* src) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, src)), 16));
@@ -184,6 +168,30 @@ struct TaskScratch {
 
 }  // namespace
 
+void bf16_to_channels_last(const Conv2dParams& p, const uint16_t* x, uint16_t* xt) {
+  // Blocks of 32 channels x 32 pixels of one input row: 32 x 32 transposes where the row's pixels
+  // are contiguous (NCHW), element by element else.
+  const int64_t wblocks = ceil_div(p.W, 32), cblocks = ceil_div(p.C, 32);
+  at::parallel_for(0, p.N * p.H, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t nh = begin; nh < end; ++nh) {
+      const uint16_t* src = x + (nh / p.H) * p.x.n + (nh % p.H) * p.x.h;
+      uint16_t* dst = xt + nh * p.W * p.C;
+      for (int64_t wb = 0; wb < wblocks; ++wb)
+        for (int64_t cb = 0; cb < cblocks; ++cb) {
+          const int64_t w0 = wb * 32, c0 = cb * 32, wn = std::min<int64_t>(32, p.W - w0), cn = std::min<int64_t>(32, p.C - c0);
+          if (p.x.w == 1) {
+            const uint16_t* channels[32];
+            for (int i = 0; i < 32; ++i) channels[i] = i < cn ? src + (c0 + i) * p.x.c : nullptr;
+            transpose_rows_u16(channels, w0, wn, dst + w0 * p.C + c0, p.C, wn, cn);
+          } else {
+            for (int64_t j = 0; j < wn; ++j)
+              for (int64_t i = 0; i < cn; ++i) dst[(w0 + j) * p.C + c0 + i] = src[(c0 + i) * p.x.c + (w0 + j) * p.x.w];
+          }
+        }
+    }
+  });
+}
+
 void forward_bf16_blocks(const Conv2dParams& params, const c10::BFloat16* input, const c10::BFloat16* w,
                       const c10::BFloat16* bias, c10::BFloat16* y, const EpilogueParams& ep) {
   const Bf16BlockEngine& engine = *bf16_block_engine();
@@ -193,7 +201,7 @@ void forward_bf16_blocks(const Conv2dParams& params, const c10::BFloat16* input,
   const uint16_t* x = reinterpret_cast<const uint16_t*>(input);
   Scratch<uint16_t> transposed(p.x.c == 1 ? 0 : p.N * p.H * p.W * p.C);
   if (p.x.c != 1) {
-    to_channels_last(p, x, transposed.get());
+    bf16_to_channels_last(p, x, transposed.get());
     x = transposed.get();
     p.x = Strides4{p.H * p.W * p.C, 1, p.W * p.C, p.C};
   }
@@ -256,7 +264,7 @@ void forward_bf16_blocks(const Conv2dParams& params, const c10::BFloat16* input,
         for (int64_t cp = 0; cp < col_tiles; cp += 2)
           for (int64_t rp = 0; 2 * rp < tiles; ++rp)
             engine.block(chunks, st.rows[2 * rp], st.rows[2 * rp + 1], B + cp * group_elems,
-                           B + (cp + 1) * group_elems, C + rp * 32 * ldc + cp * 16, ldc);
+                           B + (cp + 1) * group_elems, C + rp * 32 * ldc + cp * 16, ldc, false);
         // The epilogue: channels-last outputs pixel by pixel; outputs whose rows are contiguous
         // (NCHW) channel by channel over runs of one output row, from a transposed C block; any
         // other strides element by element.

@@ -9,6 +9,8 @@
 #pragma once
 #include <c10/util/BFloat16.h>
 
+#include <cstdint>
+
 #include "../common/conv_params.h"
 #include "../common/epilogue.h"
 
@@ -30,6 +32,11 @@ inline bool forward_bf16_blocks_take(const Conv2dParams& p) {
 
 void forward_bf16_blocks(const Conv2dParams& p, const c10::BFloat16* x, const c10::BFloat16* w, const c10::BFloat16* bias,
                       c10::BFloat16* y, const EpilogueParams& ep);
+
+// A channels-last copy of a strided bfloat16 input (any layout), so that window staging reads
+// channels contiguously; `xt` holds N * H * W * C elements, pixel (n, h, w) at
+// ((n * H + h) * W + w) * C.
+void bf16_to_channels_last(const Conv2dParams& p, const uint16_t* x, uint16_t* xt);
 
 }  // namespace cpu
 }  // namespace cnnops

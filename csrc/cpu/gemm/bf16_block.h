@@ -28,16 +28,19 @@ struct Bf16Rows {
   int64_t stride;
 };
 
-// C[0:32, 0:32] = sum over chunks t of A(t) * B(t) (overwrites C; row-major, leading dimension
-// ldc floats). a0/a1: the A tiles of rows 0-15 / 16-31; b0/b1: the first staged B tile of
-// columns 0-15 / 16-31, chunk t's kBf16TileElems * t further on.
+// C[0:32, 0:32] = sum over chunks t of A(t) * B(t) -- or, with `accumulate`, C plus that sum,
+// continuing each element's running sum from where an earlier call over the preceding chunks left
+// it (a float stored and reloaded is exact, so splitting a reduction into calls never changes a
+// result). C is row-major with leading dimension ldc floats. a0/a1: the A tiles of rows 0-15 /
+// 16-31; b0/b1: the first staged B tile of columns 0-15 / 16-31, chunk t's kBf16TileElems * t
+// further on.
 using Bf16BlockFn = void (*)(int64_t chunks, const Bf16Rows& a0, const Bf16Rows& a1, const uint16_t* b0,
-                             const uint16_t* b1, float* C, int64_t ldc);
+                             const uint16_t* b1, float* C, int64_t ldc, bool accumulate);
 
 void bf16_block_amx(int64_t chunks, const Bf16Rows& a0, const Bf16Rows& a1, const uint16_t* b0, const uint16_t* b1,
-                    float* C, int64_t ldc);
+                    float* C, int64_t ldc, bool accumulate);
 void bf16_block_avx512(int64_t chunks, const Bf16Rows& a0, const Bf16Rows& a1, const uint16_t* b0,
-                       const uint16_t* b1, float* C, int64_t ldc);
+                       const uint16_t* b1, float* C, int64_t ldc, bool accumulate);
 
 // Loads the AMX tile configuration of the block kernel into the calling thread (tile state is
 // per thread) and releases it again.

@@ -44,11 +44,19 @@ CNNOPS_AMX void amx_tiles_configure() {
 CNNOPS_AMX void amx_tiles_release() { _tile_release(); }
 
 CNNOPS_AMX void bf16_block_amx(int64_t chunks, const Bf16Rows& a0, const Bf16Rows& a1, const uint16_t* b0,
-                               const uint16_t* b1, float* C, int64_t ldc) {
-  _tile_zero(0);
-  _tile_zero(1);
-  _tile_zero(2);
-  _tile_zero(3);
+                               const uint16_t* b1, float* C, int64_t ldc, bool accumulate) {
+  const int64_t stride = ldc * int64_t(sizeof(float));
+  if (accumulate) {
+    _tile_loadd(0, C, stride);
+    _tile_loadd(1, C + 16, stride);
+    _tile_loadd(2, C + 16 * ldc, stride);
+    _tile_loadd(3, C + 16 * ldc + 16, stride);
+  } else {
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+  }
   for (int64_t t = 0; t < chunks; ++t) {
     const int64_t o = t * kBf16TileElems;
     _tile_loadd(4, a0.base + a0.off[t], a0.stride);
@@ -60,7 +68,6 @@ CNNOPS_AMX void bf16_block_amx(int64_t chunks, const Bf16Rows& a0, const Bf16Row
     _tile_dpbf16ps(2, 5, 6);
     _tile_dpbf16ps(3, 5, 7);
   }
-  const int64_t stride = ldc * int64_t(sizeof(float));
   _tile_stored(0, C, stride);
   _tile_stored(1, C + 16, stride);
   _tile_stored(2, C + 16 * ldc, stride);

@@ -18,12 +18,17 @@ namespace {
 
 constexpr int kStripRows = 8;
 
-// C[r0 : r0 + 8, 0:32] of the block from rows r0 .. r0 + 7 of the A tile column `a`.
+// C[r0 : r0 + 8, 0:32] of the block (plus its old value with `accumulate`) from rows r0 .. r0 + 7
+// of the A tile column `a`.
 CNNOPS_AVX512BF16 inline void strip(int64_t chunks, const Bf16Rows& a, int r0, const uint16_t* b0,
-                                    const uint16_t* b1, float* C, int64_t ldc) {
+                                    const uint16_t* b1, float* C, int64_t ldc, bool accumulate) {
   __m512 acc[kStripRows][2];
 #pragma GCC unroll 8
-  for (int i = 0; i < kStripRows; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int i = 0; i < kStripRows; ++i) {
+    const float* row = C + (r0 + i) * ldc;
+    acc[i][0] = accumulate ? _mm512_loadu_ps(row) : _mm512_setzero_ps();
+    acc[i][1] = accumulate ? _mm512_loadu_ps(row + 16) : _mm512_setzero_ps();
+  }
   for (int64_t t = 0; t < chunks; ++t) {
     const char* rows = reinterpret_cast<const char*>(a.base + a.off[t]) + r0 * a.stride;
     const uint16_t* B0 = b0 + t * kBf16TileElems;
@@ -53,11 +58,12 @@ CNNOPS_AVX512BF16 inline void strip(int64_t chunks, const Bf16Rows& a, int r0, c
 }  // namespace
 
 CNNOPS_AVX512BF16 void bf16_block_avx512(int64_t chunks, const Bf16Rows& a0, const Bf16Rows& a1,
-                                         const uint16_t* b0, const uint16_t* b1, float* C, int64_t ldc) {
-  strip(chunks, a0, 0, b0, b1, C, ldc);
-  strip(chunks, a0, 8, b0, b1, C, ldc);
-  strip(chunks, a1, 0, b0, b1, C + 16 * ldc, ldc);
-  strip(chunks, a1, 8, b0, b1, C + 16 * ldc, ldc);
+                                         const uint16_t* b0, const uint16_t* b1, float* C, int64_t ldc,
+                                         bool accumulate) {
+  strip(chunks, a0, 0, b0, b1, C, ldc, accumulate);
+  strip(chunks, a0, 8, b0, b1, C, ldc, accumulate);
+  strip(chunks, a1, 0, b0, b1, C + 16 * ldc, ldc, accumulate);
+  strip(chunks, a1, 8, b0, b1, C + 16 * ldc, ldc, accumulate);
 }
 
 }  // namespace cpu
