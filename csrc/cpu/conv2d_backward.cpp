@@ -24,6 +24,7 @@
 #include "../common/dgrad_phases.h"
 #include "../common/params_from_tensors.h"
 #include "../common/poison.h"
+#include "bf16_filters.h"
 #include "conv2d_cpu.h"
 #include "conv2d_depthwise.h"
 #include "conv2d_forward_bf16.h"
@@ -286,18 +287,30 @@ bool dgrad_by_phases(const Conv2dParams& p, const scalar_t* go, const scalar_t* 
     // The sub-filter of the phase's taps (at stride 1 all of them, reversed: the flipped
     // filters), each group's [K/g, C/g] block transposed; input channels in parallel.
     const int64_t Rt = f.q.R, St = f.q.S;
-    std::vector<scalar_t> sub(p.C * Kg * Rt * St);
+    Scratch<scalar_t> sub(p.C * Kg * Rt * St);
+    if constexpr (std::is_same_v<scalar_t, c10::BFloat16>) {
+      // For the bfloat16 blocks: channels-last sub-filters (each one's (r, s, k) row is what
+      // the blocks pack), by block transposes.
+      if (bf16_block_engine() != nullptr && !grouped_applies(f.q) && !depthwise_applies(f.q)) {
+        Conv2dParams q = f.q;
+        q.w = Strides4{Rt * St * Kg, 1, St * Kg, Kg};
+        bf16_dgrad_filters(p, reinterpret_cast<const uint16_t*>(w), f.rows.taps, f.cols.taps,
+                           reinterpret_cast<uint16_t*>(sub.get()));
+        conv2d_forward_into<scalar_t>(q, go, sub.get(), gi.mutable_data_ptr<scalar_t>() + f.ph * gs.h + f.pw * gs.w);
+        continue;
+      }
+    }
     at::parallel_for(0, p.C, 16, [&](int64_t begin, int64_t end) {
       for (int64_t gc = begin; gc < end; ++gc) {
         const scalar_t* wc = w + (gc / Cg) * Kg * p.w.n + (gc % Cg) * p.w.c;
-        scalar_t* out = sub.data() + gc * Kg * Rt * St;
+        scalar_t* out = sub.get() + gc * Kg * Rt * St;
         for (int64_t k = 0; k < Kg; ++k)
           for (int64_t a = 0; a < Rt; ++a)
             for (int64_t b = 0; b < St; ++b)
               *out++ = wc[k * p.w.n + f.rows.taps[a] * p.w.h + f.cols.taps[b] * p.w.w];
       }
     });
-    conv2d_forward_into<scalar_t>(f.q, go, sub.data(), gi.mutable_data_ptr<scalar_t>() + f.ph * gs.h + f.pw * gs.w);
+    conv2d_forward_into<scalar_t>(f.q, go, sub.get(), gi.mutable_data_ptr<scalar_t>() + f.ph * gs.h + f.pw * gs.w);
   }
   return true;
 }

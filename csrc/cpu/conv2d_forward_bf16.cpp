@@ -14,9 +14,10 @@
 #include <cstring>
 #include <vector>
 
+#include "bf16_filters.h"
 #include "gemm/bf16_block.h"
 #include "gemm/gemm_driver.h"
-#include "transpose_u16.h"
+#include "transpose_avx512.h"
 
 namespace cnnops {
 namespace cpu {
@@ -24,45 +25,6 @@ namespace {
 
 // Where reduction element q of row ii (0-15) lands among a row group's tiles (chunk-major).
 inline int64_t a_slot(int64_t q, int64_t ii) { return (q / 32) * kBf16TileElems + ii * 32 + q % 32; }
-
-// B: column tile ct (16 filters), chunk t at [(ct * chunks + t) * kBf16TileElems], VNNI pairs.
-// Per column tile, the 16 filters are first laid out as rows in the reduction order (r, s, c),
-// zero-padded to whole chunks (a copy for channels-last filters, a transpose of each filter's
-// (c) x (r, s) matrix for the others); each tile is then the 16 x 16 transpose of those rows'
-// 32-bit pairs -- no index arithmetic per element, so packing stays small beside the products
-// even where few output positions reuse each weight (7x7 maps of 512 channels).
-void pack_weights(const Conv2dParams& p, const c10::BFloat16* wg, int64_t chunks, int64_t col_tiles, uint16_t* dst) {
-  const int64_t Kg = p.filters_per_group(), Cg = p.channels_per_group(), Kd = p.crs(), row_len = chunks * 32;
-  const bool rsc_rows = p.w.c == 1 && p.w.w == Cg && p.w.h == p.S * Cg;
-  at::parallel_for(0, col_tiles, 1, [&](int64_t begin, int64_t end) {
-    Scratch<uint16_t> rows(16 * row_len);
-    for (int64_t ct = begin; ct < end; ++ct) {
-      for (int64_t j = 0; j < 16; ++j) {
-        const int64_t k = ct * 16 + j;
-        uint16_t* row = rows.get() + j * row_len;
-        const uint16_t* wk = reinterpret_cast<const uint16_t*>(wg + k * p.w.n);
-        if (k >= Kg) {
-          std::memset(row, 0, row_len * sizeof(uint16_t));
-          continue;
-        }
-        if (rsc_rows) {
-          std::memcpy(row, wk, Kd * sizeof(uint16_t));
-        } else {
-          for (int64_t c = 0; c < Cg; ++c)
-            for (int64_t r = 0; r < p.R; ++r)
-              for (int64_t s = 0; s < p.S; ++s) row[(r * p.S + s) * Cg + c] = wk[c * p.w.c + r * p.w.h + s * p.w.w];
-        }
-        std::memset(row + Kd, 0, (row_len - Kd) * sizeof(uint16_t));
-      }
-      const uint32_t* pairs = reinterpret_cast<const uint32_t*>(rows.get());
-      for (int64_t t = 0; t < chunks; ++t) {
-        uint32_t* o = reinterpret_cast<uint32_t*>(dst + (ct * chunks + t) * kBf16TileElems);
-        for (int64_t kk = 0; kk < 16; ++kk)
-          for (int64_t j = 0; j < 16; ++j) o[kk * 16 + j] = pairs[j * (row_len / 2) + t * 16 + kk];
-      }
-    }
-  });
-}
 
 // Both engines run only where the CPU has AVX-512BW (microkernel_select.cpp checks it): the
 // staging and the epilogue use its masked 16-bit moves.
@@ -162,8 +124,10 @@ struct TaskScratch {
   Scratch<uint16_t> a;
   Scratch<float> c, ct;        // the C block and its transpose (for NCHW outputs)
   std::vector<Bf16Rows> rows;  // the A tile column of each row tile
-  TaskScratch(const Bf16BlockEngine& e, int64_t a_elems, int64_t c_elems, int64_t row_tiles)
-      : thread(e), a(a_elems), c(c_elems), ct(c_elems), rows(row_tiles) {}
+  std::vector<int64_t> y_off;  // each position's output pixel (the element-wise epilogue)
+  std::vector<const c10::BFloat16*> r_pixel;  // and its residual pixel
+  TaskScratch(const Bf16BlockEngine& e, int64_t a_elems, int64_t c_elems, int64_t row_tiles, int64_t positions)
+      : thread(e), a(a_elems), c(c_elems), ct(c_elems), rows(row_tiles), y_off(positions), r_pixel(positions) {}
 };
 
 }  // namespace
@@ -210,7 +174,17 @@ void forward_bf16_blocks(const Conv2dParams& params, const c10::BFloat16* input,
   const int64_t col_tiles = round_up(ceil_div(Kg, 16), 2), ldc = col_tiles * 16;
   const int64_t b_size = col_tiles * chunks * kBf16TileElems;
   Scratch<uint16_t> b_packed(G * b_size);
-  for (int64_t g = 0; g < G; ++g) pack_weights(p, w + g * Kg * p.w.n, chunks, col_tiles, b_packed.get() + g * b_size);
+  {
+    // The filters as rows in the reduction order (r, s, c) -- in place where they already are --
+    // then as pair tiles.
+    const bool in_place = filters_are_rsc(p);
+    Scratch<uint16_t> rsc(in_place ? 0 : p.K * Kd);
+    if (!in_place) bf16_filters_rsc(p, reinterpret_cast<const uint16_t*>(w), rsc.get());
+    const uint16_t* rows = in_place ? reinterpret_cast<const uint16_t*>(w) : rsc.get();
+    const int64_t ld = in_place ? p.w.n : Kd;
+    for (int64_t g = 0; g < G; ++g)
+      bf16_pack_filter_tiles(rows + g * Kg * ld, ld, Kg, Kd, chunks, col_tiles, b_packed.get() + g * b_size);
+  }
 
   // Tasks are (group, block of mb positions); a task computes all of its group's filters, so
   // each window is staged once.
@@ -233,7 +207,7 @@ void forward_bf16_blocks(const Conv2dParams& params, const c10::BFloat16* input,
   const int64_t direct_stride = p.stride_w * p.x.w * int64_t(sizeof(uint16_t));
 
   parallel_tasks(
-      G * m_blocks, [&] { return TaskScratch(engine, (mb / 16) * group_elems, mb * ldc, mb / 16); },
+      G * m_blocks, [&] { return TaskScratch(engine, (mb / 16) * group_elems, mb * ldc, mb / 16, mb); },
       [&](int64_t task, TaskScratch& st) {
         const int64_t g = task / m_blocks, m0 = (task % m_blocks) * mb, mcur = std::min(mb, M - m0);
         const uint16_t* xg = x + g * Cg;
@@ -265,9 +239,10 @@ void forward_bf16_blocks(const Conv2dParams& params, const c10::BFloat16* input,
           for (int64_t rp = 0; 2 * rp < tiles; ++rp)
             engine.block(chunks, st.rows[2 * rp], st.rows[2 * rp + 1], B + cp * group_elems,
                            B + (cp + 1) * group_elems, C + rp * 32 * ldc + cp * 16, ldc, false);
-        // The epilogue: channels-last outputs pixel by pixel; outputs whose rows are contiguous
-        // (NCHW) channel by channel over runs of one output row, from a transposed C block; any
-        // other strides element by element.
+        // The epilogue: channels-last outputs pixel by pixel; other outputs channel by channel
+        // from a transposed C block (16 x 16 word transposes) -- over runs of one output row
+        // where its pixels are contiguous (NCHW), element by element else (the stride phases of
+        // an input gradient write every s-th pixel of a row).
         auto u16 = [](const c10::BFloat16* v) { return reinterpret_cast<const uint16_t*>(v); };
         const bool relu = ep.act == Activation::kRelu;
         if (!ep.store_float && p.y.c == 1 && (ep.residual == nullptr || ep.r.c == 1)) {
@@ -278,10 +253,14 @@ void forward_bf16_blocks(const Conv2dParams& params, const c10::BFloat16* input,
                              r_pixel == nullptr ? nullptr : u16(r_pixel + g * Kg), relu,
                              reinterpret_cast<uint16_t*>(y + n * p.y.n + oh * p.y.h + ow * p.y.w + g * Kg));
           }
-        } else if (!ep.store_float && p.y.w == 1 && (ep.residual == nullptr || ep.r.w == 1)) {
-          float* ct = st.ct.get();
-          for (int64_t i = 0; i < mcur; ++i)
-            for (int64_t j = 0; j < Kg; ++j) ct[j * mb + i] = C[i * ldc + j];
+          return;
+        }
+        float* ct = st.ct.get();
+        for (int64_t i0 = 0; i0 < mcur; i0 += 16)
+          for (int64_t j0 = 0; j0 < Kg; j0 += 16)
+            transpose16x16_u32(reinterpret_cast<const uint32_t*>(C + i0 * ldc + j0), ldc,
+                               reinterpret_cast<uint32_t*>(ct + j0 * mb + i0), mb);
+        if (!ep.store_float && p.y.w == 1 && (ep.residual == nullptr || ep.r.w == 1)) {
           for (int64_t i = 0; i < mcur;) {
             const int64_t pos = m0 + i, n = pos / PQ, oh = (pos % PQ) / p.Q, ow = pos % p.Q;
             const int64_t len = std::min(mcur - i, p.Q - ow);
@@ -295,16 +274,18 @@ void forward_bf16_blocks(const Conv2dParams& params, const c10::BFloat16* input,
             }
             i += len;
           }
-        } else {
-          for (int64_t i = 0; i < mcur; ++i) {
-            const int64_t pos = m0 + i, n = pos / PQ, oh = (pos % PQ) / p.Q, ow = pos % p.Q;
-            const c10::BFloat16* r_pixel = epilogue.residual_pixel(n, oh, ow);
-            const int64_t y0 = n * p.y.n + oh * p.y.h + ow * p.y.w;
-            for (int64_t j = 0; j < Kg; ++j) {
-              const int64_t k = g * Kg + j;
-              epilogue.store(y, y0 + k * p.y.c, epilogue(C[i * ldc + j], k, r_pixel));
-            }
-          }
+          return;
+        }
+        for (int64_t i = 0; i < mcur; ++i) {
+          const int64_t pos = m0 + i, n = pos / PQ, oh = (pos % PQ) / p.Q, ow = pos % p.Q;
+          st.y_off[i] = n * p.y.n + oh * p.y.h + ow * p.y.w;
+          st.r_pixel[i] = epilogue.residual_pixel(n, oh, ow);
+        }
+        for (int64_t j = 0; j < Kg; ++j) {
+          const int64_t k = g * Kg + j;
+          const float* cj = ct + j * mb;
+          for (int64_t i = 0; i < mcur; ++i)
+            epilogue.store(y, st.y_off[i] + k * p.y.c, epilogue(cj[i], k, st.r_pixel[i]));
         }
       });
 }

@@ -17,18 +17,15 @@
 namespace cnnops {
 namespace cpu {
 
-// Whether the block forward takes a bfloat16 convolution (where bf16_block_engine() is set).
-// Channels-last input with at least 16 filters (fewer leave most of each 32-column block idle:
-// LeNet's 6-filter stem ran faster widened); for other layouts the channels-last copy of the
-// input and the transposing epilogue cost a pass over the input and the output each, which the
-// blocks repay once each output sums enough products -- C*R*S >= 128 with K >= 128 or a spatial
-// kernel. Measured with AMX on a 2-core Sapphire Rapids (the 1x1 layers of 64->256 and 256->64
-// channels ran faster widened to float, ResNet-50's other layers 1.2-2x faster on the tiles) and
-// with AVX512-BF16 on a 2-core AMD EPYC (the same split: NCHW 1x1 layers of 64-480 channels
-// 5-30% slower on the blocks, the channels-last ones 2.5-3.5x faster).
-inline bool forward_bf16_blocks_take(const Conv2dParams& p) {
-  return (p.x.c == 1 && p.K >= 16) || (p.crs() >= 128 && (p.K >= 128 || p.R * p.S > 1));
-}
+// Whether the block forward takes a bfloat16 convolution (where bf16_block_engine() is set):
+// those with at least 16 filters, in any layout. Fewer filters leave most of each 32-column
+// block idle (LeNet's 6-filter stem ran faster widened to float). NCHW inputs and outputs pay a
+// channels-last copy of the input and a transposing epilogue, which the blocks repay on every
+// layer of the seed networks since both run as block transposes (measured on the 2-core AMD EPYC
+// with AVX512-BF16: NCHW ResNet-50 forward 0.71 -> 0.84 of torch's speed once the 1x1 layers of
+// 64-256 channels took the blocks too; with the element-wise copies they had been 5-30% slower on
+// the blocks, and so had the 64->256 and 256->64 ones on AMX on a 2-core Sapphire Rapids).
+inline bool forward_bf16_blocks_take(const Conv2dParams& p) { return p.K >= 16; }
 
 void forward_bf16_blocks(const Conv2dParams& p, const c10::BFloat16* x, const c10::BFloat16* w, const c10::BFloat16* bias,
                       c10::BFloat16* y, const EpilogueParams& ep);

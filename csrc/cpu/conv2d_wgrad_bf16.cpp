@@ -15,7 +15,7 @@
 #include "conv2d_forward_bf16.h"
 #include "gemm/bf16_block.h"
 #include "gemm/gemm_driver.h"
-#include "transpose_u16.h"
+#include "transpose_avx512.h"
 
 namespace cnnops {
 namespace cpu {
