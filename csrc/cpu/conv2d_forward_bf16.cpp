@@ -205,6 +205,10 @@ void forward_bf16_blocks(const Conv2dParams& params, const c10::BFloat16* input,
     direct_off[t] = (rs / p.S) * p.dil_h * p.x.h + (rs % p.S) * p.dil_w * p.x.w + c0;
   }
   const int64_t direct_stride = p.stride_w * p.x.w * int64_t(sizeof(uint16_t));
+  // A 1x1 stride-1 unpadded convolution over densely stored pixels: position pos reads pixel pos,
+  // so any 16 consecutive positions (across rows and images too) are a tile in place.
+  const bool linear = p.R == 1 && p.S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 &&
+                      p.pad_left == 0 && p.P == p.H && p.Q == p.W && p.x.h == p.W * p.x.w && p.x.n == p.H * p.x.h;
 
   parallel_tasks(
       G * m_blocks, [&] { return TaskScratch(engine, (mb / 16) * group_elems, mb * ldc, mb / 16, mb); },
@@ -212,12 +216,17 @@ void forward_bf16_blocks(const Conv2dParams& params, const c10::BFloat16* input,
         const int64_t g = task / m_blocks, m0 = (task % m_blocks) * mb, mcur = std::min(mb, M - m0);
         const uint16_t* xg = x + g * Cg;
         // Row tile k (16 positions): read in place when its positions are consecutive pixels
-        // of one output row whose windows lie wholly inside the input, else staged.
+        // of one output row whose windows lie wholly inside the input (or of a linear 1x1
+        // convolution), else staged.
         uint16_t* A = st.a.get();
         const int64_t tiles = round_up(mcur, 32) / 16;
         for (int64_t k = 0; k < tiles; ++k) {
           const int64_t pos0 = m0 + k * 16, n = pos0 / PQ, oh = (pos0 % PQ) / p.Q, ow0 = pos0 % p.Q;
           const int64_t ih0 = oh * p.stride_h - p.pad_top, iw0 = ow0 * p.stride_w - p.pad_left;
+          if (direct_ok && linear && k * 16 + 16 <= mcur) {
+            st.rows[k] = {xg + pos0 * p.x.w, direct_off.data(), direct_stride};
+            continue;
+          }
           if (direct_ok && k * 16 + 16 <= mcur && ow0 + 16 <= p.Q && ih0 >= 0 && ih0 + (p.R - 1) * p.dil_h < p.H &&
               iw0 >= 0 && iw0 + 15 * p.stride_w + (p.S - 1) * p.dil_w < p.W) {
             st.rows[k] = {xg + n * p.x.n + ih0 * p.x.h + iw0 * p.x.w, direct_off.data(), direct_stride};
