@@ -130,9 +130,7 @@ struct TaskScratch {
       : thread(e), a(a_elems), c(c_elems), ct(c_elems), rows(row_tiles), y_off(positions), r_pixel(positions) {}
 };
 
-}  // namespace
-
-void bf16_to_channels_last(const Conv2dParams& p, const uint16_t* x, uint16_t* xt) {
+void to_channels_last(const Conv2dParams& p, const uint16_t* x, uint16_t* xt) {
   // Blocks of 32 channels x 32 pixels of one input row: 32 x 32 transposes where the row's pixels
   // are contiguous (NCHW), element by element else.
   const int64_t wblocks = ceil_div(p.W, 32), cblocks = ceil_div(p.C, 32);
@@ -156,19 +154,22 @@ void bf16_to_channels_last(const Conv2dParams& p, const uint16_t* x, uint16_t* x
   });
 }
 
+}  // namespace
+
+Bf16ChannelsLastInput::Bf16ChannelsLastInput(Conv2dParams& p, const c10::BFloat16* input)
+    : copy(p.x.c == 1 ? 0 : p.N * p.H * p.W * p.C), x(reinterpret_cast<const uint16_t*>(input)) {
+  if (p.x.c == 1) return;
+  to_channels_last(p, x, copy.get());
+  x = copy.get();
+  p.x = Strides4{p.H * p.W * p.C, 1, p.W * p.C, p.C};
+}
+
 void forward_bf16_blocks(const Conv2dParams& params, const c10::BFloat16* input, const c10::BFloat16* w,
                       const c10::BFloat16* bias, c10::BFloat16* y, const EpilogueParams& ep) {
   const Bf16BlockEngine& engine = *bf16_block_engine();
-  // Channels read with a stride (NCHW input) are copied channels-last first: one pass over the
-  // input instead of a strided gather per window element.
   Conv2dParams p = params;
-  const uint16_t* x = reinterpret_cast<const uint16_t*>(input);
-  Scratch<uint16_t> transposed(p.x.c == 1 ? 0 : p.N * p.H * p.W * p.C);
-  if (p.x.c != 1) {
-    bf16_to_channels_last(p, x, transposed.get());
-    x = transposed.get();
-    p.x = Strides4{p.H * p.W * p.C, 1, p.W * p.C, p.C};
-  }
+  const Bf16ChannelsLastInput in(p, input);
+  const uint16_t* x = in.x;
   const int64_t G = p.groups, Cg = p.channels_per_group(), Kg = p.filters_per_group();
   const int64_t Kd = p.crs(), chunks = ceil_div(Kd, 32), M = p.npq(), PQ = p.P * p.Q;
   const int64_t col_tiles = round_up(ceil_div(Kg, 16), 2), ldc = col_tiles * 16;

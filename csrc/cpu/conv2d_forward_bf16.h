@@ -13,6 +13,7 @@
 
 #include "../common/conv_params.h"
 #include "../common/epilogue.h"
+#include "gemm/gemm_driver.h"
 
 namespace cnnops {
 namespace cpu {
@@ -30,10 +31,15 @@ inline bool forward_bf16_blocks_take(const Conv2dParams& p) { return p.K >= 16; 
 void forward_bf16_blocks(const Conv2dParams& p, const c10::BFloat16* x, const c10::BFloat16* w, const c10::BFloat16* bias,
                       c10::BFloat16* y, const EpilogueParams& ep);
 
-// A channels-last copy of a strided bfloat16 input (any layout), so that window staging reads
-// channels contiguously; `xt` holds N * H * W * C elements, pixel (n, h, w) at
-// ((n * H + h) * W + w) * C.
-void bf16_to_channels_last(const Conv2dParams& p, const uint16_t* x, uint16_t* xt);
+// A bfloat16 input's bits with its channels contiguous, so that window staging reads them in
+// runs: the tensor itself where they already are, else a channels-last copy (pixel (n, h, w) at
+// ((n * H + h) * W + w) * C; one pass over the input instead of a strided gather per window
+// element), whose strides the constructor writes to p.x.
+struct Bf16ChannelsLastInput {
+  Scratch<uint16_t> copy;
+  const uint16_t* x;
+  Bf16ChannelsLastInput(Conv2dParams& p, const c10::BFloat16* input);
+};
 
 }  // namespace cpu
 }  // namespace cnnops

@@ -213,13 +213,8 @@ void grad_weight_bf16_blocks(const Conv2dParams& params, const c10::BFloat16* gr
                              c10::BFloat16* gw, const Strides4& gws) {
   const Bf16BlockEngine& engine = *bf16_block_engine();
   Conv2dParams p = params;
-  const uint16_t* x = reinterpret_cast<const uint16_t*>(input);
-  Scratch<uint16_t> transposed(p.x.c == 1 ? 0 : p.N * p.H * p.W * p.C);
-  if (p.x.c != 1) {
-    bf16_to_channels_last(p, x, transposed.get());
-    x = transposed.get();
-    p.x = Strides4{p.H * p.W * p.C, 1, p.W * p.C, p.C};
-  }
+  const Bf16ChannelsLastInput in(p, input);
+  const uint16_t* x = in.x;
   const int64_t G = p.groups, Cg = p.channels_per_group(), Kg = p.filters_per_group(), Kd = p.crs();
   const int64_t M = p.npq(), Mp = round_up(M, 32), Kp = round_up(Kg, 32);
   Scratch<uint16_t> dyt(G * Kp * Mp);
