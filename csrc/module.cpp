@@ -37,13 +37,16 @@ PYBIND11_MODULE(_C, m) {
     info["cuda_archs"] = CNNOPS_CUDA_ARCHS;
     info["cpu_microkernel_f32"] = cnnops::cpu::microkernel_f32().name;
     info["cpu_microkernel_f64"] = cnnops::cpu::microkernel_f64().name;
+    // The NCHW pooling row kernels (an AVX2 copy at most).
     info["cpu_vector_isa"] = cnnops::cpu::vector_isa_avx2() ? "avx2" : "portable";
-    // The direct kernels (depthwise, grouped): one dispatch (cpu_isa.h), so one answer.
-    const char* direct_isa = cnnops::cpu::vector_isa_avx512() ? "avx512"
-                             : cnnops::cpu::vector_isa_avx2()  ? "avx2"
-                                                               : "portable";
-    info["cpu_depthwise_isa"] = direct_isa;
-    info["cpu_grouped_isa"] = direct_isa;
+    // The kernels with an AVX-512 copy (depthwise, grouped, channels-last pooling): one dispatch
+    // (cpu_isa.h), so one answer.
+    const char* wide_isa = cnnops::cpu::vector_isa_avx512() ? "avx512"
+                           : cnnops::cpu::vector_isa_avx2()  ? "avx2"
+                                                             : "portable";
+    info["cpu_depthwise_isa"] = wide_isa;
+    info["cpu_grouped_isa"] = wide_isa;
+    info["cpu_channels_last_pool_isa"] = wide_isa;
     // bfloat16 convolution forward: AMX tiles or AVX512-BF16 dot products, or widened to float
     // for the float micro-kernels.
     const auto* bf16 = cnnops::cpu::bf16_block_engine();

@@ -208,3 +208,24 @@ def test_max_pool2d_values_is_not_differentiable():
     y = torch.ops.cnnops.max_pool2d_values(x, [2, 2], [2, 2], [0, 0], [1, 1], False)
     with pytest.raises(RuntimeError, match="max_pool2d_values is not differentiable"):
         y.sum().backward()
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32], ids=str)
+@pytest.mark.parametrize("kernel,stride,padding,dilation,ceil_mode", [
+    (3, 1, 1, 1, False), (3, 2, 1, 1, True), (2, 2, 0, 1, False), (3, 1, 1, 2, False), (5, 3, 2, 1, True),
+    (3, 2, 1, 3, True)])
+def test_channels_last_backward_gathers_the_plane_kernels_bits(kernel, stride, padding, dilation, ceil_mode, dtype):
+    """The channels-last max backward gathers, per input element, the gradients whose saved index
+    is that element, in (oh, ow) order, rounding after each addition: the plane kernel's scatter
+    bit for bit -- overlapping windows, dilation (holders a window skips), ceil_mode's clipped
+    windows, and ties everywhere (values 0-3), so many outputs route to one element."""
+    torch.manual_seed(0)
+    x = torch.randint(0, 4, (2, 37, 13, 11)).to(dtype)
+    go = torch.randn(cnnops.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode=ceil_mode).shape).to(dtype)
+    grads = []
+    for fmt in (torch.contiguous_format, torch.channels_last):
+        t = x.contiguous(memory_format=fmt).requires_grad_()
+        y = cnnops.max_pool2d(t, kernel, stride, padding, dilation, ceil_mode=ceil_mode)
+        grads.append(torch.autograd.grad(y, t, go.contiguous(memory_format=fmt))[0])
+    assert grads[1].is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(grads[0], grads[1])

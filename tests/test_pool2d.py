@@ -13,13 +13,14 @@ from helpers import cpu_flags, rand
 from pool_checks import check_adaptive, check_avg, check_max, grad_of
 
 
-# Channels-last pooling, forward and backward, through both copies of the channels-innermost
-# kernels (37 channels: two full 16-channel blocks and a ragged one), and NCHW max pooling through
+# Channels-last pooling, forward and backward, through every copy of the channels-innermost
+# kernels (37 channels: two full 16-lane vectors and a ragged one), and NCHW max pooling through
 # both copies of the row kernel.
 _ISA_SCRIPT = """
 import sys, torch, cnnops
 torch.manual_seed(0)
-print(cnnops.build_info()["cpu_vector_isa"])
+info = cnnops.build_info()
+print(info["cpu_vector_isa"], info["cpu_channels_last_pool_isa"])
 out = []
 for dt in (torch.float32, torch.float64, torch.bfloat16):
     x = torch.randn(2, 37, 9, 11, dtype=dt).contiguous(memory_format=torch.channels_last).requires_grad_()
@@ -36,19 +37,24 @@ torch.save(out, sys.argv[1])
 
 
 @pytest.mark.skipif(not {"avx2", "fma"} <= cpu_flags(), reason="the CPU has no AVX2: one copy only")
-def test_pooling_avx2_and_portable_copies_agree(tmp_path):
-    """The AVX2 and the portable copy of the vectorised pooling kernels (CNNOPS_CPU_KERNEL caps
-    the choice) give the same bits: no multiply-add in them can be contracted."""
+def test_pooling_isa_copies_agree(tmp_path):
+    """The portable, AVX2 and (where the CPU has it) AVX-512 copies of the vectorised pooling
+    kernels (CNNOPS_CPU_KERNEL caps the choice) give the same bits: no multiply-add in them can
+    be contracted."""
+    caps = [("generic", ["portable", "portable"]), ("avx2", ["avx2", "avx2"])]
+    if "avx512f" in cpu_flags():
+        caps.append(("avx512", ["avx2", "avx512"]))
     outs = []
-    for cap, name in (("generic", "portable"), ("avx2", "avx2")):
+    for cap, names in caps:
         env = dict(os.environ, CNNOPS_CPU_KERNEL=cap)
         done = subprocess.run([sys.executable, "-c", _ISA_SCRIPT, str(tmp_path / cap)], check=True, env=env,
                               capture_output=True, text=True)
-        assert done.stdout.split() == [name]
+        assert done.stdout.split() == names
         outs.append(torch.load(tmp_path / cap))
-    assert len(outs[0]) == len(outs[1]) == 36
-    for a, b in zip(*outs):
-        assert torch.equal(a, b)
+    assert all(len(out) == 36 for out in outs)
+    for other in outs[1:]:
+        for a, b in zip(outs[0], other):
+            assert torch.equal(a, b)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)

@@ -8,10 +8,14 @@
 #pragma once
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
+#include <c10/util/BFloat16.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "../common/pool_params.h"
@@ -50,15 +54,16 @@ struct Holders {
   }
 };
 
-// The kernels, compiled twice: portable, and with AVX2 (8-wide float vectors; the CPU's ISA, capped
-// by CNNOPS_CPU_KERNEL, picks at run time). No multiply-add can be contracted in them, so both
-// copies give the same bits.
+// The kernels, compiled three times: portable, with AVX2 (8-wide float vectors) and with AVX-512
+// (16-wide: one register per 16-channel block; the CPU's ISA, capped by CNNOPS_CPU_KERNEL, picks
+// at run time). No multiply-add can be contracted in them, so the copies give the same bits.
 #define CNNOPS_ISA_KERNELS "channels_last_pool_kernels.inc"
+#define CNNOPS_ISA_AVX512
 #include "isa_copies.inc"
-CNNOPS_ISA_DISPATCH(max_forward_channels_last)
-CNNOPS_ISA_DISPATCH(max_backward_channels_last)
-CNNOPS_ISA_DISPATCH(window_average_forward_channels_last)
-CNNOPS_ISA_DISPATCH(window_average_backward_channels_last)
+CNNOPS_ISA_DISPATCH_WIDE(max_forward_channels_last)
+CNNOPS_ISA_DISPATCH_WIDE(max_backward_channels_last)
+CNNOPS_ISA_DISPATCH_WIDE(window_average_forward_channels_last)
+CNNOPS_ISA_DISPATCH_WIDE(window_average_backward_channels_last)
 
 // The average forward and backward (avg_pool2d's and adaptive windows alike): channels-innermost
 // kernels where channels are the unit-stride dimension of both tensors, else the plane kernels.

@@ -120,13 +120,17 @@ at::Tensor max_pool2d_backward(const at::Tensor& grad_output, const at::Tensor& 
                                at::IntArrayRef dilation, bool ceil_mode) {
   Pool2dParams p = check_max_pool2d_backward_args(grad_output, input, indices, kernel, stride, padding, dilation,
                                                   ceil_mode);
-  at::Tensor gi = zeros_output(input.sizes(), input.options().memory_format(output_memory_format(input)));
-  if (grad_output.numel() == 0) return gi;
+  // The channels-last kernel gathers, writing every element once; the plane kernel scatters into
+  // zeros.
+  at::Tensor gi = empty_output(input.sizes(), input.options().memory_format(output_memory_format(input)));
   p.x = strides4(gi);
+  const bool gather = grad_output.numel() > 0 && channels_innermost(p.x, p.y, p.C);
+  if (!gather) gi.zero_();
+  if (grad_output.numel() == 0) return gi;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "cnnops_max_pool2d_backward_cpu", [&] {
     const scalar_t* go = grad_output.const_data_ptr<scalar_t>();
     const int64_t* ind = indices.const_data_ptr<int64_t>();
-    if (channels_innermost(p.x, p.y, p.C))
+    if (gather)
       max_backward_channels_last<scalar_t>(p, go, ind, strides4(indices), gi.mutable_data_ptr<scalar_t>());
     else
       max_backward_kernel<scalar_t>(p, go, ind, strides4(indices), gi.mutable_data_ptr<scalar_t>());
