@@ -2,7 +2,8 @@
 // (see gemm/gemm_driver.h for the panel layouts). One struct per operand shape:
 //   ImageColumns   -- B of the forward pass: rows (c, r, s), columns output positions (n, p, q).
 //                     This is im2col, fused into the packing so no im2col buffer exists.
-//   ImageRows      -- B of the weight gradient: the transpose (rows positions, columns (c, r, s)).
+//   ImageRows      -- B of the weight gradient: the transpose (rows positions, columns (c, r, s),
+//                     or (r, s, c) for channels-last inputs, whose channels are then contiguous).
 //   GradOutColumns -- B of the input gradient: rows k, columns output positions of one image.
 // Values are converted to the accumulation type T while packing, so the micro-kernels only see
 // float or double (bfloat16 and float16 inputs accumulate in float).
@@ -148,25 +149,41 @@ struct ImageColumns {
   }
 };
 
+// The weight gradient's column order: (c, r, s), or (r, s, c) where the input's channels are
+// contiguous (channels-last), so that a panel's columns are runs of channels of one tap.
+inline bool wgrad_columns_rsc(const Conv2dParams& p) { return p.x.c == 1 && p.channels_per_group() > 1; }
+
+// Column j of the weight gradient as (c, r, s) in the order wgrad_columns_rsc picks.
+inline void wgrad_column(const Conv2dParams& p, int64_t j, int64_t* c, int64_t* r, int64_t* s) {
+  const int64_t Cg = p.channels_per_group(), RS = p.R * p.S;
+  const int64_t rs = wgrad_columns_rsc(p) ? j / Cg : j % RS;
+  *c = wgrad_columns_rsc(p) ? j % Cg : j / RS;
+  *r = rs / p.S;
+  *s = rs % p.S;
+}
+
 template <typename src_t, typename T>
 struct ImageRows {
   const src_t* x;  // input, already offset to the first channel of the group
   const Conv2dParams& p;
 
-  // dst: the kc x nc block at rows (positions) [p0, p0 + kc), columns (c, r, s) [j0, j0 + nc).
+  // dst: the kc x nc block at rows (positions) [p0, p0 + kc), columns [j0, j0 + nc) in
+  // wgrad_column's order.
   void operator()(int64_t j0, int64_t nc, int64_t p0, int64_t kc, int nr, T* dst) const {
-    const int64_t RS = p.R * p.S;
     for (int64_t jp = 0; jp * nr < nc; ++jp) {
       T* panel = dst + jp * kc * nr;
       int64_t off[kMaxNr], dh[kMaxNr], dw[kMaxNr];  // nr <= kMaxNr (microkernel.h)
       const int ncols = int(std::min<int64_t>(nr, nc - jp * nr));
       for (int jj = 0; jj < ncols; ++jj) {
-        const int64_t j = j0 + jp * nr + jj;
-        const int64_t c = j / RS, rs = j % RS, r = rs / p.S, s = rs % p.S;
+        int64_t c, r, s;
+        wgrad_column(p, j0 + jp * nr + jj, &c, &r, &s);
         dh[jj] = r * p.dil_h;
         dw[jj] = s * p.dil_w;
         off[jj] = c * p.x.c + dh[jj] * p.x.h + dw[jj] * p.x.w;
       }
+      // Columns that are consecutive elements (channels of one tap, channels-last) copy as a run.
+      bool run = true;
+      for (int jj = 1; jj < ncols; ++jj) run = run && off[jj] == off[0] + jj;
       int64_t n = p0 / (p.P * p.Q), oh = (p0 / p.Q) % p.P, ow = p0 % p.Q;
       for (int64_t k = 0; k < kc; ++k) {
         T* out = panel + k * nr;
@@ -174,7 +191,10 @@ struct ImageRows {
         const int64_t base = n * p.x.n + ih0 * p.x.h + iw0 * p.x.w;
         const bool inside = ih0 >= 0 && ih0 + (p.R - 1) * p.dil_h < p.H && iw0 >= 0 &&
                             iw0 + (p.S - 1) * p.dil_w < p.W;
-        if (inside) {
+        if (inside && run) {
+          const src_t* src = x + base + off[0];
+          for (int jj = 0; jj < ncols; ++jj) out[jj] = static_cast<T>(src[jj]);
+        } else if (inside) {
           for (int jj = 0; jj < ncols; ++jj) out[jj] = static_cast<T>(x[base + off[jj]]);
         } else {
           for (int jj = 0; jj < ncols; ++jj) {
