@@ -33,7 +33,9 @@ inline bool channels_innermost(const Strides4& a, const Strides4& b, int64_t C) 
 }
 
 // The grain of a parallel_for over rows of `row_elements` each: ~32K elements per task, as
-// planes_per_task.
+// planes_per_task. Output rows count the elements their windows read (row_elements x window
+// area): counted by outputs alone, a global average's 8 rows or LeNet's 14x14 maps made one task
+// and left the second thread idle.
 inline int64_t rows_per_task(int64_t row_elements) {
   return std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(1, row_elements));
 }
