@@ -147,12 +147,15 @@ def test_bfloat16_weight_gradient_split_reduction(layout):
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
 @pytest.mark.parametrize("c,k,r,padding,dilation,groups", [
     (40, 36, 3, 1, 1, 1), (36, 64, 1, 0, 1, 1), (8, 12, 4, "same", 1, 1), (32, 48, 3, 2, 2, 2), (34, 40, 5, 1, 1, 1),
-    (6, 10, 3, 3, 1, 1)], ids=["3x3", "1x1", "same-even", "dilated-grouped", "5x5-narrow-pad", "pad-past-kernel"])
+    (6, 10, 3, 3, 1, 1), (20, 27, 1, 0, 1, 1), (64, 20, 3, 1, 1, 1), (72, 27, 1, 0, 1, 1)],
+    ids=["3x3", "1x1", "same-even", "dilated-grouped", "5x5-narrow-pad", "pad-past-kernel", "1x1-ragged",
+         "3x3-64-channels", "1x1-72-channels"])
 def test_stride1_input_gradient_every_path(dtype, layout, c, k, r, padding, dilation, groups):
     """Stride-1 input gradients run as forward convolutions of grad_output with the filters
-    transposed and flipped where the forward has its own path (channels-last, bfloat16 on AMX):
-    every padding rule (asymmetric 'same', dilation, groups, padding past the kernel, which stays
-    on the col2im GEMM) against torch in float64."""
+    transposed and flipped where the forward has its own path (channels-last, bfloat16 blocks)
+    or where it pays (float layers of 64+ channels, the filters read through a view): every
+    padding rule (asymmetric 'same', dilation, groups, padding past the kernel, which stays on the
+    col2im GEMM), filter counts that leave ragged panels, against torch in float64."""
     fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
     torch.manual_seed(0)
     x = torch.randn(3, c, 13, 11).to(dtype, memory_format=fmt).requires_grad_()
@@ -167,6 +170,41 @@ def test_stride1_input_gradient_every_path(dtype, layout, c, k, r, padding, dila
     assert_close_scaled(gx, rgx, sx, dtype, "grad_input")
     assert_close_scaled(gw, rgw, sw, dtype, "grad_weight")
     assert_layout_like(gx, x, "grad_input")
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+@pytest.mark.parametrize("r", [1, 3])
+def test_outputs_past_the_caches_streamed(layout, r):
+    """float32 outputs of 8 MB and more are written with streaming stores (streaming_store.h): a
+    129 x 129 map (runs of every alignment, tails of 1-3 floats) in both layouts, plain and with
+    the fused bias + residual + ReLU, every element against torch in float64 over a poisoned
+    output; and the input gradient of the same size, which runs as a forward where it pays."""
+    fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 129, 129).to(memory_format=fmt)
+    w = torch.randn(66, 5, r, r).to(memory_format=fmt)
+    b = torch.randn(66)
+    assert 2 * 66 * 129 * 129 * 4 >= 8 << 20, "the output must cross the streaming threshold"
+    pad = r // 2
+    y = cnnops.conv2d(x, w, None, 1, pad)
+    ref = F.conv2d(x.double(), w.double(), None, 1, pad)
+    scale = F.conv2d(x.double().abs(), w.double().abs(), None, 1, pad)
+    assert_close_scaled(y, ref, scale, torch.float32, "plain")
+    assert y.is_contiguous(memory_format=fmt)
+    res = torch.randn(ref.shape).to(memory_format=fmt)
+    y = torch.ops.cnnops.conv2d_bias_act(x, w, b, [1, 1], [pad] * 4, [1, 1], 1, 1, res)
+    want = (F.conv2d(x.double(), w.double(), b.double(), 1, pad) + res.double()).relu()
+    assert_close_scaled(y, want, scale + b.double().abs()[:, None, None] + res.double().abs(), torch.float32,
+                        "bias + residual + relu")
+    # The input gradient of a 66 -> 5 layer with an 8 MB grad_input.
+    xg = torch.randn(2, 66, 129, 129).to(memory_format=fmt).requires_grad_()
+    wg = torch.randn(5, 66, r, r).to(memory_format=fmt)
+    go = torch.randn(2, 5, 129, 129).to(memory_format=fmt)
+    gx, = torch.autograd.grad(cnnops.conv2d(xg, wg, None, 1, pad), xg, go)
+    x64 = xg.detach().double().requires_grad_()
+    rgx, = torch.autograd.grad(F.conv2d(x64, wg.double(), None, 1, pad), x64, go.double())
+    _, (sx, _) = conv_abs_scale(xg.detach(), wg, None, 1, pad, 1, 1, go)
+    assert_close_scaled(gx, rgx, sx, torch.float32, "grad_input")
 
 
 def _expected_kernel(cap):

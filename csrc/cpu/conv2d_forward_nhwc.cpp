@@ -9,10 +9,12 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "conv2d_forward_nhwc.h"
 #include "gemm/gemm_driver.h"
+#include "streaming_store.h"
 
 namespace cnnops {
 namespace cpu {
@@ -56,12 +58,19 @@ void pack_weights(const Conv2dParams& p, const std::vector<Segment>& segs, const
       const Segment& sg = segs[t / panels];
       const int64_t jp = t % panels, len = sg.length();
       T* panel = dst + sg.offset + jp * len * nr;
+      const int64_t k0 = jp * nr, n = std::min<int64_t>(nr, Kg - k0);
       for (int64_t q = 0; q < len; ++q) {
         const int64_t s = sg.s0 + q / sg.channels, c = sg.c0 + q % sg.channels;
-        for (int jj = 0; jj < nr; ++jj) {
-          const int64_t k = jp * nr + jj;
-          panel[q * nr + jj] = k < Kg ? wg[k * p.w.n + c * p.w.c + sg.r * p.w.h + s * p.w.w] : T(0);
+        const T* in = wg + k0 * p.w.n + c * p.w.c + sg.r * p.w.h + s * p.w.w;
+        T* out = panel + q * nr;
+        // Filters adjacent in memory (the input gradient's view of the weights: its filters are
+        // input channels) are one contiguous run.
+        if (p.w.n == 1) {
+          std::copy(in, in + n, out);
+        } else {
+          for (int64_t jj = 0; jj < n; ++jj) out[jj] = in[jj * p.w.n];
         }
+        std::fill(out + n, out + nr, T(0));
       }
     }
   });
@@ -103,6 +112,9 @@ void forward_nhwc(const Conv2dParams& p, const T* x, const T* w, const T* bias, 
   const int64_t m_blocks = ceil_div(M, mb);
 
   const ConvEpilogue<T, T> epilogue(bias, ep);
+  // Outputs far larger than the caches are stored without reading their lines first.
+  const bool streaming = std::is_same_v<T, float> && !ep.store_float &&
+                         p.N * p.K * p.P * p.Q * int64_t(sizeof(T)) >= kStreamingStoreBytes;
   parallel_tasks(
       G * m_blocks * n_blocks, [&] { return TaskScratch<T>(mb, nb); },
       [&](int64_t task, TaskScratch<T>& st) {
@@ -172,7 +184,20 @@ void forward_nhwc(const Conv2dParams& p, const T* x, const T* w, const T* bias, 
             // per-element epilogue the larger cost).
             T* yo = y + y0 + k0;
             const T* ro = r_pixel == nullptr ? nullptr : r_pixel + k0;
-            if (bias == nullptr && ro == nullptr && ep.act == Activation::kNone) {
+            const bool plain = bias == nullptr && ro == nullptr && ep.act == Activation::kNone;
+            if constexpr (std::is_same_v<T, float>) {
+              if (streaming) {
+                // The epilogue in place in the task's buffer, then whole lines to y.
+                T* cw = C + i * nb;
+                if (!plain)
+                  for (int64_t j = 0; j < ncur; ++j)
+                    cw[j] = epilogue.combine(cw[j], bias == nullptr ? T(0) : bias[k0 + j],
+                                             ro == nullptr ? T(0) : ro[j], ro != nullptr);
+                copy_streaming(yo, cw, ncur);
+                continue;
+              }
+            }
+            if (plain) {
               std::copy(ci, ci + ncur, yo);
             } else {
               for (int64_t j = 0; j < ncur; ++j)
@@ -186,6 +211,7 @@ void forward_nhwc(const Conv2dParams& p, const T* x, const T* w, const T* bias, 
             epilogue.store(y, y0 + k * p.y.c, epilogue(ci[j], k, r_pixel));
           }
         }
+        if (streaming) streaming_store_fence();
       });
 }
 

@@ -56,15 +56,52 @@ inline void clip_run(int64_t start, int64_t step, int64_t len, int64_t size, int
   if (*hi < *lo) *hi = *lo;
 }
 
-// Writes one filter's (C/g) * R * S weights, in (c, r, s) order, to out[q * stride].
+// Packs one group's Kg filters as the forward GEMM's left operand, pack_a_panels' layout (mr-row
+// panels, reduction index (c, r, s)). Filter by filter, the panel was strided once per value, and
+// the input gradient's views of the weights (filters = input channels, w.n == 1) read one line per
+// value; so:
+//  - w.n == 1: the filters of one reduction index are one contiguous run. Tasks take 16
+//    reduction indices each and walk the panels: 16 sequential read streams, and each panel's
+//    16 x mr values written as one run.
+//  - otherwise panel by panel, the mr filters' values of one reduction index written together
+//    (mr lines of the weights in use at a time).
 template <typename src_t, typename T>
-inline void gather_filter(const Conv2dParams& p, const src_t* wk, T* out, int64_t stride) {
-  const int64_t Cg = p.channels_per_group();
-  for (int64_t c = 0; c < Cg; ++c)
-    for (int64_t r = 0; r < p.R; ++r) {
-      const src_t* in = wk + c * p.w.c + r * p.w.h;
-      for (int64_t s = 0; s < p.S; ++s, out += stride) *out = static_cast<T>(in[s * p.w.w]);
+void pack_filter_panels(const Conv2dParams& p, const src_t* wg, int64_t Kg, int mr, T* dst) {
+  const int64_t Cg = p.channels_per_group(), RS = p.R * p.S, Kd = p.crs(), panels = ceil_div(Kg, mr);
+  auto offset = [&](int64_t col) { return col / RS * p.w.c + col % RS / p.S * p.w.h + col % p.S * p.w.w; };
+  if (p.w.n == 1) {
+    constexpr int64_t kBlock = 16;
+    at::parallel_for(0, ceil_div(Kd, kBlock), 1, [&](int64_t begin, int64_t end) {
+      const src_t* in[kBlock];
+      for (int64_t b = begin; b < end; ++b) {
+        const int64_t q0 = b * kBlock, qn = std::min(kBlock, Kd - q0);
+        for (int64_t q = 0; q < qn; ++q) in[q] = wg + offset(q0 + q);
+        for (int64_t ip = 0; ip < panels; ++ip) {
+          const int64_t k0 = ip * mr, n = std::min<int64_t>(mr, Kg - k0);
+          T* out = dst + (ip * Kd + q0) * mr;
+          for (int64_t q = 0; q < qn; ++q, out += mr) {
+            for (int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(in[q][k0 + i]);
+            for (int64_t i = n; i < mr; ++i) out[i] = T(0);
+          }
+        }
+      }
+    });
+    return;
+  }
+  at::parallel_for(0, panels, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t ip = begin; ip < end; ++ip) {
+      const int64_t k0 = ip * mr, n = std::min<int64_t>(mr, Kg - k0);
+      const src_t* wk = wg + k0 * p.w.n;
+      T* out = dst + ip * Kd * mr;
+      for (int64_t c = 0; c < Cg; ++c)
+        for (int64_t r = 0; r < p.R; ++r)
+          for (int64_t s = 0; s < p.S; ++s, out += mr) {
+            const src_t* in = wk + c * p.w.c + r * p.w.h + s * p.w.w;
+            for (int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(in[i * p.w.n]);
+            for (int64_t i = n; i < mr; ++i) out[i] = T(0);
+          }
     }
+  });
 }
 
 // Zero-fills the columns past nc of the last panel (they are computed, then never stored).
