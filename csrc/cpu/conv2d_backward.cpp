@@ -136,24 +136,42 @@ void grad_input_kernel(const Conv2dParams& p, const scalar_t* go, const scalar_t
       });
 }
 
-// The weight gradient's A (dY: row k, reduction index = output position) packed into mr-row
-// panels when a pixel's filters are contiguous (channels-last grad_output): position by position,
-// each panel's mr filters are one contiguous run. Row by row (pack_a_panels), each filter's row
-// read its values K elements apart, and packing took 4x the GEMM's time on 1x1 layers.
+// Rows [k0, k1) (k0 a multiple of mr) and positions [q0, q1) of the weight gradient's A (dY of
+// one group: row k, reduction index = output position), packed into mr-row panels whose rows are
+// ld positions long: (k, q) at dst[((k - k0) / mr) * ld * mr + (q - q0) * mr + (k - k0) % mr].
+// Where a pixel's filters are contiguous (channels-last grad_output) pixel by pixel, each panel's
+// mr filters one run (row by row, each filter's row read its values K elements apart: packing
+// took 4x the GEMM's time on 1x1 layers); else row by row along runs of an output row.
 template <typename scalar_t, typename acc_t>
-void pack_pixel_major_panels(const Conv2dParams& p, const scalar_t* go_g, int64_t Kg, int mr, acc_t* dst) {
-  const int64_t M = p.npq(), PQ = p.P * p.Q, panels = ceil_div(Kg, mr);
-  at::parallel_for(0, ceil_div(M, 64), 1, [&](int64_t begin, int64_t end) {
-    for (int64_t m = begin * 64; m < std::min(M, end * 64); ++m) {
-      const scalar_t* px = go_g + (m / PQ) * p.y.n + (m % PQ / p.Q) * p.y.h + (m % p.Q) * p.y.w;
-      for (int64_t ip = 0; ip < panels; ++ip) {
-        acc_t* o = dst + (ip * M + m) * mr;
-        const int64_t k0 = ip * mr, n = std::min<int64_t>(mr, Kg - k0);
-        for (int64_t r = 0; r < n; ++r) o[r] = static_cast<acc_t>(px[k0 + r]);
-        for (int64_t r = n; r < mr; ++r) o[r] = acc_t(0);
+void pack_grad_output_block(const Conv2dParams& p, const scalar_t* go_g, int64_t k0, int64_t k1, int64_t q0,
+                            int64_t q1, int64_t ld, int mr, acc_t* dst) {
+  const int64_t len = q1 - q0, panels = ceil_div(k1 - k0, mr);
+  if (p.y.c == 1) {
+    for_each_row_run(q0, len, p.P, p.Q, [&](const RowRun& run) {
+      const scalar_t* px = go_g + run.n * p.y.n + run.oh * p.y.h + run.ow * p.y.w;
+      for (int64_t t = 0; t < run.len; ++t, px += p.y.w)
+        for (int64_t ip = 0; ip < panels; ++ip) {
+          acc_t* o = dst + (ip * ld + run.j + t) * mr;
+          const int64_t kb = k0 + ip * mr, n = std::min<int64_t>(mr, k1 - kb);
+          for (int64_t r = 0; r < n; ++r) o[r] = static_cast<acc_t>(px[kb + r]);
+          for (int64_t r = n; r < mr; ++r) o[r] = acc_t(0);
+        }
+    });
+    return;
+  }
+  for (int64_t ip = 0; ip < panels; ++ip)
+    for (int64_t r = 0; r < mr; ++r) {
+      acc_t* o = dst + ip * ld * mr + r;
+      const int64_t k = k0 + ip * mr + r;
+      if (k >= k1) {
+        for (int64_t t = 0; t < len; ++t) o[t * mr] = acc_t(0);
+        continue;
       }
+      for_each_row_run(q0, len, p.P, p.Q, [&](const RowRun& run) {
+        const scalar_t* row = go_g + k * p.y.c + run.n * p.y.n + run.oh * p.y.h + run.ow * p.y.w;
+        for (int64_t t = 0; t < run.len; ++t) o[(run.j + t) * mr] = static_cast<acc_t>(row[t * p.y.w]);
+      });
     }
-  });
 }
 
 template <typename scalar_t, typename acc_t>
@@ -176,22 +194,22 @@ void grad_weight_kernel(const Conv2dParams& p, const scalar_t* go, const scalar_
     wgrad_column(p, col, &c, &r, &s);
     return c * gws.c + r * gws.h + s * gws.w;
   };
-  const int64_t a_size = packed_a_size(Kg, Kd, uk.mr);
+  // A = dY per group: row k, reduction index = output position (n, oh, ow). With one column
+  // chunk (C*R*S up to nc: 1x1 layers of few channels, stems) each task packs the block of A it
+  // multiplies, kc positions at a time, and every element of A is packed once all the same; with
+  // more chunks A is packed once up front for all of them. (Packed up front, a MobileNetV2 16->96
+  // layer at 112x112 copied all 38 MB of grad_output into fresh pages before the GEMM read it
+  // again: 0.14 of torch's speed.)
+  const bool local_a = chunks == 1;
+  const int64_t a_size = local_a ? 0 : packed_a_size(Kg, Kd, uk.mr);
   Scratch<acc_t> a_packed(a_size);
   Scratch<acc_t> partial(splits > 1 ? G * splits * Kg * Ncols : 0);
 
   for (int64_t g = 0; g < G; ++g) {
-    // A = dY per group: row k, reduction index = output position (n, oh, ow).
-    if (p.y.c == 1)
-      pack_pixel_major_panels(p, go + g * Kg, Kg, uk.mr, a_packed.get());
-    else
-      pack_a_panels<acc_t>(Kg, Kd, uk.mr, a_packed.get(), [&](int64_t k, acc_t* out, int64_t stride) {
-        const scalar_t* gk = go + (g * Kg + k) * p.y.c;
-        int64_t q = 0;
-        for (int64_t n = 0; n < p.N; ++n)
-          for (int64_t oh = 0; oh < p.P; ++oh)
-            for (int64_t ow = 0; ow < p.Q; ++ow, ++q)
-              out[q * stride] = static_cast<acc_t>(gk[n * p.y.n + oh * p.y.h + ow * p.y.w]);
+    if (!local_a)
+      at::parallel_for(0, ceil_div(Kd, 64), 1, [&](int64_t begin, int64_t end) {
+        pack_grad_output_block(p, go + g * Kg * p.y.c, 0, Kg, begin * 64, std::min(Kd, end * 64), Kd, uk.mr,
+                               a_packed.get() + begin * 64 * uk.mr);
       });
     const ImageRows<scalar_t, acc_t> pack_b{x + g * Cg * p.x.c, p};
     // Tasks: (column chunk, reduction split, filter block). Filter blocks only share out work
@@ -202,12 +220,13 @@ void grad_weight_kernel(const Conv2dParams& p, const scalar_t* go, const scalar_
                                         : 1;
     const int64_t mb = round_up(ceil_div(Kg, m_split), uk.mr), m_blocks = ceil_div(Kg, mb);
     struct TaskScratch {
-      Scratch<acc_t> bbuf, cbuf;
+      Scratch<acc_t> abuf, bbuf, cbuf;
       std::vector<int64_t> woff;
     };
     parallel_tasks(
         chunks * splits * m_blocks,
-        [&] { return TaskScratch{Scratch<acc_t>(GemmBlocking::kc * round_up(nc, uk.nr)), Scratch<acc_t>(mb * nc),
+        [&] { return TaskScratch{Scratch<acc_t>(local_a ? mb * GemmBlocking::kc : 0),
+                                 Scratch<acc_t>(GemmBlocking::kc * round_up(nc, uk.nr)), Scratch<acc_t>(mb * nc),
                                  std::vector<int64_t>(nc)}; },
         [&](int64_t task, TaskScratch& st) {
           const int64_t j0 = (task / (splits * m_blocks)) * nc, sp = (task / m_blocks) % splits;
@@ -216,13 +235,23 @@ void grad_weight_kernel(const Conv2dParams& p, const scalar_t* go, const scalar_
           const int64_t q0 = sp * split_len, q1 = std::min(Kd, q0 + split_len);
           acc_t* rows = st.cbuf.get() - m0 * nc;  // gemm_block indexes C by matrix row
           std::fill(st.cbuf.get(), st.cbuf.get() + mb * nc, acc_t(0));
-          if (q0 < q1)
-            gemm_block<acc_t>(uk, AOperand<acc_t>{a_packed.get(), Kd, false}, m0, m1, j0, ncur, q0, q1,
-                              [&](int64_t j, int64_t ncols, int64_t p0, int64_t kc, acc_t* dst) {
-                                pack_b(j, ncols, p0, kc, uk.nr, dst);
-                                return dst;
-                              },
+          auto pack_b_block = [&](int64_t j, int64_t ncols, int64_t p0, int64_t kc, acc_t* dst) {
+            pack_b(j, ncols, p0, kc, uk.nr, dst);
+            return dst;
+          };
+          if (!local_a && q0 < q1)
+            gemm_block<acc_t>(uk, AOperand<acc_t>{a_packed.get(), Kd, false}, m0, m1, j0, ncur, q0, q1, pack_b_block,
                               st.bbuf.get(), rows, nc);
+          // The same kc blocks in the same order (q0 is a multiple of kc), A packed block by block:
+          // the sums are those of the up-front packing, bit for bit.
+          for (int64_t pc = q0; local_a && pc < q1; pc += GemmBlocking::kc) {
+            const int64_t kcur = std::min<int64_t>(GemmBlocking::kc, q1 - pc);
+            pack_grad_output_block(p, go + g * Kg * p.y.c, m0, m1, pc, pc + kcur, kcur, uk.mr, st.abuf.get());
+            // gemm_block finds panel (m0 + i) / mr at (i / mr) * kcur * mr + pc * mr from data.
+            const acc_t* a_block = st.abuf.get() - (m0 / uk.mr) * kcur * uk.mr - pc * uk.mr;
+            gemm_block<acc_t>(uk, AOperand<acc_t>{a_block, kcur, false}, m0, m1, j0, ncur, pc, pc + kcur,
+                              pack_b_block, st.bbuf.get(), rows, nc);
+          }
           for (int64_t j = 0; j < ncur; ++j) st.woff[j] = weight_offset(j0 + j);
           for (int64_t k = m0; k < m1; ++k) {
             const acc_t* ck = rows + k * nc;
