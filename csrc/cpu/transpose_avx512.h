@@ -40,35 +40,34 @@ struct TransposeStages {
   }
 };
 
-// buf: 32 rows of 32 16-bit elements (row i at buf + 32 * i), transposed in place.
-CNNOPS_TRANSPOSE_TARGET inline void transpose32x32_u16(uint16_t* buf) {
-  static const TransposeStages<uint16_t, 32> st;
+// The two-source permute of T-sized elements: element e of the result is element idx[e] of a:b.
+CNNOPS_TRANSPOSE_TARGET inline __m512i permute2(__m512i a, __m512i idx, __m512i b, uint16_t) {
+  return _mm512_permutex2var_epi16(a, idx, b);
+}
+CNNOPS_TRANSPOSE_TARGET inline __m512i permute2(__m512i a, __m512i idx, __m512i b, uint32_t) {
+  return _mm512_permutex2var_epi32(a, idx, b);
+}
+
+// buf: n rows of n elements of T, n = 64 / sizeof(T) (one 64-byte row each; row i at buf + n * i),
+// transposed in place.
+template <typename T>
+CNNOPS_TRANSPOSE_TARGET inline void transpose_square(T* buf) {
+  constexpr int n = 64 / int(sizeof(T));
+  static const TransposeStages<T, n> st;
   for (int k = 0; k < st.kStages; ++k) {
-    const int b = 16 >> k;
+    const int b = (n / 2) >> k;
     const __m512i lo = _mm512_load_si512(st.s[k].lo), hi = _mm512_load_si512(st.s[k].hi);
-    for (int i = 0; i < 32; ++i) {
+    for (int i = 0; i < n; ++i) {
       if (i & b) continue;
-      const __m512i a = _mm512_loadu_si512(buf + 32 * i), c = _mm512_loadu_si512(buf + 32 * (i + b));
-      _mm512_storeu_si512(buf + 32 * i, _mm512_permutex2var_epi16(a, lo, c));
-      _mm512_storeu_si512(buf + 32 * (i + b), _mm512_permutex2var_epi16(a, hi, c));
+      const __m512i a = _mm512_loadu_si512(buf + n * i), c = _mm512_loadu_si512(buf + n * (i + b));
+      _mm512_storeu_si512(buf + n * i, permute2(a, lo, c, T()));
+      _mm512_storeu_si512(buf + n * (i + b), permute2(a, hi, c, T()));
     }
   }
 }
 
-// buf: 16 rows of 16 32-bit words (row i at buf + 16 * i), transposed in place.
-CNNOPS_TRANSPOSE_TARGET inline void transpose16x16_u32(uint32_t* buf) {
-  static const TransposeStages<uint32_t, 16> st;
-  for (int k = 0; k < st.kStages; ++k) {
-    const int b = 8 >> k;
-    const __m512i lo = _mm512_load_si512(st.s[k].lo), hi = _mm512_load_si512(st.s[k].hi);
-    for (int i = 0; i < 16; ++i) {
-      if (i & b) continue;
-      const __m512i a = _mm512_loadu_si512(buf + 16 * i), c = _mm512_loadu_si512(buf + 16 * (i + b));
-      _mm512_storeu_si512(buf + 16 * i, _mm512_permutex2var_epi32(a, lo, c));
-      _mm512_storeu_si512(buf + 16 * (i + b), _mm512_permutex2var_epi32(a, hi, c));
-    }
-  }
-}
+CNNOPS_TRANSPOSE_TARGET inline void transpose32x32_u16(uint16_t* buf) { transpose_square(buf); }
+CNNOPS_TRANSPOSE_TARGET inline void transpose16x16_u32(uint32_t* buf) { transpose_square(buf); }
 
 // dst[j * ldd + i] = src[i * lds + j] for i, j < 16: a 16 x 16 block of 32-bit words (floats).
 CNNOPS_TRANSPOSE_TARGET inline void transpose16x16_u32(const uint32_t* src, int64_t lds, uint32_t* dst, int64_t ldd) {
