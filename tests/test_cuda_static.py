@@ -42,19 +42,18 @@ def test_tensor_core_kernels_contain_hmma():
 # variant, tile M, tile N) -> (instructions per HMMA, registers), ceilings at this tree's counts
 # (nvcc 13.0, sm_90) plus about 3% / 6 registers (255 at most), so a change that makes a main
 # loop issue more, or spill closer, fails CI. The goal for the 16-bit loops is about 5 (4 non-MMA
-# instructions per HMMA, CUTLASS's Ampere kernels), met by the 128x128 tiles and the 1x1 loops;
-# lower a ceiling whenever a kernel improves. (Registers are the whole kernel's: the 1x1 kernels'
-# grew by up to 10 with the output phases' per-block problem, each still under its occupancy cap.)
+# instructions per HMMA, CUTLASS's Ampere kernels); lower a ceiling whenever a kernel improves.
+# (Registers are the whole kernel's.)
 MAIN_LOOP_BUDGETS = {  # (type, 1x1, tile M, tile N): (instructions per HMMA, registers)
-    ("bf16_t", False, 128, 128): (3.87, 255), ("bf16_t", False, 128, 64): (6.22, 173),
-    ("bf16_t", False, 64, 64): (9.59, 134), ("bf16_t", True, 128, 128): (2.70, 246),
-    ("bf16_t", True, 128, 64): (4.00, 161), ("bf16_t", True, 64, 64): (5.93, 119),
-    ("half_t", False, 128, 128): (3.87, 255), ("half_t", False, 128, 64): (6.22, 173),
-    ("half_t", False, 64, 64): (9.59, 134), ("half_t", True, 128, 128): (2.70, 246),
-    ("half_t", True, 128, 64): (4.00, 161), ("half_t", True, 64, 64): (5.93, 119),
-    ("float", False, 128, 128): (6.82, 254), ("float", False, 128, 64): (10.73, 174),
-    ("float", False, 64, 64): (15.58, 130), ("float", True, 128, 128): (5.62, 232),
-    ("float", True, 128, 64): (8.41, 160), ("float", True, 64, 64): (11.91, 112),
+    ("bf16_t", False, 128, 128): (3.13, 250), ("bf16_t", False, 128, 64): (4.83, 174),
+    ("bf16_t", False, 64, 64): (7.34, 132), ("bf16_t", True, 128, 128): (2.31, 243),
+    ("bf16_t", True, 128, 64): (3.26, 163), ("bf16_t", True, 64, 64): (4.74, 125),
+    ("half_t", False, 128, 128): (3.13, 250), ("half_t", False, 128, 64): (4.83, 174),
+    ("half_t", False, 64, 64): (7.34, 132), ("half_t", True, 128, 128): (2.31, 243),
+    ("half_t", True, 128, 64): (3.26, 163), ("half_t", True, 64, 64): (4.74, 125),
+    ("float", False, 128, 128): (6.06, 244), ("float", False, 128, 64): (9.31, 166),
+    ("float", False, 64, 64): (13.46, 124), ("float", True, 128, 128): (5.22, 228),
+    ("float", True, 128, 64): (7.67, 149), ("float", True, 64, 64): (10.82, 107),
 }
 
 
@@ -71,7 +70,8 @@ def test_main_loop_instruction_and_register_budgets():
     over = []
     for key, (per_hmma, regs) in MAIN_LOOP_BUDGETS.items():
         loop, usage = seen[key]
-        assert loop.hmma == key[2] * key[3] // 256, "main loop of %s: %d HMMA" % (key, loop.hmma)
+        # one k-tile's mma (ptxas may unroll the loop: a whole number of k-tiles per iteration)
+        assert loop.hmma % (key[2] * key[3] // 256) == 0, "main loop of %s: %d HMMA" % (key, loop.hmma)
         if loop.per_hmma > per_hmma or usage["REG"] > regs:
             over.append("%s: %.2f instructions per HMMA (budget %.2f), %d registers (budget %d)"
                         % (key, loop.per_hmma, per_hmma, usage["REG"], regs))

@@ -221,15 +221,16 @@ __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
   const int vec = tid % kVecsPerRow, row0 = tid / kVecsPerRow;
   const int at = SwizzledRows<T>::at(row0, vec * kVec);
   const ActivationIterator<T, kOneByOne, kPassesA, kRowsPerPass> a_loader(m0 + row0, x, p);
-  const FilterIterator<T, kPassesB, kRowsPerPass> b_loader(n0 + row0, w, p);
-  ReductionCursor<kOneByOne> column(vec * kVec, p);
+  const FilterIterator<T, kOneByOne, kPassesB, kRowsPerPass> b_loader(n0 + row0, w, p);
+  const ReductionWalk walk(p);
+  ReductionCursor<kOneByOne> column(vec * kVec, p, walk);
   // Fills `stage` with k-tile kt: called once per k-tile, in order. A 1x1's position is the
   // channel itself, computed from kt; the others walk theirs (ReductionCursor::advance).
   auto load_stage = [&](int stage, int kt) {
-    if constexpr (kOneByOne) column = ReductionCursor<kOneByOne>(kt * kTileK + vec * kVec, p);
-    a_loader.copy(&as[stage][row0], at, column, p);
-    b_loader.copy(&bs[stage][row0], at, column, p);
-    if constexpr (!kOneByOne) column.advance(kTileK, p);
+    if constexpr (kOneByOne) column = ReductionCursor<kOneByOne>(kt * kTileK + vec * kVec, p, walk);
+    a_loader.copy(&as[stage][row0], at, column, walk);
+    b_loader.copy(&bs[stage][row0], at, column);
+    if constexpr (!kOneByOne) column.advance(kTileK, walk);
   };
 
   float acc[kFragsM][kFragsN][4];
@@ -282,6 +283,23 @@ bool vector_stride(int64_t stride, int64_t size, int vec) { return size == 1 || 
 
 int vector_elements(DType dtype) { return dtype == DType::kFloat32 ? 4 : 8; }
 
+// The loaders walk the reduction in 32 bits (ReductionWalk): every tap offset they reach, into the
+// input from a window origin and into a filter -- up to one tap past the last in each axis, plus a
+// k-tile -- and the window offsets r * dil_h, s * dil_w must fit. Checked for the strides given and
+// for the channels-last copies a caller may make of the operands (the shape-only query decides
+// whether to make them).
+bool taps_fit_32(const Conv2dParams& p) {
+  const auto mag = [](int64_t v) { return v < 0 ? -v : v; };
+  const auto span = [&](int64_t r, int64_t s, int64_t sh, int64_t sw, int64_t sc) {
+    return r * mag(sh) + s * mag(sw) + p.C * mag(sc);
+  };
+  const int64_t limit = INT32_MAX - 64;
+  const int64_t x_span = std::max(span(p.R * p.dil_h, p.S * p.dil_w, p.x.h, p.x.w, p.x.c),
+                                  span(p.R * p.dil_h, p.S * p.dil_w, p.W * p.C, p.C, 1));
+  const int64_t w_span = std::max(span(p.R, p.S, p.w.h, p.w.w, p.w.c), span(p.R, p.S, p.S * p.C, p.C, 1));
+  return x_span < limit && w_span < limit && p.R * p.dil_h < limit && p.S * p.dil_w < limit;
+}
+
 }  // namespace
 
 bool fprop_tc_supports_shape(const Conv2dParams& p, DType dtype, bool allow_tf32) {
@@ -289,7 +307,8 @@ bool fprop_tc_supports_shape(const Conv2dParams& p, DType dtype, bool allow_tf32
   // The kernel keeps window origins and the reduction index in 32 bits.
   const bool small_origins = p.H + p.pad_top + p.pad_bottom < INT32_MAX && p.W + p.pad_left + p.pad_right < INT32_MAX;
   const bool small_reduction = p.R * p.S * p.C < INT32_MAX - 64;  // the tap decode divides in 32 bits
-  return type_ok && small_origins && small_reduction && p.groups == 1 && p.C % vector_elements(dtype) == 0;
+  return type_ok && small_origins && small_reduction && taps_fit_32(p) && p.groups == 1 &&
+         p.C % vector_elements(dtype) == 0;
 }
 
 // The problems a launch solves: its phases', or its own.

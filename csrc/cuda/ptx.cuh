@@ -255,6 +255,18 @@ __device__ __forceinline__ void st_shared(T* p, const T& v, const char* file = _
   *p = v;
 }
 
+// The pointer itself, hidden from the optimiser. A loader's row pointer made opaque once, before
+// the main loop, stays one 64-bit register pair, and `row + offset` with a 32-bit offset is one
+// IMAD.WIDE per copy; seen through, the compiler reassociates (base + row offset) + offset and
+// rebuilds the 64-bit sum in every copy (four instructions).
+template <typename T>
+__device__ __forceinline__ T* opaque(T* p) {
+#if !defined(CNNOPS_SIM)
+  asm("mov.b64 %0, %0;\n" : "+l"(p));
+#endif
+  return p;
+}
+
 // cp.async.cg (16 bytes; L2 only) / .ca (4 or 8 bytes) from global to shared memory. src_bytes <
 // kBytes zero-fills the rest (0: the whole destination is zero -- how a kernel pads; nothing is
 // read then, so the source address may lie outside the tensor).

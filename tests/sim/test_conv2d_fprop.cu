@@ -254,6 +254,26 @@ TEST(conv2d_fprop_tensor_cores_wide_tile) {
                      "fprop_tc_128x128x16_s3<tf32>", 1e-4, false, true);
 }
 
+// The tensor-core loaders walk the reduction's tap offsets in 32 bits: a shape whose offsets from a
+// window origin to its taps (up to one tap past the last) reach 2^31 elements takes the CUDA-core
+// kernel instead, decided on the shape alone (nothing is allocated or launched here). NHWC, C = 64,
+// 3x3: the span is 3 * W * 64 + 3 * 64 + 64, past the limit from W = 11184810.
+TEST(conv2d_fprop_tensor_cores_need_32_bit_tap_offsets) {
+  alignas(16) static cnnops::cuda::bf16_t dummy[8];
+  for (const int64_t W : {int64_t(11184800), int64_t(11184812)}) {
+    Conv2dParams p = params_of({1, 64, 3, W, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, true});
+    p.w = cnnops::Strides4{9 * 64, 1, 3 * 64, 64};  // KRSC
+    Conv2dFpropArgs a{};
+    a.p = p;
+    a.dtype = DType::kBFloat16;
+    a.x = dummy, a.w = dummy, a.y = dummy;
+    const bool fits = W < 11184810;
+    CHECK(std::string(cnnops::cuda::conv2d_fprop_plan(a)) ==
+          (fits ? "fprop_tc_128x64x32_s3<bf16>" : "fprop_simt_64x64x16<bf16>"));
+    CHECK(cnnops::cuda::conv2d_fprop_prefers_channels_last(p, DType::kBFloat16, false) == fits);
+  }
+}
+
 TEST(conv2d_fprop_tensor_cores_1x1_bf16) {
   check_fprop<cnnops::cuda::bf16_t>({1, 16, 13, 10, 40, 1, 1, 1, 0, 0, 0, 0, 1, 1, true}, DType::kBFloat16,
                                     "fprop_tc1x1_64x64x32_s3<bf16>", 2e-2);
