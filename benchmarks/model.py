@@ -93,11 +93,11 @@ def _sass_per_hmma() -> Dict[str, float]:
     out = {}
     for name, (loop, _) in sass.tensor_core_loops().items():
         m = re.search(r"fprop_tc_kernel<(?:cnnops::cuda::)?(\w+), (true|false), (?:cnnops::cuda::)?TcTile<(\d+), (\d+), "
-                      r"\d+, \d+, (\d+), \d+>", name)
+                      r"\d+, \d+, (\d+), \d+, (\d+)>", name)
         if not m:
             continue
         dtype = {"half_t": "f16", "bf16_t": "bf16", "float": "tf32"}[m.group(1)]
-        k = 16 if dtype == "tf32" else 32
+        k = int(m.group(6)) // (4 if dtype == "tf32" else 2)  # a k-tile: one shared row of reduction
         plan = "fprop_tc%s_%sx%sx%d_s%s<%s>" % ("1x1" if m.group(2) == "true" else "", m.group(3), m.group(4), k,
                                                m.group(5), dtype)
         out[plan] = loop.per_hmma

@@ -22,7 +22,7 @@ def out_size(case):
 
 def tensor_core_tile(case):
     """128 x 128 tiles when K >= 128 and they give every SM a block; else 128 x 64 when those do;
-    else 64 x 64."""
+    else 64 x 64 (whose rows hold 128 bytes of reduction, the others' 64)."""
     P, Q = out_size(case)
     npq, K = case[0] * P * Q, case[4]
     if K >= 128 and -(-npq // 128) * -(-K // 128) >= SM_COUNT:
@@ -97,11 +97,12 @@ def expected_kernel(case, dtype, tf32=False, channels_last=False):
     unpadded 1x1 filters, the tile by the heuristic above; CUDA cores otherwise."""
     N, C, H, W, K, R, S, stride, padding, dilation, groups = case
     tc = "fprop_tc1x1" if (R, S) == (1, 1) and padding in (0, "valid", (0, 0, 0, 0)) else "fprop_tc"
-    tile = "%dx%d" % tensor_core_tile(case)
+    tile = tensor_core_tile(case)
+    row_bytes = 128 if tile == (64, 64) else 64
     if dtype in (torch.float16, torch.bfloat16) and groups == 1 and C % 8 == 0:
-        return f"{tc}_{tile}x32_s3<{DTYPE_TAG[dtype]}>"
+        return f"{tc}_{tile[0]}x{tile[1]}x{row_bytes // 2}_s3<{DTYPE_TAG[dtype]}>"
     if dtype == torch.float32 and tf32 and groups == 1 and C % 4 == 0:
-        return f"{tc}_{tile}x16_s3<tf32>"
+        return f"{tc}_{tile[0]}x{tile[1]}x{row_bytes // 4}_s3<tf32>"
     if direct_takes(C, K, R, S, stride, dilation, groups, dtype):
         return direct_kernel(C, K, R, S, stride, dilation, groups, dtype, channels_last)
     return f"fprop_simt_64x64x16<{DTYPE_TAG[dtype]}>"

@@ -355,7 +355,7 @@ def test_model_counts_the_grid_and_labels_itself():
     rows = model.model_suites(["resnet50"], batch=2, sample_blocks=1, layers=["l4 1x1 2048->512"])
     assert len(rows) == 1
     r = rows[0]
-    assert r.kernel == "fprop_tc1x1_64x64x32_s3<bf16>" and r.blocks == 2 * 8
+    assert r.kernel == "fprop_tc1x1_64x64x64_s3<bf16>" and r.blocks == 2 * 8
     assert r.hmma == r.blocks * (2048 // 32) * (64 // 16) * (64 // 8) * 2
     terms = {k: v for k, v in r.times_us.items() if v is not None}
     assert r.bound == max(terms, key=terms.get) and r.model_us == terms[r.bound]

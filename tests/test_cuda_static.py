@@ -42,18 +42,18 @@ def test_tensor_core_kernels_contain_hmma():
 # variant, tile M, tile N) -> (instructions per HMMA, registers), ceilings at this tree's counts
 # (nvcc 13.0, sm_90) plus about 3% / 6 registers (255 at most), so a change that makes a main
 # loop issue more, or spill closer, fails CI. The goal for the 16-bit loops is about 5 (4 non-MMA
-# instructions per HMMA, CUTLASS's Ampere kernels); lower a ceiling whenever a kernel improves.
-# (Registers are the whole kernel's.)
+# instructions per HMMA, CUTLASS's Ampere kernels), met by every tile; lower a ceiling whenever a
+# kernel improves. (Registers are the whole kernel's.)
 MAIN_LOOP_BUDGETS = {  # (type, 1x1, tile M, tile N): (instructions per HMMA, registers)
-    ("bf16_t", False, 128, 128): (3.13, 250), ("bf16_t", False, 128, 64): (4.83, 174),
-    ("bf16_t", False, 64, 64): (7.34, 132), ("bf16_t", True, 128, 128): (2.31, 243),
-    ("bf16_t", True, 128, 64): (3.26, 163), ("bf16_t", True, 64, 64): (4.74, 125),
-    ("half_t", False, 128, 128): (3.13, 250), ("half_t", False, 128, 64): (4.83, 174),
-    ("half_t", False, 64, 64): (7.34, 132), ("half_t", True, 128, 128): (2.31, 243),
-    ("half_t", True, 128, 64): (3.26, 163), ("half_t", True, 64, 64): (4.74, 125),
-    ("float", False, 128, 128): (6.06, 244), ("float", False, 128, 64): (9.31, 166),
-    ("float", False, 64, 64): (13.46, 124), ("float", True, 128, 128): (5.22, 228),
-    ("float", True, 128, 64): (7.67, 149), ("float", True, 64, 64): (10.82, 107),
+    ("bf16_t", False, 128, 128): (3.09, 248), ("bf16_t", False, 128, 64): (4.83, 174),
+    ("bf16_t", False, 64, 64): (5.28, 134), ("bf16_t", True, 128, 128): (2.31, 242),
+    ("bf16_t", True, 128, 64): (3.26, 163), ("bf16_t", True, 64, 64): (3.71, 130),
+    ("half_t", False, 128, 128): (3.09, 248), ("half_t", False, 128, 64): (4.83, 174),
+    ("half_t", False, 64, 64): (5.28, 134), ("half_t", True, 128, 128): (2.31, 242),
+    ("half_t", True, 128, 64): (3.26, 163), ("half_t", True, 64, 64): (3.71, 130),
+    ("float", False, 128, 128): (6.01, 246), ("float", False, 128, 64): (9.24, 166),
+    ("float", False, 64, 64): (11.82, 132), ("float", True, 128, 128): (5.22, 228),
+    ("float", True, 128, 64): (7.67, 152), ("float", True, 64, 64): (9.66, 126),
 }
 
 
@@ -76,3 +76,7 @@ def test_main_loop_instruction_and_register_budgets():
             over.append("%s: %.2f instructions per HMMA (budget %.2f), %d registers (budget %d)"
                         % (key, loop.per_hmma, per_hmma, usage["REG"], regs))
     assert not over, "main loops over budget:\n" + "\n".join(over)
+    # The issue's goal for the 16-bit loops, apart from the per-kernel ceilings: about 4 non-MMA
+    # instructions per HMMA (the worst today, the 64x64 3x3 loop, issues 4.12).
+    heavy = {key: seen[key][0].non_mma_per_hmma for key in seen if key[0] != "float"}
+    assert max(heavy.values()) <= 4.2, heavy

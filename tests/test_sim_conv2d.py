@@ -106,7 +106,7 @@ def test_float32_is_ieee_when_tf32_is_off():
         check_sim_conv((2, 8, 9, 9, 16, 3, 3, 1, 1, 1, 1), torch.float32)
         assert sim.last_kernel("conv2d_forward") == "fprop_simt_64x64x16<f32>"
     with conv_tf32(True):
-        assert sim.conv2d_forward_plan(x, w, None, [1, 1], [1] * 4, [1, 1], 1) == "fprop_tc_64x64x16_s3<tf32>"
+        assert sim.conv2d_forward_plan(x, w, None, [1, 1], [1] * 4, [1, 1], 1) == "fprop_tc_64x64x32_s3<tf32>"
         # C % 4 != 0: CUDA cores, IEEE, even with TF32 allowed.
         x6, w6 = rand(2, 6, 9, 9, dtype=torch.float32), rand(16, 6, 3, 3, dtype=torch.float32)
         assert sim.conv2d_forward_plan(x6, w6, None, [1, 1], [1] * 4, [1, 1], 1) == "fprop_simt_64x64x16<f32>"
@@ -127,18 +127,21 @@ def check_tensor_core_case(case, dtype, layout):
     assert sim.last_kernel("conv2d_forward") == expected_kernel(case, dtype, tf32=dtype == torch.float32)
     # Every warp (4 per block, 2 x 2) ran frags_m * frags_n mma per slice, frags_m = tile_m / 32
     # 16-row A tiles by frags_n = tile_n / 16 8-column B tiles (and, for 16-bit types, as many
-    # ldmatrix.x4 as it has A tiles plus half its B tiles), two slices per 64-byte step; every
-    # thread (128) issued (tile_m + tile_n) / 32 16-byte copies per step.
+    # ldmatrix.x4 as it has A tiles plus half its B tiles), row_bytes / 32 slices per step (a
+    # k-tile of one row); every thread (128) issued (tile_m + tile_n) * row_bytes / 2048 16-byte
+    # copies per step.
     tile_m, tile_n = tensor_core_tile(case)
+    row_bytes = 128 if (tile_m, tile_n) == (64, 64) else 64
     P, Q = out_size(case)
     blocks = -(-N * P * Q // tile_m) * -(-K // tile_n)
-    k_steps = -(-C * R * S // (16 if dtype == torch.float32 else 32))
+    k_steps = -(-C * R * S // (row_bytes // (4 if dtype == torch.float32 else 2)))
+    slices = row_bytes // 32
     frags_m, frags_n = tile_m // 32, tile_n // 16
     counters = sim.counters()
-    assert counters["mma_sync"] == blocks * 4 * k_steps * 2 * frags_m * frags_n
+    assert counters["mma_sync"] == blocks * 4 * k_steps * slices * frags_m * frags_n
     assert counters["ldmatrix"] == (0 if dtype == torch.float32 else
-                                    blocks * 4 * k_steps * 2 * (frags_m + frags_n // 2))
-    assert counters["cp_async"] == blocks * 128 * k_steps * (tile_m + tile_n) // 32
+                                    blocks * 4 * k_steps * slices * (frags_m + frags_n // 2))
+    assert counters["cp_async"] == blocks * 128 * k_steps * (tile_m + tile_n) * row_bytes // 2048
 
 
 def test_unaligned_channels_last_view_falls_back_to_cuda_cores():

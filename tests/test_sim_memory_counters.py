@@ -46,18 +46,19 @@ def total(sites, field, **match):
 
 def test_exact_counts_of_an_aligned_3x3_layer(profiling):
     """N=2, C=64, 8x8, K=64, 3x3/1 pad 1, bf16 NHWC: 128 output rows, 2 blocks of the 64x64 tile
-    (4 warps of 32x32), 18 k-tiles of 32 channels, 2 k-slices each."""
+    (4 warps of 32x32), 9 k-tiles of 64 channels (128-byte rows), 4 k-slices each."""
     kernel, sites = run_nhwc(2, 64, 8, 8, 64, 3, 3, 1, 1, torch.bfloat16)
-    assert kernel == "fprop_tc_64x64x32_s3<bf16>"
-    warp_slices = 2 * 4 * 18 * 2  # blocks x warps x k-tiles x slices
+    assert kernel == "fprop_tc_64x64x64_s3<bf16>"
+    warp_slices = 2 * 4 * 9 * 4  # blocks x warps x k-tiles x slices
     # ldmatrix.x4: 2 A (kFragsM) + 2 B (kFragsN / 2) per warp slice, 4 wavefronts each, no conflict.
     assert total(sites, "instructions", instruction="ldmatrix.x4") == warp_slices * 4
     assert total(sites, "wavefronts", instruction="ldmatrix.x4") == warp_slices * 4 * 4
     assert total(sites, "ideal_wavefronts", instruction="ldmatrix.x4") == warp_slices * 4 * 4
     assert sim.counters()["mma_sync"] == warp_slices * 2 * 4
-    # cp.async: 2 passes of A rows and 2 of B rows per thread and k-tile; each warp-level copy
-    # writes 512 bytes in 4 conflict-free wavefronts and reads 2 sectors per row inside the image.
-    copies = 2 * 4 * 18 * 2
+    # cp.async: 4 passes of A rows and 4 of B rows per thread and k-tile (16 rows of 8 chunks per
+    # pass); each warp-level copy writes 512 bytes (4 rows) in 4 conflict-free wavefronts and reads
+    # 4 sectors per row inside the image.
+    copies = 2 * 4 * 9 * 4
     for side in ("shared", "global"):
         assert total(sites, "instructions", instruction="cp.async.16", space=side) == 2 * copies
     assert total(sites, "wavefronts", instruction="cp.async.16", space="shared") == 2 * copies * 4

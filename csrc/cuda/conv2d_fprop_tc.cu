@@ -5,13 +5,14 @@
 // float16 / bfloat16, C % 4 == 0 for float32 as TF32), so that every vector of consecutive
 // reduction elements (one filter tap, 8 or 4 channels) is one aligned 16-byte copy.
 //
-// Block tiles of M positions x N filters x 64 bytes of reduction (32 16-bit or 16 TF32 elements)
-// -- 128 x 128, 128 x 64 or 64 x 64 (conv2d_fprop_tc_tiles.h) -- of 2 x 2 warps, a 3-stage
-// cp.async pipeline (padding taps are zero-filled by the copy itself). 16-bit types: fragments
-// by ldmatrix.x4, mma.sync.m16n8k16. float32: fragments by 32-bit shared loads rounded with
-// cvt.rna.tf32, mma.sync.m16n8k8.tf32 -- what torch's cuDNN convolutions do when TF32 is
-// allowed. Shared rows are 64 bytes, unpadded, with their four 16-byte chunks swizzled
-// (SwizzledRows below), so that the cp.async writes, the ldmatrix reads and the TF32 fragment
+// Block tiles of M positions x N filters x one row of reduction, 64 or 128 bytes (32 or 64 16-bit
+// elements, 16 or 32 TF32) -- 128 x 128 x 64 B, 128 x 64 x 64 B or 64 x 64 x 128 B
+// (conv2d_fprop_tc_tiles.h) -- of 2 x 2 warps, a 3-stage cp.async pipeline (padding taps are
+// zero-filled by the copy itself). 16-bit types: fragments by ldmatrix.x4, mma.sync.m16n8k16.
+// float32: fragments by 32-bit shared loads rounded with cvt.rna.tf32, mma.sync.m16n8k8.tf32 --
+// what torch's cuDNN convolutions do when TF32 is allowed. Every tile sums an output's products
+// in the same order (k-slices of the mma's depth, in k order), so the tile changes speed, never
+// bits. Shared rows are unpadded, with their 16-byte chunks swizzled (SwizzledRows below), so that the cp.async writes, the ldmatrix reads and the TF32 fragment
 // loads are all free of bank conflicts (the simulator's memory counters check it:
 // tests/test_sim_memory_counters.py). Each thread decodes its A rows' positions once; the filter
 // tap of its reduction column is decoded once per kernel and then walked a k-tile per step
@@ -40,41 +41,47 @@ namespace cnnops {
 namespace cuda {
 namespace {
 
-// What differs between the element types: the shared-memory element, the vector and tile widths
-// in elements, and the mma shape's depth. Rows are 64 bytes: kTileK elements, 4 vectors.
+// What differs between the element types: the shared-memory element, the vector width in
+// elements, and the mma shape's depth. A tile's rows hold Tile::kRowBytes of reduction (its k-tile
+// depth in elements follows: kTileK below).
 template <typename T>
 struct TcTraits {  // float16 / bfloat16
   using Smem = uint16_t;
-  static constexpr int kVec = 8, kTileK = 32, kMmaK = 16;
+  static constexpr int kVec = 8, kMmaK = 16;
   static constexpr const char* kName = std::is_same<T, half_t>::value ? "f16" : "bf16";
 };
 template <>
 struct TcTraits<float> {  // float32 read as TF32
   using Smem = float;
-  static constexpr int kVec = 4, kTileK = 16, kMmaK = 8;
+  static constexpr int kVec = 4, kMmaK = 8;
   static constexpr const char* kName = "tf32";
 };
-// The shared tiles' layout: row r's 16-byte chunk c (elements c * kVec ..) is stored at chunk
-// c ^ ((r / 2) % 4) of the row (CUTLASS's XOR swizzle, for 64-byte rows). A 128-byte bank line
-// holds rows 2j and 2j + 1, so:
-// - a cp.async quarter-warp (2 rows x 4 chunks) fills one line's 8 chunk slots, one each;
+// The reduction elements of one shared row (a k-tile) of element type T in rows of kRowBytes.
+template <typename T, int kRowBytes>
+constexpr int tile_k() {
+  return kRowBytes / int(sizeof(typename TcTraits<T>::Smem));
+}
+
+// The shared tiles' layout, CUTLASS's XOR swizzle: row r's 16-byte chunk c (elements c * kVec ..)
+// is stored at chunk c ^ ((r / L) % V) of the row, with V = kRowBytes / 16 chunks per row and
+// L = 128 / kRowBytes rows per 128-byte bank line -- 64-byte rows: c ^ ((r / 2) % 4), 128-byte
+// rows: c ^ (r % 8). So:
+// - a cp.async quarter-warp (8 lanes: L rows x V chunks) fills one line's 8 chunk slots, one each;
 // - an ldmatrix 8x8 matrix (rows r .. r + 7 at one chunk, r a multiple of 8) lands on 8 distinct
-//   slots: (r % 2) picks the line half, (r / 2) % 4 the chunk;
+//   slots: (r % L) picks the line's part, (r / L) % V the chunk;
 // - a TF32 fragment load (rows g = 0..7 x words t = 0..3 of one chunk) covers all 32 banks.
 // Unpadded, the tiles are 20% smaller than with 16-byte padding (which also left 2-way conflicts
 // in the cp.async writes).
-template <typename T>
+template <typename T, int kRowBytes>
 struct SwizzledRows {
-  static constexpr int kVec = TcTraits<T>::kVec, kPitch = TcTraits<T>::kTileK;
+  static_assert(kRowBytes == 64 || kRowBytes == 128, "rows of 64 or 128 bytes");
+  static constexpr int kVec = TcTraits<T>::kVec, kPitch = tile_k<T, kRowBytes>();
+  static constexpr int kChunks = kRowBytes / 16, kRowsPerLine = 128 / kRowBytes;
   // The element offset within its row of element k of row `row`.
   static __device__ __forceinline__ int at(int row, int k) {
-    return (((k / kVec) ^ ((row >> 1) & 3)) * kVec) | (k % kVec);
+    return (((k / kVec) ^ ((row / kRowsPerLine) % kChunks)) * kVec) | (k % kVec);
   }
 };
-template <typename T>
-constexpr int row_pitch() {
-  return SwizzledRows<T>::kPitch;
-}
 
 // Where a lane's fragment rows lie in its warp's tiles, per k-slice: element offsets from the
 // warp tile's first row (a multiple of 8, so the swizzle follows from the row within it). They
@@ -83,13 +90,13 @@ constexpr int row_pitch() {
 //   16-bit: a / b = the lane's ldmatrix row address in the A / B tile.
 //   TF32:   a / b = word t / t + 4 of row g (the same for both tiles: rows g and g + 8, and the
 //           filter rows j * 8 + g, share row g's swizzle).
-template <typename T>
+template <typename T, int kRowBytes>
 struct FragmentOffsets {
-  static constexpr int kSlices = TcTraits<T>::kTileK / TcTraits<T>::kMmaK;
+  static constexpr int kSlices = tile_k<T, kRowBytes>() / TcTraits<T>::kMmaK;
   int a[kSlices], b[kSlices];
 
   __device__ __forceinline__ explicit FragmentOffsets(int lane) {
-    using Rows = SwizzledRows<T>;
+    using Rows = SwizzledRows<T, kRowBytes>;
     constexpr int kPitch = Rows::kPitch;
     #pragma unroll
     for (int s = 0; s < kSlices; ++s) {
@@ -110,10 +117,11 @@ struct FragmentOffsets {
 };
 
 // One k-slice of a warp's tile: fragments from shared memory, then kFragsM x kFragsN mma.
-template <typename T, int kFragsM, int kFragsN, typename Smem>
+template <typename T, int kRowBytes, int kFragsM, int kFragsN, typename Smem>
 __device__ __forceinline__ void warp_mma_slice(float (&acc)[kFragsM][kFragsN][4], const Smem* a_tile,
-                                               const Smem* b_tile, int slice, const FragmentOffsets<T>& at) {
-  constexpr int kPitch = row_pitch<T>();
+                                               const Smem* b_tile, int slice,
+                                               const FragmentOffsets<T, kRowBytes>& at) {
+  constexpr int kPitch = SwizzledRows<T, kRowBytes>::kPitch;
   uint32_t a[kFragsM][4], b[kFragsN][2];
   if constexpr (std::is_same<T, float>::value) {
     // m16n8k8 tf32: a0 = A[g][t], a1 = A[g+8][t], a2 = A[g][t+4], a3 = A[g+8][t+4];
@@ -204,7 +212,9 @@ __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
   constexpr int kFragsM = Tile::kFragsM, kFragsN = Tile::kFragsN, kVecsPerRow = Tile::kVecsPerRow;
   constexpr int kRowsPerPass = Tile::kRowsPerPass, kPassesA = Tile::kPassesA, kPassesB = Tile::kPassesB;
   using Smem = typename TcTraits<T>::Smem;
-  constexpr int kVec = TcTraits<T>::kVec, kTileK = TcTraits<T>::kTileK, kPitch = row_pitch<T>();
+  constexpr int kRowBytes = Tile::kRowBytes;
+  using Rows = SwizzledRows<T, kRowBytes>;
+  constexpr int kVec = TcTraits<T>::kVec, kTileK = tile_k<T, kRowBytes>(), kPitch = Rows::kPitch;
   alignas(16) __shared__ Smem as[kStages][kTileM][kPitch];
   alignas(16) __shared__ Smem bs[kStages][kTileN][kPitch];
 
@@ -219,7 +229,7 @@ __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
   static_assert(kRowsPerPass % 8 == 0 && kWarpM % 8 == 0 && kWarpN % 8 == 0,
                 "loader rows and warp tiles must start where the swizzle pattern does");
   const int vec = tid % kVecsPerRow, row0 = tid / kVecsPerRow;
-  const int at = SwizzledRows<T>::at(row0, vec * kVec);
+  const int at = Rows::at(row0, vec * kVec);
   const ActivationIterator<T, kOneByOne, kPassesA, kRowsPerPass> a_loader(m0 + row0, x, p);
   const FilterIterator<T, kOneByOne, kPassesB, kRowsPerPass> b_loader(n0 + row0, w, p);
   const ReductionWalk walk(p);
@@ -250,7 +260,7 @@ __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
   }
 
   const int wm = warp % kWarpsM, wn = warp / kWarpsM;
-  const FragmentOffsets<T> frag_at(lane);
+  const FragmentOffsets<T, kRowBytes> frag_at(lane);
   // The stage step kt reads (kt % kStages) and the one it fills (the step kStages - 1 ahead),
   // counted round instead of divided.
   int st = 0, fill = kStages - 1;
@@ -262,8 +272,8 @@ __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
     fill = fill + 1 == kStages ? 0 : fill + 1;
 
     #pragma unroll
-    for (int slice = 0; slice < FragmentOffsets<T>::kSlices; ++slice)
-      warp_mma_slice<T, kFragsM, kFragsN>(acc, &as[st][wm * kWarpM][0], &bs[st][wn * kWarpN][0], slice, frag_at);
+    for (int slice = 0; slice < FragmentOffsets<T, kRowBytes>::kSlices; ++slice)
+      warp_mma_slice<T, kRowBytes, kFragsM, kFragsN>(acc, &as[st][wm * kWarpM][0], &bs[st][wn * kWarpN][0], slice, frag_at);
     st = st + 1 == kStages ? 0 : st + 1;
   }
   // Epilogue, act(acc + bias + residual), staged through the (now idle) pipeline stages so that
@@ -356,7 +366,7 @@ int64_t sm_count() {
 template <typename T, bool kOneByOne, typename Tile>
 const char* kernel_name() {
   static const std::string name = std::string(kOneByOne ? "fprop_tc1x1_" : "fprop_tc_") + std::to_string(Tile::kTileM) +
-                                  "x" + std::to_string(Tile::kTileN) + "x" + std::to_string(TcTraits<T>::kTileK) + "_s" +
+                                  "x" + std::to_string(Tile::kTileN) + "x" + std::to_string(tile_k<T, Tile::kRowBytes>()) + "_s" +
                                   std::to_string(Tile::kStages) + "<" + TcTraits<T>::kName + ">";
   return name.c_str();
 }

@@ -9,16 +9,18 @@ namespace cnnops {
 namespace cuda {
 
 // A block tile configuration: kTileM output positions x kTileN filters per block, kWarpsM x
-// kWarpsN warps, kStages pipeline stages of 64 bytes of reduction per row, and the resident
-// blocks per SM the register budget is planned for (__launch_bounds__). Everything else follows.
-template <int kTileM_, int kTileN_, int kWarpsM_, int kWarpsN_, int kStages_, int kMinBlocksPerSm_>
+// kWarpsN warps, kStages pipeline stages of kRowBytes of reduction per row (a k-tile), and the
+// resident blocks per SM the register budget is planned for (__launch_bounds__). Everything else
+// follows.
+template <int kTileM_, int kTileN_, int kWarpsM_, int kWarpsN_, int kStages_, int kMinBlocksPerSm_,
+          int kRowBytes_ = 64>
 struct TcTile {
   static constexpr int kTileM = kTileM_, kTileN = kTileN_, kWarpsM = kWarpsM_, kWarpsN = kWarpsN_;
-  static constexpr int kStages = kStages_, kMinBlocksPerSm = kMinBlocksPerSm_;
+  static constexpr int kStages = kStages_, kMinBlocksPerSm = kMinBlocksPerSm_, kRowBytes = kRowBytes_;
   static constexpr int kThreads = 32 * kWarpsM * kWarpsN;
   static constexpr int kWarpM = kTileM / kWarpsM, kWarpN = kTileN / kWarpsN;
   static constexpr int kFragsM = kWarpM / 16, kFragsN = kWarpN / 8;  // mma tiles per warp
-  static constexpr int kVecsPerRow = 64 / 16;                        // 16-byte copies per 64-byte row
+  static constexpr int kVecsPerRow = kRowBytes / 16;                 // 16-byte copies per row
   static constexpr int kRowsPerPass = kThreads / kVecsPerRow;        // rows one loader pass covers
   static constexpr int kPassesA = kTileM / kRowsPerPass, kPassesB = kTileN / kRowsPerPass;
   static_assert(kTileM % kRowsPerPass == 0 && kTileN % kRowsPerPass == 0, "whole loader passes");
@@ -28,8 +30,12 @@ struct TcTile {
 // 128 x 64 for most layers. Three resident blocks per SM (36 KB of shared memory each) lets ptxas
 // use up to 170 registers instead of squeezing to 128 for four, which spilled.
 using TileLarge = TcTile<128, 64, 2, 2, 3, 3>;
-// 64 x 64 when the large tiles would not give every SM a block (deep layers, small batches).
-using TileSmall = TcTile<64, 64, 2, 2, 3, 4>;
+// 64 x 64 when the large tiles would not give every SM a block (deep layers, small batches). Its
+// 32 x 32 warps do half the mma per k-tile of the larger tiles' warps, so a 64-byte k-tile left
+// the per-step work (barrier, stage counters, the tap walk, the copies' addresses) at 7 issued
+// instructions per mma; 128-byte rows halve its share (4 k-slices per step). 48 KB of shared
+// memory (the static limit), four resident blocks.
+using TileSmall = TcTile<64, 64, 2, 2, 3, 4, 128>;
 // 128 x 128 with 64 x 64 warp tiles where the layer fills the GPU with them: a warp's 8
 // ldmatrix.x4 feed 32 mma per k-slice (the 64 x 32 warps' 6 feed 16), which halves the shared-
 // memory wavefronts and the loop's issue slots per mma. Two resident blocks per SM (48 KB of

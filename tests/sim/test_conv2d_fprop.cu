@@ -191,10 +191,10 @@ TEST(conv2d_fprop_fused_epilogue_cuda_cores) {
 
 TEST(conv2d_fprop_fused_epilogue_tensor_cores_and_tf32) {
   check_fprop<cnnops::cuda::bf16_t>({2, 16, 9, 7, 72, 3, 3, 1, 1, 1, 1, 1, 1, 1, true}, DType::kBFloat16,
-                                    "fprop_tc_64x64x32_s3<bf16>", 2e-2, true);
+                                    "fprop_tc_64x64x64_s3<bf16>", 2e-2, true);
   // float32 as TF32 (C % 4 == 0), KRSC filters: inputs rounded to 10-bit mantissas.
   check_fprop<float>({2, 12, 9, 7, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, true}, DType::kFloat32,
-                     "fprop_tc_64x64x16_s3<tf32>", 1e-4, true, true);
+                     "fprop_tc_64x64x32_s3<tf32>", 1e-4, true, true);
 }
 
 TEST(conv2d_fprop_depthwise_nhwc) {
@@ -222,12 +222,12 @@ TEST(conv2d_fprop_direct_sliding_rows) {
 TEST(conv2d_fprop_tensor_cores_f16_nhwc) {
   using cnnops::cuda::half_t;
   check_fprop<half_t>({2, 16, 7, 9, 24, 3, 3, 2, 1, 1, 2, 0, 1, 1, true}, DType::kFloat16,
-                      "fprop_tc_64x64x32_s3<f16>", 4e-3);
+                      "fprop_tc_64x64x64_s3<f16>", 4e-3);
   CHECK(sim::counter(sim::Counter::kMmaSync) > 0);
   // Right and bottom padding reached, N*P*Q = 130 (two 128-row tiles, every warp row used), a
   // K tile and a half, 3 pipeline steps.
   check_fprop<half_t>({2, 32, 9, 10, 96, 3, 3, 1, 0, 1, 2, 1, 1, 1, true}, DType::kFloat16,
-                      "fprop_tc_64x64x32_s3<f16>", 4e-3);
+                      "fprop_tc_64x64x64_s3<f16>", 4e-3);
 }
 
 // On a GPU with 2 SMs the same shapes get the 128 x 64 tile (the heuristic reads the SM count).
@@ -276,7 +276,7 @@ TEST(conv2d_fprop_tensor_cores_need_32_bit_tap_offsets) {
 
 TEST(conv2d_fprop_tensor_cores_1x1_bf16) {
   check_fprop<cnnops::cuda::bf16_t>({1, 16, 13, 10, 40, 1, 1, 1, 0, 0, 0, 0, 1, 1, true}, DType::kBFloat16,
-                                    "fprop_tc1x1_64x64x32_s3<bf16>", 2e-2);
+                                    "fprop_tc1x1_64x64x64_s3<bf16>", 2e-2);
 }
 
 // One launch of 2 channel chunks x 3 bands of filter rows (ReductionSplits, the tensor-core
@@ -405,18 +405,18 @@ TEST(conv2d_fprop_tensor_core_epilogue_paths) {
   using cnnops::cuda::bf16_t;
   const Shape shape{2, 16, 7, 6, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, true};
   for (int offset = 0; offset < 2; ++offset) {
-    check_fprop<bf16_t>(shape, DType::kBFloat16, "fprop_tc_64x64x32_s3<bf16>", 2e-2, true, false, true, offset);
-    check_fprop<float>(shape, DType::kFloat32, "fprop_tc_64x64x16_s3<tf32>", 1e-4, true, true, true, offset);
+    check_fprop<bf16_t>(shape, DType::kBFloat16, "fprop_tc_64x64x64_s3<bf16>", 2e-2, true, false, true, offset);
+    check_fprop<float>(shape, DType::kFloat32, "fprop_tc_64x64x32_s3<tf32>", 1e-4, true, true, true, offset);
   }
-  check_fprop<bf16_t>(shape, DType::kBFloat16, "fprop_tc_64x64x32_s3<bf16>", 2e-2, false, false, false, 1);
+  check_fprop<bf16_t>(shape, DType::kBFloat16, "fprop_tc_64x64x64_s3<bf16>", 2e-2, false, false, false, 1);
   // NCHW outputs (channel stride P * Q) take the element path, with and without a residual.
-  check_fprop<bf16_t>(shape, DType::kBFloat16, "fprop_tc_64x64x32_s3<bf16>", 2e-2, false, false, false, 0, true);
-  check_fprop<bf16_t>(shape, DType::kBFloat16, "fprop_tc_64x64x32_s3<bf16>", 2e-2, true, false, true, 0, true);
+  check_fprop<bf16_t>(shape, DType::kBFloat16, "fprop_tc_64x64x64_s3<bf16>", 2e-2, false, false, false, 0, true);
+  check_fprop<bf16_t>(shape, DType::kBFloat16, "fprop_tc_64x64x64_s3<bf16>", 2e-2, true, false, true, 0, true);
   // K = 24 fills its vectors: every store is one (checked in check_fprop).
   const Shape full{2, 16, 7, 6, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, true};
-  check_fprop<bf16_t>(full, DType::kBFloat16, "fprop_tc_64x64x32_s3<bf16>", 2e-2, false);
-  check_fprop<bf16_t>(full, DType::kBFloat16, "fprop_tc_64x64x32_s3<bf16>", 2e-2, true, false, true);
-  check_fprop<float>(full, DType::kFloat32, "fprop_tc_64x64x16_s3<tf32>", 1e-4, true, true, true);
+  check_fprop<bf16_t>(full, DType::kBFloat16, "fprop_tc_64x64x64_s3<bf16>", 2e-2, false);
+  check_fprop<bf16_t>(full, DType::kBFloat16, "fprop_tc_64x64x64_s3<bf16>", 2e-2, true, false, true);
+  check_fprop<float>(full, DType::kFloat32, "fprop_tc_64x64x32_s3<tf32>", 1e-4, true, true, true);
 }
 
 TEST(conv2d_fprop_cuda_cores_f64_and_bf16_names) {
