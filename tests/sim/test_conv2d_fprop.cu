@@ -274,6 +274,50 @@ TEST(conv2d_fprop_tensor_cores_need_32_bit_tap_offsets) {
   }
 }
 
+// Every tile configuration sums an output's products in the same order (mma k-slices in k order),
+// so the tile the SM count picks changes speed, never bits: 132 SMs give the 64x64 tile (128-byte
+// rows), 6 the 128x64 and 2 the 128x128 (64-byte rows). C = 40: taps change inside k-tiles of
+// either depth.
+template <typename T>
+void check_same_bits_on_every_tile(DType dtype, bool allow_tf32, const char* type) {
+  Conv2dParams p = params_of({2, 40, 9, 10, 160, 3, 3, 1, 1, 1, 1, 1, 1, 1, true});
+  p.w = cnnops::Strides4{9 * 40, 1, 3 * 40, 40};  // KRSC
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal;
+  auto random = [&](int64_t count) {
+    std::vector<T> v;
+    for (int64_t i = 0; i < count; ++i) v.push_back(cnnops::cuda::from_acc<T>(normal(rng)));
+    return v;
+  };
+  DeviceBuffer<T> dx(random(p.N * p.C * p.H * p.W)), dw(random(p.K * p.C * 9)), db(random(p.K));
+  DeviceBuffer<T> dy(p.N * p.K * p.P * p.Q);
+  std::vector<std::vector<T>> outputs;
+  for (const int sms : {132, 6, 2}) {
+    cudaDeviceProp gpu = sim::default_device_properties();
+    gpu.multiProcessorCount = sms;
+    REQUIRE(sim::set_device_properties(gpu) == cudaSuccess);
+    Conv2dFpropArgs a{};
+    a.p = p;
+    a.dtype = dtype;
+    a.allow_tf32 = allow_tf32;
+    a.x = dx.get(), a.w = dw.get(), a.bias = db.get(), a.y = dy.get();
+    dy.upload(std::vector<T>(dy.size(), cnnops::cuda::from_acc<T>(NAN)));
+    const cnnops::cuda::LaunchResult r = cnnops::cuda::conv2d_fprop(a, nullptr);
+    REQUIRE(r.error == nullptr);
+    const std::string tile = sms == 132 ? "64x64x" : sms == 6 ? "128x64x" : "128x128x";
+    const std::string depth = sms == 132 ? (allow_tf32 ? "32" : "64") : (allow_tf32 ? "16" : "32");
+    CHECK_EQ(std::string(r.kernel), "fprop_tc_" + tile + depth + "_s3<" + type + ">");
+    outputs.push_back(dy.download());
+  }
+  for (size_t i = 1; i < outputs.size(); ++i)
+    CHECK(std::memcmp(outputs[i].data(), outputs[0].data(), outputs[0].size() * sizeof(T)) == 0);
+}
+
+TEST(conv2d_fprop_tensor_core_tiles_give_the_same_bits) {
+  check_same_bits_on_every_tile<cnnops::cuda::bf16_t>(DType::kBFloat16, false, "bf16");
+  check_same_bits_on_every_tile<float>(DType::kFloat32, true, "tf32");
+}
+
 TEST(conv2d_fprop_tensor_cores_1x1_bf16) {
   check_fprop<cnnops::cuda::bf16_t>({1, 16, 13, 10, 40, 1, 1, 1, 0, 0, 0, 0, 1, 1, true}, DType::kBFloat16,
                                     "fprop_tc1x1_64x64x64_s3<bf16>", 2e-2);
