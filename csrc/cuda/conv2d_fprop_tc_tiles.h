@@ -1,5 +1,5 @@
 // The tensor-core forward's block tile configurations: one line each, read by the kernel
-// (conv2d_fprop_tc.cu, which picks one per shape) and by the host code that sizes work for it
+// (conv2d_fprop_tc_kernel.cuh, which picks one per shape) and by the host code that sizes work for it
 // (the batch chunks of the tensor-core wgrad, conv2d_bprop_plan.cpp). Adding a configuration is a
 // `using` here and its branch in with_tile below.
 #pragma once
