@@ -59,7 +59,7 @@ ISSUE_PER_SM = 4       # instructions per cycle per SM (one per sub-partition)
 DEFAULT_SUITES = ["resnet50", "vgg16", "googlenet", "alexnet"]
 _PLAN = re.compile(r"fprop_tc(1x1)?_(\d+)x(\d+)x(\d+)_s(\d+)<(\w+)>")
 # Blocks per SM by tile (M, N): conv2d_fprop_tc_tiles.h's kMinBlocksPerSm (__launch_bounds__).
-_RESIDENT = {(128, 128): 2, (128, 64): 3, (64, 64): 4}
+_RESIDENT = {(256, 128): 1, (128, 128): 2, (128, 64): 3, (64, 64): 4}
 
 
 class LayerModel(NamedTuple):

@@ -21,12 +21,13 @@ def out_size(case):
 
 
 def tensor_core_tile(case):
-    """128 x 128 tiles when K >= 128 and they give every SM a block; else 128 x 64 when those do;
-    else 64 x 64 (whose rows hold 128 bytes of reduction, the others' 64)."""
+    """256 x 128, then 128 x 128 tiles when K >= 128 and they give every SM a block; else 128 x 64
+    when those do; else 64 x 64 (whose rows hold 128 bytes of reduction, the others' 64)."""
     P, Q = out_size(case)
     npq, K = case[0] * P * Q, case[4]
-    if K >= 128 and -(-npq // 128) * -(-K // 128) >= SM_COUNT:
-        return (128, 128)
+    for tile_m in (256, 128):
+        if K >= 128 and -(-npq // tile_m) * -(-K // 128) >= SM_COUNT:
+            return (tile_m, 128)
     large_blocks = -(-npq // 128) * -(-K // 64)
     return (64, 64) if large_blocks < SM_COUNT else (128, 64)
 

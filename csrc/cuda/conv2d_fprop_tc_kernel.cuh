@@ -183,6 +183,22 @@ __device__ __forceinline__ void warp_mma_slice(float (&acc)[kFragsM][kFragsN][4]
   }
 }
 
+// A block's pipeline stages: the A and B tiles of every stage. Up to kStaticSharedBytes they are
+// a static __shared__ variable; larger ones (the 256 x 128 tile's 72 KB) live in dynamic shared
+// memory, which the launcher opts in to (cudaFuncAttributeMaxDynamicSharedMemorySize).
+template <typename Smem, typename Tile, int kPitch>
+struct StageTiles {
+  Smem a[Tile::kStages][Tile::kTileM][kPitch];
+  Smem b[Tile::kStages][Tile::kTileN][kPitch];
+};
+constexpr size_t kStaticSharedBytes = 48 * 1024;
+
+template <typename T, typename Tile>
+constexpr size_t dynamic_shared_bytes() {
+  using Stages = StageTiles<typename TcTraits<T>::Smem, Tile, tile_k<T, Tile::kRowBytes>()>;
+  return sizeof(Stages) <= kStaticSharedBytes ? 0 : sizeof(Stages);
+}
+
 // Split z of a launch (ReductionSplits): its slice of the channels and filter rows as a problem
 // of its own, its operands and output moved to the slice. Taps [r0, r0 + R) of the filter are taps
 // [0, R) of a window that starts r0 * dil_h rows lower: pad_top shrinks by as much.
@@ -233,8 +249,17 @@ __global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocksPerSm)
   constexpr int kRowBytes = Tile::kRowBytes;
   using Rows = SwizzledRows<T, kRowBytes>;
   constexpr int kVec = TcTraits<T>::kVec, kTileK = tile_k<T, kRowBytes>(), kPitch = Rows::kPitch;
-  alignas(16) __shared__ Smem as[kStages][kTileM][kPitch];
-  alignas(16) __shared__ Smem bs[kStages][kTileN][kPitch];
+  using Stages = StageTiles<Smem, Tile, kPitch>;
+  Stages* tiles;
+  if constexpr (dynamic_shared_bytes<T, Tile>() == 0) {
+    alignas(16) __shared__ Stages static_tiles;
+    tiles = &static_tiles;
+  } else {
+    extern __shared__ __align__(16) unsigned char fprop_tc_shared[];
+    tiles = reinterpret_cast<Stages*>(fprop_tc_shared);
+  }
+  auto& as = tiles->a;
+  auto& bs = tiles->b;
 
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
   const int64_t RSC = p.R * p.S * p.C;
@@ -346,9 +371,14 @@ LaunchResult launch_fprop_tc(const Conv2dFpropArgs& a, cudaStream_t stream) {
       return LaunchResult{"the convolution is too large for one launch (N*P*Q / tile must be < 2^31, K / tile and "
                           "the reduction splits <= 65535)",
                           name};
-    return launch_result(launch(fprop_tc_kernel<T, kOneByOne, Tile>,
-                                dim3(unsigned(blocks_m), unsigned(blocks_n), unsigned(blocks_z)), dim3(Tile::kThreads),
-                                0, stream, a.p, static_cast<const T*>(a.x), static_cast<const T*>(a.w),
+    auto* kernel = fprop_tc_kernel<T, kOneByOne, Tile>;
+    constexpr size_t shared = dynamic_shared_bytes<T, Tile>();
+    if (shared > 0) {
+      const cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared));
+      if (err != cudaSuccess) return LaunchResult{cudaGetErrorString(err), name};
+    }
+    return launch_result(launch(kernel, dim3(unsigned(blocks_m), unsigned(blocks_n), unsigned(blocks_z)),
+                                dim3(Tile::kThreads), shared, stream, a.p, static_cast<const T*>(a.x), static_cast<const T*>(a.w),
                                 static_cast<const T*>(a.bias), static_cast<T*>(a.y), a.ep, a.splits, a.phases),
                          name);
   });

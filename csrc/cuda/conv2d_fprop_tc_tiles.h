@@ -42,18 +42,26 @@ using TileSmall = TcTile<64, 64, 2, 2, 3, 4, 128>;
 // shared memory each) leave ptxas 255 registers for the 128 accumulators of a thread.
 using TileWide = TcTile<128, 128, 2, 2, 3, 2>;
 
+// 256 x 128 with eight 64 x 64 warps (4 x 2) where the layer gives every SM one: per k-tile the
+// block copies 384 rows for 256 warp-mma steps where the 128 x 128 tile copies 256 for 128, so the
+// cp.async writes cost 0.375 shared-memory wavefronts per mma instead of 0.5 (the ldmatrix reads
+// stay at 1), and each filter row is fetched by half as many blocks. 72 KB of stages: dynamic
+// shared memory. One resident block per SM (eight warps, as two 128 x 128 blocks), 255 registers.
+using TileTall = TcTile<256, 128, 4, 2, 3, 1>;
+
 template <typename Tile>
 constexpr int64_t blocks_of(int64_t npq, int64_t K) {
   return ((npq + Tile::kTileM - 1) / Tile::kTileM) * ((K + Tile::kTileN - 1) / Tile::kTileN);
 }
 
 // The one heuristic: calls f(Tile{}) with the configuration for an [npq, K] output on `sms` SMs:
-// the widest tile that gives every SM a block -- the wide one only where K fills its 128
-// columns -- else the small one. Every tile sums each output in the same order (k steps, then slices, then the mma's k),
+// the largest tile that gives every SM a block -- the 128-column ones only where K fills them --
+// else the small one. Every tile sums each output in the same order (mma k-slices in k order),
 // so the choice changes speed, never results. A new configuration is a `using` above and a
 // branch here.
 template <typename F>
 auto with_tile(int64_t npq, int64_t K, int64_t sms, F&& f) {
+  if (K >= TileTall::kTileN && blocks_of<TileTall>(npq, K) >= sms) return f(TileTall{});
   if (K >= TileWide::kTileN && blocks_of<TileWide>(npq, K) >= sms) return f(TileWide{});
   return blocks_of<TileLarge>(npq, K) < sms ? f(TileSmall{}) : f(TileLarge{});
 }

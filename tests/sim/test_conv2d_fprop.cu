@@ -242,16 +242,20 @@ TEST(conv2d_fprop_tensor_cores_large_tile) {
                                     "fprop_tc1x1_128x64x32_s3<bf16>", 2e-2);
 }
 
-// With 2 SMs a 180 x 160 output gives every SM 128 x 128 tiles: the wide configuration, 64 x 64
-// warp tiles, ragged in both directions.
-TEST(conv2d_fprop_tensor_cores_wide_tile) {
-  cudaDeviceProp small_gpu = sim::default_device_properties();
-  small_gpu.multiProcessorCount = 2;
-  REQUIRE(sim::set_device_properties(small_gpu) == cudaSuccess);
-  check_fprop<cnnops::cuda::bf16_t>({2, 16, 9, 10, 160, 3, 3, 1, 0, 1, 2, 1, 1, 1, true}, DType::kBFloat16,
-                                    "fprop_tc_128x128x32_s3<bf16>", 2e-2, true);
-  check_fprop<float>({2, 8, 9, 10, 160, 3, 3, 1, 0, 1, 2, 1, 1, 1, true}, DType::kFloat32,
-                     "fprop_tc_128x128x16_s3<tf32>", 1e-4, false, true);
+// A 180 x 160 output, ragged in both directions, on small GPUs: with 4 SMs every SM gets a
+// 128 x 128 tile (the wide configuration, 64 x 64 warp tiles); with 2, a 256 x 128 tile (eight
+// warps, its stages in dynamic shared memory).
+TEST(conv2d_fprop_tensor_cores_wide_and_tall_tiles) {
+  for (const int sms : {4, 2}) {
+    cudaDeviceProp small_gpu = sim::default_device_properties();
+    small_gpu.multiProcessorCount = sms;
+    REQUIRE(sim::set_device_properties(small_gpu) == cudaSuccess);
+    const std::string tile = sms == 4 ? "128x128" : "256x128";
+    check_fprop<cnnops::cuda::bf16_t>({2, 16, 9, 10, 160, 3, 3, 1, 0, 1, 2, 1, 1, 1, true}, DType::kBFloat16,
+                                      ("fprop_tc_" + tile + "x32_s3<bf16>").c_str(), 2e-2, true);
+    check_fprop<float>({2, 8, 9, 10, 160, 3, 3, 1, 0, 1, 2, 1, 1, 1, true}, DType::kFloat32,
+                       ("fprop_tc_" + tile + "x16_s3<tf32>").c_str(), 1e-4, false, true);
+  }
 }
 
 // The tensor-core loaders walk the reduction's tap offsets in 32 bits: a shape whose offsets from a
@@ -276,8 +280,8 @@ TEST(conv2d_fprop_tensor_cores_need_32_bit_tap_offsets) {
 
 // Every tile configuration sums an output's products in the same order (mma k-slices in k order),
 // so the tile the SM count picks changes speed, never bits: 132 SMs give the 64x64 tile (128-byte
-// rows), 6 the 128x64 and 2 the 128x128 (64-byte rows). C = 40: taps change inside k-tiles of
-// either depth.
+// rows), 6 the 128x64, 4 the 128x128 and 2 the 256x128 (dynamic shared memory; 64-byte rows).
+// C = 40: taps change inside k-tiles of either depth.
 template <typename T>
 void check_same_bits_on_every_tile(DType dtype, bool allow_tf32, const char* type) {
   Conv2dParams p = params_of({2, 40, 9, 10, 160, 3, 3, 1, 1, 1, 1, 1, 1, 1, true});
@@ -292,7 +296,7 @@ void check_same_bits_on_every_tile(DType dtype, bool allow_tf32, const char* typ
   DeviceBuffer<T> dx(random(p.N * p.C * p.H * p.W)), dw(random(p.K * p.C * 9)), db(random(p.K));
   DeviceBuffer<T> dy(p.N * p.K * p.P * p.Q);
   std::vector<std::vector<T>> outputs;
-  for (const int sms : {132, 6, 2}) {
+  for (const int sms : {132, 6, 4, 2}) {
     cudaDeviceProp gpu = sim::default_device_properties();
     gpu.multiProcessorCount = sms;
     REQUIRE(sim::set_device_properties(gpu) == cudaSuccess);
@@ -304,7 +308,7 @@ void check_same_bits_on_every_tile(DType dtype, bool allow_tf32, const char* typ
     dy.upload(std::vector<T>(dy.size(), cnnops::cuda::from_acc<T>(NAN)));
     const cnnops::cuda::LaunchResult r = cnnops::cuda::conv2d_fprop(a, nullptr);
     REQUIRE(r.error == nullptr);
-    const std::string tile = sms == 132 ? "64x64x" : sms == 6 ? "128x64x" : "128x128x";
+    const std::string tile = sms == 132 ? "64x64x" : sms == 6 ? "128x64x" : sms == 4 ? "128x128x" : "256x128x";
     const std::string depth = sms == 132 ? (allow_tf32 ? "32" : "64") : (allow_tf32 ? "16" : "32");
     CHECK_EQ(std::string(r.kernel), "fprop_tc_" + tile + depth + "_s3<" + type + ">");
     outputs.push_back(dy.download());
