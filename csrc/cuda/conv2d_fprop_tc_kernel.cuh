@@ -10,15 +10,17 @@
 // float16 / bfloat16, C % 4 == 0 for float32 as TF32), so that every vector of consecutive
 // reduction elements (one filter tap, 8 or 4 channels) is one aligned 16-byte copy.
 //
-// Block tiles of M positions x N filters x one row of reduction, 64 or 128 bytes (32 or 64 16-bit
-// elements, 16 or 32 TF32) -- 128 x 128 x 64 B, 128 x 64 x 64 B or 64 x 64 x 128 B
-// (conv2d_fprop_tc_tiles.h) -- of 2 x 2 warps, a 3-stage cp.async pipeline (padding taps are
-// zero-filled by the copy itself). 16-bit types: fragments by ldmatrix.x4, mma.sync.m16n8k16.
-// float32: fragments by 32-bit shared loads rounded with cvt.rna.tf32, mma.sync.m16n8k8.tf32 --
-// what torch's cuDNN convolutions do when TF32 is allowed. Every tile sums an output's products
-// in the same order (k-slices of the mma's depth, in k order), so the tile changes speed, never
-// bits. Shared rows are unpadded, with their 16-byte chunks swizzled (SwizzledRows below), so that the cp.async writes, the ldmatrix reads and the TF32 fragment
-// loads are all free of bank conflicts (the simulator's memory counters check it:
+// Block tiles of M positions x N filters x one shared row of reduction, 64 or 128 bytes (32 or 64
+// 16-bit elements, 16 or 32 TF32): 256 x 128 (4 x 2 warps, stages in dynamic shared memory),
+// 128 x 128, 128 x 64 (2 x 2 warps, 64-byte rows), 64 x 64 (2 x 2 warps, 128-byte rows)
+// (conv2d_fprop_tc_tiles.h), a 3-stage cp.async pipeline (padding taps are zero-filled by the copy
+// itself). 16-bit types: fragments by ldmatrix.x4, mma.sync.m16n8k16. float32: fragments by
+// 32-bit shared loads rounded with cvt.rna.tf32, mma.sync.m16n8k8.tf32 -- what torch's cuDNN
+// convolutions do when TF32 is allowed. Every tile sums an output's products in the same order
+// (k-slices of the mma's depth, in k order), so the tile changes speed, never bits. Shared rows
+// are unpadded, with their 16-byte chunks swizzled (SwizzledRows below), so that the cp.async
+// writes, the ldmatrix reads and the TF32 fragment loads are all free of bank conflicts (the
+// simulator's memory counters check it:
 // tests/test_sim_memory_counters.py). Each thread decodes its A rows' positions once; the filter
 // tap of its reduction column is decoded once per kernel and then walked a k-tile per step
 // without division, shared by those rows (the loaders: conv2d_fprop_tc_iterators.cuh). The
@@ -378,8 +380,9 @@ LaunchResult launch_fprop_tc(const Conv2dFpropArgs& a, cudaStream_t stream) {
       if (err != cudaSuccess) return LaunchResult{cudaGetErrorString(err), name};
     }
     return launch_result(launch(kernel, dim3(unsigned(blocks_m), unsigned(blocks_n), unsigned(blocks_z)),
-                                dim3(Tile::kThreads), shared, stream, a.p, static_cast<const T*>(a.x), static_cast<const T*>(a.w),
-                                static_cast<const T*>(a.bias), static_cast<T*>(a.y), a.ep, a.splits, a.phases),
+                                dim3(Tile::kThreads), shared, stream, a.p, static_cast<const T*>(a.x),
+                                static_cast<const T*>(a.w), static_cast<const T*>(a.bias), static_cast<T*>(a.y), a.ep,
+                                a.splits, a.phases),
                          name);
   });
 }
