@@ -144,6 +144,24 @@ def check_tensor_core_case(case, dtype, layout):
     assert counters["cp_async"] == blocks * 128 * k_steps * (tile_m + tile_n) * row_bytes // 2048
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32], ids=lambda d: DTYPE_TAG[d])
+def test_a_non_finite_input_reaches_only_the_windows_holding_it(dtype):
+    """One inf pixel makes non-finite exactly the outputs whose windows hold it, as in torch: the
+    tensor-core loaders zero-fill the reduction columns past the last tap (C = 40, 3x3: 360 of the
+    last k-tile's 384 or 392 columns) instead of reading the pixel a tap below the window, which a
+    zero filter column would turn into NaN (inf * 0)."""
+    torch.manual_seed(0)
+    x = rand(2, 40, 9, 8, dtype=dtype).contiguous(memory_format=torch.channels_last)
+    x[1, 7, 6, 3] = float("inf")
+    w = rand(24, 40, 3, 3, dtype=dtype)
+    with conv_tf32(True):
+        y = sim.conv2d_forward(x, w, None, [1, 1], [1] * 4, [1, 1], 1)
+    assert sim.last_kernel("conv2d_forward").startswith("fprop_tc_")
+    ref = F.conv2d(x.double(), w.double(), None, 1, 1)
+    assert torch.equal(torch.isfinite(y), torch.isfinite(ref))
+    assert (~torch.isfinite(ref)).sum() == 24 * 9  # the pixel's 3x3 neighbourhood, every filter
+
+
 def test_unaligned_channels_last_view_falls_back_to_cuda_cores():
     """A channels-last tensor whose data starts 2 bytes past a 16-byte boundary cannot feed
     16-byte cp.async: the CUDA-core kernel serves it, with the same result."""

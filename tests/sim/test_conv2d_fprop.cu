@@ -322,6 +322,47 @@ TEST(conv2d_fprop_tensor_core_tiles_give_the_same_bits) {
   check_same_bits_on_every_tile<float>(DType::kFloat32, true, "tf32");
 }
 
+// One inf pixel makes non-finite exactly the outputs whose windows hold it: the loaders zero-fill
+// the reduction columns past the last tap (C = 40, 3x3: columns 360.. of the last k-tile) rather
+// than read the pixel one tap below the window, which the zero-filled filter column would turn
+// into NaN (inf * 0). NHWC, 2 x 40 x 9 x 8, pad 1; the pixel at n = 1, h = 6, w = 3, channel 7.
+template <typename T>
+void check_inf_stays_in_its_windows(DType dtype, bool allow_tf32) {
+  Conv2dParams p = params_of({2, 40, 9, 8, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, true});
+  p.w = cnnops::Strides4{9 * 40, 1, 3 * 40, 40};  // KRSC
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  std::vector<T> x, w;
+  for (int64_t i = 0; i < p.N * p.C * p.H * p.W; ++i) x.push_back(cnnops::cuda::from_acc<T>(normal(rng)));
+  for (int64_t i = 0; i < p.K * p.C * 9; ++i) w.push_back(cnnops::cuda::from_acc<T>(normal(rng)));
+  x[1 * p.x.n + 6 * p.x.h + 3 * p.x.w + 7] = cnnops::cuda::from_acc<T>(INFINITY);
+  DeviceBuffer<T> dx(x), dw(w), dy(p.N * p.K * p.P * p.Q);
+  Conv2dFpropArgs a{};
+  a.p = p;
+  a.dtype = dtype;
+  a.allow_tf32 = allow_tf32;
+  a.x = dx.get(), a.w = dw.get(), a.y = dy.get();
+  const cnnops::cuda::LaunchResult r = cnnops::cuda::conv2d_fprop(a, nullptr);
+  REQUIRE(r.error == nullptr);
+  CHECK(std::string(r.kernel).rfind("fprop_tc_", 0) == 0);
+  const std::vector<T> y = dy.download();
+  int wrong = 0;
+  for (int64_t n = 0; n < p.N; ++n)
+    for (int64_t oh = 0; oh < p.P; ++oh)
+      for (int64_t ow = 0; ow < p.Q; ++ow)
+        for (int64_t k = 0; k < p.K; ++k) {
+          const bool holds = n == 1 && oh >= 5 && oh <= 7 && ow >= 2 && ow <= 4;  // window rows oh-1..oh+1
+          const double v = cnnops::cuda::widen(y[n * p.y.n + oh * p.y.h + ow * p.y.w + k]);
+          wrong += std::isfinite(v) == holds;
+        }
+  CHECK_EQ(wrong, 0);
+}
+
+TEST(conv2d_fprop_tensor_cores_inf_stays_in_its_windows) {
+  check_inf_stays_in_its_windows<cnnops::cuda::bf16_t>(DType::kBFloat16, false);
+  check_inf_stays_in_its_windows<float>(DType::kFloat32, true);
+}
+
 TEST(conv2d_fprop_tensor_cores_1x1_bf16) {
   check_fprop<cnnops::cuda::bf16_t>({1, 16, 13, 10, 40, 1, 1, 1, 0, 0, 0, 0, 1, 1, true}, DType::kBFloat16,
                                     "fprop_tc1x1_64x64x64_s3<bf16>", 2e-2);
