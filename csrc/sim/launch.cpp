@@ -65,7 +65,7 @@ cudaError_t launch(const KernelLaunch& launch) {
   runtime.memory.begin_launch(launch.kernel, unsigned(uint64_t(launch.block.x) * launch.block.y * launch.block.z),
                               opts.count_memory_accesses);
   count(Counter::kLaunches);
-  log_launch(launch.kernel, launch.grid.x, launch.grid.y, launch.grid.z);
+  log_launch(launch.kernel, launch.grid.x, launch.grid.y, launch.grid.z, launch.dynamic_shared_bytes);
 
   const dim3 g = launch.grid;
   const uint64_t blocks = uint64_t(g.x) * g.y * g.z;

@@ -29,6 +29,7 @@ struct Totals {
   struct Launch {
     const void* kernel;
     unsigned x, y, z;
+    size_t dynamic_shared_bytes;
   };
   std::vector<Launch> launches;  // the launch log, since the last reset_counters()
 };
@@ -171,16 +172,18 @@ std::vector<LaunchRecord> launch_log() {
   Totals& t = totals();
   std::lock_guard<std::mutex> lock(t.mutex);
   std::vector<LaunchRecord> out;
-  for (const Totals::Launch& l : t.launches) out.push_back(LaunchRecord{kernel_label(t, l.kernel), l.x, l.y, l.z});
+  for (const Totals::Launch& l : t.launches)
+    out.push_back(LaunchRecord{kernel_label(t, l.kernel), l.x, l.y, l.z, l.dynamic_shared_bytes});
   return out;
 }
 
 namespace detail {
 
-void log_launch(const void* kernel, unsigned grid_x, unsigned grid_y, unsigned grid_z) {
+void log_launch(const void* kernel, unsigned grid_x, unsigned grid_y, unsigned grid_z, size_t dynamic_shared_bytes) {
   Totals& t = totals();
   std::lock_guard<std::mutex> lock(t.mutex);
-  if (t.launches.size() < kMaxLoggedLaunches) t.launches.push_back(Totals::Launch{kernel, grid_x, grid_y, grid_z});
+  if (t.launches.size() < kMaxLoggedLaunches)
+    t.launches.push_back(Totals::Launch{kernel, grid_x, grid_y, grid_z, dynamic_shared_bytes});
 }
 
 void clear_launch_log() {

@@ -64,9 +64,9 @@ class MemoryAccessRecorder {
 };
 
 namespace detail {
-// The launch log (sim_api.h's launch_log): launch.cpp records each launch's grid, and
-// reset_counters() clears the log with the counters.
-void log_launch(const void* kernel, unsigned grid_x, unsigned grid_y, unsigned grid_z);
+// The launch log (sim_api.h's launch_log): launch.cpp records each launch's grid and dynamic
+// shared memory, and reset_counters() clears the log with the counters.
+void log_launch(const void* kernel, unsigned grid_x, unsigned grid_y, unsigned grid_z, size_t dynamic_shared_bytes);
 void clear_launch_log();
 }  // namespace detail
 

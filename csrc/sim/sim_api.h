@@ -95,6 +95,7 @@ void reset_memory_access_counts();
 struct LaunchRecord {
   std::string kernel;  // as in MemoryAccessSite
   unsigned grid_x = 0, grid_y = 0, grid_z = 0;
+  size_t dynamic_shared_bytes = 0;  // what the launch asked for
   uint64_t blocks() const { return uint64_t(grid_x) * grid_y * grid_z; }
 };
 std::vector<LaunchRecord> launch_log();

@@ -306,11 +306,18 @@ void check_same_bits_on_every_tile(DType dtype, bool allow_tf32, const char* typ
     a.allow_tf32 = allow_tf32;
     a.x = dx.get(), a.w = dw.get(), a.bias = db.get(), a.y = dy.get();
     dy.upload(std::vector<T>(dy.size(), cnnops::cuda::from_acc<T>(NAN)));
+    sim::reset_counters();
     const cnnops::cuda::LaunchResult r = cnnops::cuda::conv2d_fprop(a, nullptr);
     REQUIRE(r.error == nullptr);
     const std::string tile = sms == 132 ? "64x64x" : sms == 6 ? "128x64x" : sms == 4 ? "128x128x" : "256x128x";
     const std::string depth = sms == 132 ? (allow_tf32 ? "32" : "64") : (allow_tf32 ? "16" : "32");
     CHECK_EQ(std::string(r.kernel), "fprop_tc_" + tile + depth + "_s3<" + type + ">");
+    // The stages (3 x (M + N) rows of 64 or 128 bytes) are static shared memory up to the 48 KB a
+    // kernel may declare -- the 64x64 tile's are exactly 48 KB -- and dynamic past it: only the
+    // 256x128 tile's 72 KB.
+    const std::vector<sim::LaunchRecord> log = sim::launch_log();
+    REQUIRE(!log.empty());
+    CHECK_EQ(log.back().dynamic_shared_bytes, size_t(sms == 2 ? 3 * (256 + 128) * 64 : 0));
     outputs.push_back(dy.download());
   }
   for (size_t i = 1; i < outputs.size(); ++i)
