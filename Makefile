@@ -34,6 +34,8 @@ PY := $(PYTHON)
 SETUP :=
 endif
 
+CUTLASS_WHEEL ?= nvidia-cutlass==4.2.0.0
+
 # The oldest supported torch (setup.py's install_requires) and the GPU machines' torch.
 TORCH ?= 2.11.0
 GPU_TORCH ?= 2.11.0
@@ -44,6 +46,9 @@ GPU_ARCH ?= 9.0
 .venv/.installed: requirements-dev.txt
 	@test -x .venv/bin/python || $(PYTHON) -m venv .venv
 	.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@# CUTLASS's CuTe headers: the test-only oracle of tests/test_sim_gmma_oracle.py. Headers only,
+	@# so without the wheel's Python dependencies (cuda-python, scipy, ...).
+	.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps $(CUTLASS_WHEEL)
 	@# The source tree on the venv's path (a .pth file), so examples and tools import cnnops from
 	@# anywhere without a reinstall after each build.
 	.venv/bin/python -c "import site, os; open(os.path.join(site.getsitepackages()[0], 'cnnops-dev.pth'), 'w').write(os.getcwd() + chr(10))"

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "builtin_variables.h"
+#include "mbarrier.h"
 #include "sanitizer_hooks.h"
 
 namespace cnnops {
@@ -17,7 +18,7 @@ using detail::WarpOp;
 
 namespace {
 
-enum class ThreadState : unsigned char { kRunnable, kAtBlockBarrier, kAtWarpCollective, kExited };
+enum class ThreadState : unsigned char { kRunnable, kAtBlockBarrier, kAtWarpCollective, kAtMbarrier, kUntilIdle, kExited };
 
 struct Site {
   const char* file;
@@ -41,6 +42,12 @@ struct WarpWait {
   int width;
   int operand;     // shuffles: source lane, delta or lane mask
   uint64_t value;  // shuffles: the lane's bits; votes: its predicate
+  Site site;
+};
+
+struct MbarrierWait {
+  const uint64_t* barrier;
+  unsigned parity;
   Site site;
 };
 
@@ -111,6 +118,7 @@ struct BlockScheduler::SimThread {
   ThreadState state = ThreadState::kRunnable;
   BarrierWait barrier{};
   WarpWait collective{};
+  MbarrierWait mbarrier{};
   uint64_t result = 0;  // what the completed barrier / collective hands back
   // __syncwarp under TSan: the lane released its write history into syncwarp_sync_[2 * linear +
   // syncwarp_parity]; group_mask / group_parities say which objects to acquire after completion.
@@ -168,6 +176,9 @@ bool BlockScheduler::run_block(uint3 block_index) {
 
   sanitizer::tsan_release(&block_start_sync_);
   while (live_ > 0 && !fault_) {
+    // Waiters whose mbarrier phase completed in the last round join the next one.
+    bool released = false;
+    if (!release_mbarrier_waits(&released)) break;
     if (!collect_round()) {
       if (!resolve_waits()) break;
       continue;
@@ -302,6 +313,59 @@ unsigned BlockScheduler::active_mask() const {
   return mask;
 }
 
+void BlockScheduler::wait_at_mbarrier(const uint64_t* barrier, unsigned parity, const char* file, int line) {
+  SimThread& self = *current_;
+  self.state = ThreadState::kAtMbarrier;
+  self.mbarrier = MbarrierWait{barrier, parity & 1u, Site{file, line}};
+  self.fiber.switch_to(next_fiber_in_round());
+  sanitizer::tsan_acquire(barrier);
+}
+
+void BlockScheduler::wait_until_idle(const char* file, int line) {
+  SimThread& self = *current_;
+  self.state = ThreadState::kUntilIdle;
+  self.barrier.site = Site{file, line};
+  self.fiber.switch_to(next_fiber_in_round());
+}
+
+bool BlockScheduler::release_idle_waits() {
+  bool any = false;
+  for (unsigned i = 0; i < thread_count_; ++i) {
+    SimThread& t = *threads_[i];
+    if (t.state != ThreadState::kUntilIdle) continue;
+    t.state = ThreadState::kRunnable;
+    any = true;
+  }
+  return any;
+}
+
+void BlockScheduler::yield_thread() {
+  SimThread& self = *current_;
+  self.fiber.switch_to(next_fiber_in_round());
+}
+
+void BlockScheduler::fail_block(const std::string& message) { fail(message); }
+
+// Makes runnable every thread whose mbarrier phase has completed. False: a fault was recorded.
+bool BlockScheduler::release_mbarrier_waits(bool* progressed) {
+  for (unsigned i = 0; i < thread_count_; ++i) {
+    SimThread& t = *threads_[i];
+    if (t.state != ThreadState::kAtMbarrier) continue;
+    Mbarrier m;
+    if (!decode_mbarrier(*t.mbarrier.barrier, &m)) {
+      fail(format("mbarrier.try_wait.parity at %s:%d by %s: the mbarrier at %p was overwritten while waited on",
+                  t.mbarrier.site.file, t.mbarrier.site.line, describe(t).c_str(),
+                  static_cast<const void*>(t.mbarrier.barrier)));
+      return false;
+    }
+    if (m.parity != t.mbarrier.parity) {
+      t.state = ThreadState::kRunnable;
+      *progressed = true;
+    }
+  }
+  return true;
+}
+
 // Called by the host when no thread is runnable: completes what can complete, otherwise
 // diagnoses why the block can never finish. False: a fault was recorded.
 bool BlockScheduler::collect_round() {
@@ -334,6 +398,7 @@ bool BlockScheduler::complete_round_collectives() {
 
 bool BlockScheduler::resolve_waits() {
   bool progressed = false;
+  if (!release_mbarrier_waits(&progressed)) return false;
   for (unsigned i = 0; i < thread_count_; ++i) {
     SimThread& t = *threads_[i];
     if (t.state != ThreadState::kAtWarpCollective) continue;
@@ -342,6 +407,7 @@ bool BlockScheduler::resolve_waits() {
     progressed |= status == GroupStatus::kCompleted;
   }
   if (progressed) return true;
+  if (release_idle_waits()) return true;
   return release_block_barrier();
 }
 
@@ -414,6 +480,10 @@ bool BlockScheduler::release_block_barrier() {
       diagnose_stuck_collective(t);
       return false;
     }
+    if (t.state == ThreadState::kAtMbarrier) {
+      diagnose_stuck_mbarrier(t);
+      return false;
+    }
     if (t.state == ThreadState::kAtBlockBarrier && first_at_barrier == nullptr) first_at_barrier = &t;
     if (t.state == ThreadState::kExited && first_exited == nullptr) first_exited = &t;
   }
@@ -483,6 +553,22 @@ void BlockScheduler::diagnose_stuck_collective(const SimThread& waiter) {
   fail(format("deadlock in block %s: %s at %s:%d by %s with mask 0x%08x can never complete: %s",
               block_name().c_str(), collective_name(wait.op), wait.site.file, wait.site.line,
               describe(waiter).c_str(), wait.mask, reason.c_str()));
+}
+
+void BlockScheduler::diagnose_stuck_mbarrier(const SimThread& waiter) {
+  const MbarrierWait& wait = waiter.mbarrier;
+  Mbarrier m{};
+  decode_mbarrier(*wait.barrier, &m);  // checked by release_mbarrier_waits
+  unsigned at_barrier = 0, waiting = 0;
+  for (unsigned i = 0; i < thread_count_; ++i) {
+    at_barrier += threads_[i]->state == ThreadState::kAtBlockBarrier;
+    waiting += threads_[i]->state == ThreadState::kAtMbarrier;
+  }
+  fail(format("deadlock in block %s: mbarrier.try_wait.parity at %s:%d by %s waits for the phase of parity %u of the "
+              "mbarrier at %p, whose current phase (parity %u) still misses %u of %u arrivals, and no thread is left "
+              "to arrive (%u threads wait on mbarriers, %u at __syncthreads, %u exited)",
+              block_name().c_str(), wait.site.file, wait.site.line, describe(waiter).c_str(), wait.parity,
+              static_cast<const void*>(wait.barrier), m.parity, m.missing, m.expected, waiting, at_barrier, exited_));
 }
 
 unsigned BlockScheduler::lanes_of_warp(unsigned warp) const {

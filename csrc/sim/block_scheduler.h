@@ -49,6 +49,20 @@ class BlockScheduler {
   uint64_t arrive_at_warp_collective(detail::WarpOp op, unsigned mask, uint64_t value, int operand, int width,
                                      const char* file, int line);
   unsigned active_mask() const;
+  // mbarrier.try_wait.parity in a loop: returns once the phase of parity `parity` of the mbarrier
+  // at `barrier` has completed (mbarrier.h). The thread waits like at a barrier; when no thread
+  // of the block can run and the phase is still incomplete, the block fails as a deadlock.
+  void wait_at_mbarrier(const uint64_t* barrier, unsigned parity, const char* file, int line);
+  // Parks the calling thread until no thread of the block can run any more (the latest legal
+  // moment): for the completion of asynchronous work such as wgmma, so that what the block does
+  // meanwhile -- a stage released and refilled too early -- happens before the work reads it.
+  void wait_until_idle(const char* file, int line);
+  // Lets the rest of the round run before the calling thread goes on (it stays runnable): after
+  // an mbarrier.arrive, so that the threads it releases can act before it does.
+  void yield_thread();
+  // Fails the block that has just run (run_block returned true) with `message`: for what is
+  // checked at its end (wgmma operations never waited for).
+  void fail_block(const std::string& message);
   // A device-side error the kernel's own code detected (a misaligned ldmatrix row, a cp.async
   // size no GPU has): aborts the block like any other fault, with the caller's file:line.
   [[noreturn]] void device_fault(const char* what, const char* file, int line);
@@ -71,6 +85,9 @@ class BlockScheduler {
   GroupStatus try_complete_warp_group(SimThread& member);
   bool release_block_barrier();
   void diagnose_stuck_collective(const SimThread& waiter);
+  void diagnose_stuck_mbarrier(const SimThread& waiter);
+  bool release_mbarrier_waits(bool* progressed);
+  bool release_idle_waits();
   void fail(const std::string& message);
 
   unsigned lanes_of_warp(unsigned warp) const;

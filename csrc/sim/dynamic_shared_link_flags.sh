@@ -6,7 +6,10 @@
 #
 # Under the simulator `extern __shared__ float smem[];` declares a thread-local array that no
 # translation unit defines. Such names are exactly the undefined TLS symbols of the kernel
-# objects; each gets -Wl,--defsym=NAME=cnnops_sim_dynamic_shared. Pass every object of the link:
+# objects; each gets -Wl,--defsym=NAME=cnnops_sim_dynamic_shared. A name outside an anonymous
+# namespace also comes with a weak reference to its TLS init function (_ZTH...), which g++ may
+# call without testing it for null in position-independent code: each is defined as the empty
+# __tls_init of sim_tls.cpp. Pass every object of the link:
 # a TLS symbol that one of them defines is left alone. With -flto, compile with
 # -ffat-lto-objects: slim LTO objects carry no symbol table for readelf to read.
 set -euo pipefail
@@ -20,7 +23,12 @@ fi
 "$READELF" -sW "$@" | awk '
   $4 == "TLS" && $7 == "UND" { undefined[$8] = 1 }
   $4 == "TLS" && $7 != "UND" { defined[$8] = 1 }
+  $7 == "UND" && $8 ~ /^_ZTH/ { init[$8] = 1 }
+  $7 != "UND" && $8 ~ /^_ZTH/ { init_defined[$8] = 1 }
   END {
+    for (name in init)
+      if (!(name in init_defined))
+        printf "-Wl,--defsym=%s=__tls_init\n", name
     for (name in undefined)
       if (!(name in defined) && name !~ /^cnnops_sim_/ && name !~ /^_ZN6cnnops3sim/)
         printf "-Wl,--defsym=%s=cnnops_sim_dynamic_shared\n", name

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 
+#include "async_proxy.h"
 #include "sim_api.h"
 
 namespace cnnops {
@@ -38,6 +39,20 @@ void cp_async(void* dst, const void* src, int bytes, int src_bytes, const char* 
 void cp_async_commit_group();
 // Completes every committed group but the `pending` most recent ones.
 void cp_async_wait_group(int pending);
+
+// Hopper (csrc/cuda/ptx_sm90.cuh; async_proxy.h and mbarrier.h say what is modelled).
+// The shared-memory address of `p`, which must lie in the launch's dynamic shared memory: the
+// simulator numbers dynamic shared memory from address 0.
+uint32_t shared_address(const void* p, const char* file, int line);
+void fence_proxy_async();
+void mbarrier_init(uint64_t* barrier, unsigned count, const char* file, int line);
+void mbarrier_arrive(uint64_t* barrier, const char* file, int line);
+// Returns once the phase of parity `parity` has completed (the loop over try_wait.parity).
+void mbarrier_wait_parity(uint64_t* barrier, unsigned parity, const char* file, int line);
+void wgmma_fence();
+void wgmma_issue(const WgmmaOp& op);
+void wgmma_commit_group();
+void wgmma_wait_group(int pending, const char* file, int line);
 
 // One lane's part in a warp-level memory instruction (memory_counters.h), for the memory
 // counters; a no-op unless Options::count_memory_accesses is on and a kernel is running.

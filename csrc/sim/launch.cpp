@@ -1,5 +1,6 @@
 // A kernel launch: the checks a GPU makes before it runs anything, then every block in turn.
 #include <cstdint>
+#include <cstdio>
 
 #include "builtin_variables.h"
 #include "launch_sim.h"
@@ -43,6 +44,19 @@ cudaError_t validate(const detail::KernelLaunch& launch, const cudaDeviceProp& d
   return cudaSuccess;
 }
 
+// What a block must not leave behind; false (with the block failed) if it did.
+bool check_block_end(ThreadRuntime& runtime, uint64_t block) {
+  const long thread = runtime.async_proxy.thread_with_pending_wgmma();
+  if (thread < 0) return true;
+  char message[256];
+  std::snprintf(message, sizeof(message),
+                "block %llu: thread %ld exited with wgmma.mma_async operations that no wgmma.wait_group covered "
+                "(their results are undefined on a GPU)",
+                (unsigned long long)block, thread);
+  runtime.scheduler.fail_block(message);
+  return false;
+}
+
 }  // namespace
 
 namespace detail {
@@ -79,10 +93,13 @@ cudaError_t launch(const KernelLaunch& launch) {
     const uint64_t b = opts.reverse_block_order ? blocks - 1 - picked : picked;
     runtime.shared_memory.poison_for_block();
     runtime.async_copies.begin_block(unsigned(threads_per_block));
+    runtime.async_proxy.begin_block(unsigned(threads_per_block), cnnops_sim_dynamic_shared,
+                                    launch.dynamic_shared_bytes);
     if (runtime.memory.enabled()) runtime.memory.begin_block();
     count(Counter::kBlocks);
     count(Counter::kThreads, threads_per_block);
     ok = runtime.scheduler.run_block(uint3{unsigned(b % g.x), unsigned(b / g.x % g.y), unsigned(b / g.x / g.y)});
+    if (ok) ok = check_block_end(runtime, b);
     if (runtime.memory.enabled()) runtime.memory.end_block(ok);
   }
 

@@ -49,6 +49,7 @@ enum class Counter : int {
   kMmaSync,          // reserved for the PTX wrappers: mma.sync
   kLdmatrix,         //                                ldmatrix
   kCpAsync,          //                                cp.async
+  kWgmma,            //                                wgmma.mma_async (per warpgroup)
   kNumCounters
 };
 const char* counter_name(Counter counter);

@@ -120,6 +120,7 @@ const char* counter_name(Counter counter) {
     case Counter::kMmaSync: return "mma_sync";
     case Counter::kLdmatrix: return "ldmatrix";
     case Counter::kCpAsync: return "cp_async";
+    case Counter::kWgmma: return "wgmma";
     case Counter::kNumCounters: break;
   }
   return "?";

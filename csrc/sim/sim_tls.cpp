@@ -9,8 +9,9 @@ __thread dim3 blockDim;
 __thread dim3 gridDim;
 
 extern "C" {
-// 128-byte aligned like the start of a GPU's dynamic shared memory.
-__attribute__((aligned(128))) __thread unsigned char cnnops_sim_dynamic_shared[cnnops::sim::kDynamicSharedCapacity];
+// 1024-byte aligned, so that shared address 0 (shared_address(): the offset in this buffer) and
+// the host pointer agree on the bits a 128-byte swizzle reads.
+__attribute__((aligned(1024))) __thread unsigned char cnnops_sim_dynamic_shared[cnnops::sim::kDynamicSharedCapacity];
 }
 
 namespace cnnops {

@@ -5,9 +5,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "builtin_variables.h"
 #include "intrinsic_entry_points.h"
+#include "mbarrier.h"
+#include "sanitizer_hooks.h"
 #include "sim_tls.h"
 
 namespace cnnops {
@@ -104,6 +107,87 @@ void cp_async_commit_group() {
 void cp_async_wait_group(int pending) {
   running_scheduler("cp.async.wait_group", __FILE__, __LINE__);
   tls_thread_runtime->async_copies.wait(linear_thread_id(), pending);
+}
+
+uint32_t shared_address(const void* p, const char* file, int line) {
+  running_scheduler("a shared-memory address", file, line);
+  const auto* byte = static_cast<const unsigned char*>(p);
+  if (byte < cnnops_sim_dynamic_shared || byte >= cnnops_sim_dynamic_shared + kDynamicSharedCapacity)
+    device_fault("a shared-memory address of a pointer outside dynamic shared memory (the simulator gives addresses "
+                 "to dynamic shared memory only)", file, line);
+  return uint32_t(byte - cnnops_sim_dynamic_shared);
+}
+
+void fence_proxy_async() {
+  running_scheduler("fence.proxy.async", __FILE__, __LINE__);
+  tls_thread_runtime->async_proxy.fence_proxy();
+}
+
+namespace {
+Mbarrier read_mbarrier(const uint64_t* barrier, const char* what, const char* file, int line) {
+  if (reinterpret_cast<uintptr_t>(barrier) % 8 != 0) device_fault("an mbarrier not aligned to 8 bytes", file, line);
+  Mbarrier m;
+  if (!decode_mbarrier(*barrier, &m)) {
+    static char message[160];
+    std::snprintf(message, sizeof(message), "%s on an mbarrier that mbarrier.init never initialised (or that was "
+                  "overwritten)", what);
+    device_fault(message, file, line);
+  }
+  return m;
+}
+}  // namespace
+
+void mbarrier_init(uint64_t* barrier, unsigned count, const char* file, int line) {
+  running_scheduler("mbarrier.init", file, line);
+  if (reinterpret_cast<uintptr_t>(barrier) % 8 != 0) device_fault("an mbarrier not aligned to 8 bytes", file, line);
+  if (count < 1 || count > kMbarrierMaxCount) device_fault("mbarrier.init with a count outside [1, 2^20 - 1]", file, line);
+  *barrier = encode_mbarrier(Mbarrier{count, count, 0});
+}
+
+void mbarrier_arrive(uint64_t* barrier, const char* file, int line) {
+  BlockScheduler& scheduler = running_scheduler("mbarrier.arrive", file, line);
+  Mbarrier m = read_mbarrier(barrier, "mbarrier.arrive", file, line);
+  sanitizer::tsan_release(barrier);
+  if (--m.missing == 0) {  // the phase completes
+    m.parity ^= 1u;
+    m.missing = m.expected;
+  }
+  *barrier = encode_mbarrier(m);
+  scheduler.yield_thread();
+}
+
+void mbarrier_wait_parity(uint64_t* barrier, unsigned parity, const char* file, int line) {
+  BlockScheduler& scheduler = running_scheduler("mbarrier.try_wait.parity", file, line);
+  const Mbarrier m = read_mbarrier(barrier, "mbarrier.try_wait.parity", file, line);
+  if (m.parity != (parity & 1u)) {
+    sanitizer::tsan_acquire(barrier);
+    return;
+  }
+  scheduler.wait_at_mbarrier(barrier, parity, file, line);
+}
+
+void wgmma_fence() {
+  running_scheduler("wgmma.fence", __FILE__, __LINE__);
+  tls_thread_runtime->async_proxy.fence_operands(linear_thread_id());
+}
+
+void wgmma_issue(const WgmmaOp& op) {
+  running_scheduler("wgmma.mma_async", op.file, op.line);
+  if (const char* error = tls_thread_runtime->async_proxy.issue(linear_thread_id(), op))
+    device_fault(error, op.file, op.line);
+}
+
+void wgmma_commit_group() {
+  running_scheduler("wgmma.commit_group", __FILE__, __LINE__);
+  tls_thread_runtime->async_proxy.commit(linear_thread_id());
+}
+
+void wgmma_wait_group(int pending, const char* file, int line) {
+  BlockScheduler& scheduler = running_scheduler("wgmma.wait_group", file, line);
+  // The operations complete as late as the block allows (async_proxy.h).
+  if (tls_thread_runtime->async_proxy.must_wait(linear_thread_id(), pending)) scheduler.wait_until_idle(file, line);
+  if (const char* error = tls_thread_runtime->async_proxy.wait(linear_thread_id(), pending))
+    device_fault(error, file, line);
 }
 
 unsigned active_mask() {

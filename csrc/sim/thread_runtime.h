@@ -3,6 +3,7 @@
 // different OS threads run independently (each with its own thread_local shared memory).
 #pragma once
 #include "async_copy.h"
+#include "async_proxy.h"
 #include "block_scheduler.h"
 #include "fiber.h"
 #include "memory_counters.h"
@@ -19,6 +20,7 @@ class ThreadRuntime {
   BlockScheduler scheduler;
   SharedMemory shared_memory;
   AsyncCopies async_copies;
+  AsyncProxy async_proxy;
   MemoryAccessRecorder memory;
   bool launching = false;
 };
