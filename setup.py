@@ -132,6 +132,14 @@ def _arch_list():
     return "8.0;9.0+PTX"
 
 
+def _with_hopper_features(archs):
+    """9.0 built as 9.0a: Hopper's architecture-specific target, whose wgmma and setmaxnreg the
+    Hopper forward kernel needs (csrc/cuda/conv2d_fprop_wgmma*). sm_90a code runs on every compute
+    capability 9.0 device (H100, H200) and nowhere else, as sm_90 code would; "+PTX" is kept."""
+    tokens = archs.replace(" ", ";").split(";")
+    return ";".join("9.0a" + t[3:] if t in ("9.0", "9.0+PTX") else t for t in tokens if t)
+
+
 _SANITIZE = os.environ.get("CNNOPS_SANITIZE") == "1"
 # The sanitizers' flags: every report fatal, frames kept for readable stacks.
 _SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
@@ -167,7 +175,7 @@ def _extension():
         kwargs["extra_link_args"] = kwargs["extra_link_args"] + _SANITIZE_FLAGS
     if not with_cuda:
         return CppExtension(sources=cpu_sources, extra_compile_args={"cxx": cxx}, **kwargs), False
-    archs = _arch_list()
+    archs = _with_hopper_features(_arch_list())
     os.environ["TORCH_CUDA_ARCH_LIST"] = archs
     defines = ["-DCNNOPS_WITH_CUDA", '-DCNNOPS_CUDA_ARCHS="%s"' % archs]
     nvcc = ["-O3", "--expt-relaxed-constexpr", "-lineinfo"] + defines

@@ -99,7 +99,8 @@ def why_not(description, archs):
         return f"built for {description['ext_suffix']}, this Python wants {sysconfig.get_config_var('EXT_SUFFIX')}"
     if description["torch"] != torch.__version__:
         return f"built against torch {description['torch']}, this is torch {torch.__version__}"
-    if archs and description["cuda_archs"] != archs:
+    # setup.py builds 9.0 as 9.0a (the Hopper feature set): a device's "9.0" takes either.
+    if archs and description["cuda_archs"] not in (archs, archs.replace("9.0", "9.0a")):
         return f"built for CUDA archs {description['cuda_archs']}, this device wants {archs}"
     if description["source_digest"] != source_digest():
         return "built from other sources than this tree's csrc/ and setup.py"

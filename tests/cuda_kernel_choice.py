@@ -32,6 +32,19 @@ def tensor_core_tile(case):
     return (64, 64) if large_blocks < SM_COUNT else (128, 64)
 
 
+def wgmma_tile(case):
+    """The Hopper kernel's tiles (conv2d_fprop_wgmma_kernel.cuh): 128 x 128 when K >= 128 and they
+    give every SM a block, else 128 x 64."""
+    P, Q = out_size(case)
+    npq, K = case[0] * P * Q, case[4]
+    if K >= 128 and -(-npq // 128) * -(-K // 128) >= SM_COUNT:
+        return (128, 128)
+    return (128, 64)
+
+
+WGMMA_STAGES = {128: 5, 64: 6}
+
+
 # The direct kernels of narrow groups (csrc/cuda/conv2d_direct*): block tiles (channels, output
 # rows, output columns) by layout, the shared-memory budgets, the widest group they take.
 DIRECT_TILE = {True: (32, 8, 16), False: (8, 8, 32)}
@@ -92,12 +105,18 @@ def direct_kernel(C, K, R, S, stride, dilation, groups, dtype, channels_last):
     return "direct_%s%s<%s>" % ("nhwc_32x8x16" if channels_last else "nchw_8x8x32", suffix, DTYPE_TAG[dtype])
 
 
-def expected_kernel(case, dtype, tf32=False, channels_last=False):
-    """Tensor cores for 16-bit types with groups == 1 and C % 8 == 0, and for float32 as TF32 when
-    allowed with C % 4 == 0 (operands converted to channels-last) -- the 1x1 GEMM variant for
-    unpadded 1x1 filters, the tile by the heuristic above; CUDA cores otherwise."""
+def expected_kernel(case, dtype, tf32=False, channels_last=False, wgmma=False):
+    """Tensor cores for 16-bit types with groups == 1 and C % 8 == 0 -- the Hopper (wgmma) kernel
+    where `wgmma` (it is available and on), else mma.sync -- and for float32 as TF32 when allowed
+    with C % 4 == 0 (operands converted to channels-last); the 1x1 GEMM variants for unpadded 1x1
+    filters, the tile by the heuristics above; CUDA cores otherwise."""
     N, C, H, W, K, R, S, stride, padding, dilation, groups = case
-    tc = "fprop_tc1x1" if (R, S) == (1, 1) and padding in (0, "valid", (0, 0, 0, 0)) else "fprop_tc"
+    one_by_one = (R, S) == (1, 1) and padding in (0, "valid", (0, 0, 0, 0))
+    if wgmma and dtype in (torch.float16, torch.bfloat16) and groups == 1 and C % 8 == 0:
+        tile_n = wgmma_tile(case)[1]
+        kind = "fprop_wgmma1x1" if one_by_one else "fprop_wgmma"
+        return f"{kind}_128x{tile_n}x64_s{WGMMA_STAGES[tile_n]}<{DTYPE_TAG[dtype]}>"
+    tc = "fprop_tc1x1" if one_by_one else "fprop_tc"
     tile = tensor_core_tile(case)
     row_bytes = 128 if tile == (64, 64) else 64
     if dtype in (torch.float16, torch.bfloat16) and groups == 1 and C % 8 == 0:

@@ -38,6 +38,20 @@ def test_tensor_core_kernels_contain_hmma():
     assert simt and all(c == 0 for c in simt.values()), "CUDA-core kernels should not use tensor cores"
 
 
+def test_hopper_kernels_run_on_warpgroup_mma():
+    """The sm_90a build of the Hopper forward: every variant (f16, bf16; general, 1x1; two tiles)
+    issues HGMMA (warpgroup MMA, not mma.sync's HMMA), waits on mbarriers (SYNCS), and reads its
+    operands without ldmatrix."""
+    functions = sass.functions(sass.disassemble(_extension()))
+    hopper = {n: instrs for n, instrs in functions.items() if "fprop_wgmma_kernel" in n}
+    assert len(hopper) == 8, "expected f16 and bf16, general and 1x1, two tiles: %s" % list(hopper)
+    for name, instrs in hopper.items():
+        ops = [i.opcode for i in instrs]
+        assert any(o.startswith("HGMMA") for o in ops), "no HGMMA in %s" % name
+        assert not any(o.startswith(("HMMA", "LDSM")) for o in ops), "mma.sync / ldmatrix in %s" % name
+        assert any(o.startswith("SYNCS") for o in ops), "no mbarrier wait in %s" % name
+
+
 # The main loops' static budgets (issue #15), per tensor-core kernel: (element type, 1x1 GEMM
 # variant, tile M, tile N) -> (instructions per HMMA, registers), ceilings at this tree's counts
 # (nvcc 13.0, sm_90) plus about 3% / 6 registers (255 at most), so a change that makes a main

@@ -119,6 +119,9 @@ def test_prebuilt_extension_fits_only_its_own_python_torch_archs_and_sources():
     assert "torch 2.10.0" in gpu_artifact.why_not(dict(fitting, torch="2.10.0"), "9.0")
     assert "Python" in gpu_artifact.why_not(dict(fitting, ext_suffix=".cpython-39-x86_64-linux-gnu.so"), "9.0")
     assert "archs" in gpu_artifact.why_not(fitting, "10.0")
+    # setup.py builds 9.0 as 9.0a (Hopper's wgmma): such a build fits a 9.0 device.
+    assert gpu_artifact.why_not(dict(fitting, cuda_archs="9.0a"), "9.0") is None
+    assert "archs" in gpu_artifact.why_not(dict(fitting, cuda_archs="9.0a"), "8.0")
     assert "sources" in gpu_artifact.why_not(dict(fitting, source_digest="0" * 64), "9.0")
 
 

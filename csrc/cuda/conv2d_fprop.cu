@@ -1,5 +1,6 @@
-// The one place that chooses the convolution-forward kernel for a shape and dtype: the
-// tensor-core kernel where its layout and alignment rules hold, the direct kernels for narrow
+// The one place that chooses the convolution-forward kernel for a shape and dtype: the Hopper
+// (wgmma) kernel where it is available, the tensor-core kernel where its layout and alignment
+// rules hold, the direct kernels for narrow
 // groups (depthwise, ResNeXt's), the CUDA-core implicit GEMM otherwise.
 // conv2d_fprop_plan() answers with the same choice without launching anything.
 #include <type_traits>
@@ -13,6 +14,10 @@ namespace {
 
 template <typename T>
 LaunchResult run(const Conv2dFpropArgs& args, cudaStream_t stream, bool launch) {
+  if constexpr (std::is_same<T, half_t>::value || std::is_same<T, bf16_t>::value) {
+    if (fprop_wgmma_supports(args))
+      return launch ? launch_fprop_wgmma<T>(args, stream) : LaunchResult{nullptr, fprop_wgmma_name<T>(args)};
+  }
   if constexpr (!std::is_same<T, double>::value) {
     if (fprop_tc_supports(args)) return launch ? launch_fprop_tc<T>(args, stream) : LaunchResult{nullptr, fprop_tc_name<T>(args)};
   }

@@ -76,6 +76,12 @@ const char* conv2d_fprop_plan(const Conv2dFpropArgs& args);
 // Whether a faster kernel serves this shape when x and w are channels-last (NHWC input, KRSC
 // filters, 16-byte aligned): the host converts operands in other layouts before the launch
 // (the conversion is part of the op's time).
+// The Hopper (wgmma) forward: whether it runs where it applies (a compute capability 9.0 device, a
+// build with sm_90a code, not switched off), and the switch. On by default on a GPU (off with
+// CNNOPS_WGMMA=0 in the environment), off by default in the simulator.
+bool fprop_wgmma_available();
+void set_fprop_wgmma_enabled(bool enabled);
+
 bool conv2d_fprop_prefers_channels_last(const Conv2dParams& p, DType dtype, bool allow_tf32);
 
 }  // namespace cuda

@@ -28,5 +28,15 @@ LaunchResult launch_fprop_tc(const Conv2dFpropArgs& args, cudaStream_t stream);
 template <typename T>
 const char* fprop_tc_name(const Conv2dFpropArgs& args);  // fprop_tc1x1_... for the 1x1 GEMM path
 
+// The Hopper forward (sm_90a: wgmma fed by a warp-specialised cp.async producer) for what the
+// mma.sync kernel takes in float16 / bfloat16, where fprop_wgmma_available(): a compute
+// capability 9.0 device, a build with sm_90a code, not switched off (CNNOPS_WGMMA=0, or
+// set_fprop_wgmma_enabled(false), conv2d_fprop.h; the simulator starts with it off).
+bool fprop_wgmma_supports(const Conv2dFpropArgs& args);
+template <typename T>
+LaunchResult launch_fprop_wgmma(const Conv2dFpropArgs& args, cudaStream_t stream);
+template <typename T>
+const char* fprop_wgmma_name(const Conv2dFpropArgs& args);  // fprop_wgmma1x1_... for the 1x1 GEMM path
+
 }  // namespace cuda
 }  // namespace cnnops

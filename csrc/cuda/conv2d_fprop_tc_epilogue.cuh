@@ -165,18 +165,21 @@ __device__ __forceinline__ void staged_epilogue_as(const float (&acc)[kFragsM][k
 // Without a residual, a 16-bit output can be rounded before it is staged: bias and activation
 // are applied to the fragments in registers, and the staging holds the output itself -- half the
 // shared-memory traffic of staging floats. Rows are kWarpN elements, unpadded; a row's 16-byte
-// chunk c sits at chunk c ^ ((row / kRowsPerLine) % kChunksPerRow), so
+// chunk c sits at chunk c ^ ((row / kRowsPerLine) % kSwizzle), with kSwizzle the chunks of a
+// row within one 128-byte bank line (4 for 32 channels, else 8), so
 // - a fragment write (32-bit: 2 channels of rows g = 0..7, one chunk) puts the 8 rows' words in
 //   8 different 16-byte bank groups, and
-// - a read-back quarter-warp (8 whole chunks: one row of 64 channels, or two rows of 32 sharing a
-//   128-byte line) covers all 32 banks once.
+// - a read-back quarter-warp (8 whole chunks: 8 aligned chunks of one row of 64 or more channels,
+//   or two rows of 32 sharing a 128-byte line) covers all 32 banks once.
 template <int kWarpN>
 struct RoundedStaging {
-  static_assert(kWarpN == 32 || kWarpN == 64, "one or two staged rows per 128-byte bank line");
-  static constexpr int kChunksPerRow = kWarpN / 8, kRowsPerLine = 8 / kChunksPerRow;
+  static_assert(kWarpN == 32 || kWarpN == 64 || kWarpN == 128 || kWarpN == 256,
+                "rows of 32 (two per 128-byte bank line) to 256 channels");
+  static constexpr int kChunksPerRow = kWarpN / 8;
+  static constexpr int kSwizzle = kChunksPerRow < 8 ? kChunksPerRow : 8, kRowsPerLine = 8 / kSwizzle;
   static constexpr int kItems = 16 * kChunksPerRow / 32;  // chunks per lane and pass
   static __device__ __forceinline__ int at(int row, int chunk) {
-    return row * kWarpN + (chunk ^ ((row / kRowsPerLine) % kChunksPerRow)) * 8;
+    return row * kWarpN + (chunk ^ ((row / kRowsPerLine) % kSwizzle)) * 8;
   }
 };
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/poison.h"
+#include "cuda/conv2d_fprop.h"
 #include "cuda/conv2d_host.h"
 #include "cuda/device_op.h"
 #include "cuda/pool2d_host.h"
@@ -183,6 +184,10 @@ PYBIND11_MODULE(_sim, m) {
         "only that many blocks of each launch, spread over the grid (0: all; outputs are then incomplete); "
         "run_blocks=False: launches are checked, counted and logged (launch_log) but run no block",
         pybind11::arg("memory") = false, pybind11::arg("sample_blocks") = 0, pybind11::arg("run_blocks") = true);
+  m.def("set_wgmma", &cnnops::cuda::set_fprop_wgmma_enabled,
+        "whether the float16 / bfloat16 forward takes the Hopper (wgmma) kernel where it applies; off by default "
+        "in the simulator, so that the mma.sync kernels keep their tests",
+        pybind11::arg("enabled"));
   m.def("set_options", &set_options,
         "the schedule: blocks / threads last to first, each warp running ahead to the next __syncthreads",
         pybind11::arg("reverse_block_order") = false, pybind11::arg("reverse_thread_order") = false,

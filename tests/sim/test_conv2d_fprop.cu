@@ -140,14 +140,16 @@ void check_fprop(const Shape& shape, DType dtype, const char* kernel, double tol
     CHECK(sim::counter(sim::Counter::kLaunches) == 1);
     // The tensor-core kernels' shared tiles are laid out so that no access conflicts: every
     // wavefront count at its ideal (a swizzle that keeps results right but conflicts fails here).
-    if (std::string(kernel).rfind("fprop_tc", 0) == 0) {
+    if (std::string(kernel).rfind("fprop_tc", 0) == 0 || std::string(kernel).rfind("fprop_wgmma", 0) == 0) {
       int shared_sites = 0;
       for (const sim::MemoryAccessSite& m : sim::memory_access_counts()) {
         if (m.kernel != kernel || m.space != sim::MemorySpace::kShared) continue;
         ++shared_sites;
         CHECK_EQ(m.wavefronts, m.ideal_wavefronts);
       }
-      CHECK(shared_sites >= 4);  // the A and B cp.async writes, the A and B fragment reads
+      // the A and B cp.async writes, and the A and B fragment reads (mma.sync) or the epilogue's
+      // staging (wgmma, whose operand reads the counters do not see)
+      CHECK(shared_sites >= 4);
       // The epilogue stores whole 16-byte vectors wherever the output allows them: NHWC with
       // K a whole number of vectors.
       const int64_t vec = 16 / int64_t(sizeof(T));
@@ -166,6 +168,12 @@ void check_fprop(const Shape& shape, DType dtype, const char* kernel, double tol
     CHECK_EQ(bad, 0);
   }
 }
+
+// The Hopper (wgmma) forward on for a scope (the simulator starts with it off).
+struct WgmmaOn {
+  explicit WgmmaOn(bool on) { cnnops::cuda::set_fprop_wgmma_enabled(on); }
+  ~WgmmaOn() { cnnops::cuda::set_fprop_wgmma_enabled(false); }
+};
 
 void check_fprop_f32(const Shape& shape, bool epilogue = false, const char* kernel = "fprop_simt_64x64x16<f32>") {
   check_fprop<float>(shape, DType::kFloat32, kernel, 1e-4, epilogue);
@@ -378,7 +386,8 @@ TEST(conv2d_fprop_tensor_cores_1x1_bf16) {
 // One launch of 2 channel chunks x 3 bands of filter rows (ReductionSplits, the tensor-core
 // wgrad's form): split z = zr * 2 + zc stores, unrounded, the sum over its channels and filter
 // rows alone -- the last band one row, its window starting lower (pad_top moved) -- at z * y_stride.
-TEST(conv2d_fprop_reduction_splits_in_one_launch) {
+void check_reduction_splits_in_one_launch(bool wgmma) {
+  const WgmmaOn on(wgmma);
   using cnnops::cuda::bf16_t;
   Conv2dParams p = params_of({2, 16, 9, 7, 24, 5, 3, 1, 2, 1, 2, 1, 1, 1, true});
   p.w = cnnops::Strides4{p.R * p.S * p.C, 1, p.S * p.C, p.C};  // KRSC
@@ -403,7 +412,7 @@ TEST(conv2d_fprop_reduction_splits_in_one_launch) {
   a.splits.y_stride = out;
   const cnnops::cuda::LaunchResult r = cnnops::cuda::conv2d_fprop(a, nullptr);
   REQUIRE(r.error == nullptr);
-  CHECK_CONTAINS(std::string(r.kernel), "fprop_tc_");
+  CHECK_CONTAINS(std::string(r.kernel), wgmma ? "fprop_wgmma_" : "fprop_tc_");
   const std::vector<float> y = dy.download();
   int bad = 0;
   for (int z = 0; z < 6; ++z) {
@@ -433,7 +442,13 @@ TEST(conv2d_fprop_reduction_splits_in_one_launch) {
 // and 1 x 3 taps spaced 2 apart starting two columns left -- into the even/even and odd/odd
 // positions of one output; phase 1 has fewer rows than phase 0, so some of the grid's blocks have
 // nothing to do. The positions of neither phase keep their poison.
-TEST(conv2d_fprop_output_phases_in_one_launch) {
+TEST(conv2d_fprop_reduction_splits_in_one_launch) {
+  check_reduction_splits_in_one_launch(false);
+  check_reduction_splits_in_one_launch(true);
+}
+
+void check_output_phases_in_one_launch(bool wgmma) {
+  const WgmmaOn on(wgmma);
   using cnnops::cuda::bf16_t;
   Conv2dParams p = params_of({2, 16, 7, 6, 24, 1, 1, 1, 0, 0, 0, 0, 1, 1, true});
   const int64_t Hy = 13, Wy = 11, K = p.K, C = p.C;
@@ -461,7 +476,7 @@ TEST(conv2d_fprop_output_phases_in_one_launch) {
   sim::reset_counters();
   const cnnops::cuda::LaunchResult r = cnnops::cuda::conv2d_fprop(a, nullptr);
   REQUIRE(r.error == nullptr);
-  CHECK_CONTAINS(std::string(r.kernel), "fprop_tc_");
+  CHECK_CONTAINS(std::string(r.kernel), wgmma ? "fprop_wgmma_" : "fprop_tc_");
   CHECK_EQ(sim::counter(sim::Counter::kLaunches), uint64_t(1));
   std::vector<float> y;
   for (const bf16_t& v : dy.download()) y.push_back(float(cnnops::cuda::widen(v)));
@@ -492,6 +507,80 @@ TEST(conv2d_fprop_output_phases_in_one_launch) {
   int stray = 0;
   for (int64_t i = 0; i < out; ++i) stray += !written[i] && !std::isnan(y[i]);
   CHECK_EQ(stray, 0);
+}
+
+TEST(conv2d_fprop_output_phases_in_one_launch) {
+  check_output_phases_in_one_launch(false);
+  check_output_phases_in_one_launch(true);
+}
+
+// The Hopper (wgmma) forward on the shape classes of the seed networks, every element against
+// the reference under the three schedules (check_fprop), its cp.async writes and epilogue
+// staging free of bank conflicts, its stores 16-byte vectors.
+TEST(conv2d_fprop_wgmma_layers) {
+  const WgmmaOn on(true);
+  using cnnops::cuda::bf16_t;
+  using cnnops::cuda::half_t;
+  sim::reset_counters();
+  // a 3x3 with 9 k-tiles of one tap each, bias + residual + ReLU, N*P*Q = 180 (ragged)
+  check_fprop<bf16_t>({2, 64, 9, 10, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, true}, DType::kBFloat16,
+                      "fprop_wgmma_128x64x64_s6<bf16>", 2e-2, true, false, true);
+  CHECK(sim::counter(sim::Counter::kWgmma) > 0);
+  CHECK_EQ(sim::counter(sim::Counter::kMmaSync), uint64_t(0));
+  // stride 2, asymmetric padding, K = 24 (a ragged 64-wide tile), C = 16: taps wrap inside k-tiles
+  check_fprop<half_t>({2, 16, 7, 9, 24, 3, 3, 2, 1, 1, 2, 0, 1, 1, true}, DType::kFloat16,
+                      "fprop_wgmma_128x64x64_s6<f16>", 4e-3);
+  // the 1x1 GEMM variant, C = 72: a partial second k-tile
+  check_fprop<bf16_t>({2, 72, 13, 10, 72, 1, 1, 1, 0, 0, 0, 0, 1, 1, true}, DType::kBFloat16,
+                      "fprop_wgmma1x1_128x64x64_s6<bf16>", 2e-2);
+  // a 5x5 with dilation 2 and a 7x7/2 stem with 8 channels
+  check_fprop<bf16_t>({1, 32, 11, 12, 40, 5, 5, 1, 4, 4, 4, 4, 2, 1, true}, DType::kBFloat16,
+                      "fprop_wgmma_128x64x64_s6<bf16>", 2e-2);
+  check_fprop<half_t>({2, 8, 17, 15, 16, 7, 7, 2, 3, 3, 3, 3, 1, 1, true}, DType::kFloat16,
+                      "fprop_wgmma_128x64x64_s6<f16>", 4e-3, true, false, true);
+}
+
+// The square tile on a small GPU: with 2 SMs, K = 160 gives each a 128 x 128 block.
+TEST(conv2d_fprop_wgmma_square_tile) {
+  const WgmmaOn on(true);
+  cudaDeviceProp small_gpu = sim::default_device_properties();
+  small_gpu.multiProcessorCount = 2;
+  REQUIRE(sim::set_device_properties(small_gpu) == cudaSuccess);
+  check_fprop<cnnops::cuda::bf16_t>({2, 16, 9, 10, 160, 3, 3, 1, 0, 1, 2, 1, 1, 1, true}, DType::kBFloat16,
+                                    "fprop_wgmma_128x128x64_s5<bf16>", 2e-2, true, false, true);
+  check_fprop<cnnops::cuda::half_t>({2, 24, 9, 10, 160, 1, 1, 1, 0, 0, 0, 0, 1, 1, true}, DType::kFloat16,
+                                    "fprop_wgmma1x1_128x128x64_s5<f16>", 4e-3);
+}
+
+// The simulator sums every product in k order whatever the kernel, so the Hopper kernel and the
+// mma.sync kernel give the same bits -- a second, independent route to the same answer.
+TEST(conv2d_fprop_wgmma_gives_the_mma_sync_bits) {
+  using cnnops::cuda::bf16_t;
+  Conv2dParams p = params_of({2, 40, 9, 10, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, true});
+  p.w = cnnops::Strides4{9 * 40, 1, 3 * 40, 40};  // KRSC
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal;
+  auto random = [&](int64_t count) {
+    std::vector<bf16_t> v;
+    for (int64_t i = 0; i < count; ++i) v.push_back(cnnops::cuda::from_acc<bf16_t>(normal(rng)));
+    return v;
+  };
+  DeviceBuffer<bf16_t> dx(random(p.N * p.C * p.H * p.W)), dw(random(p.K * p.C * 9)), db(random(p.K));
+  DeviceBuffer<bf16_t> dy(p.N * p.K * p.P * p.Q);
+  std::vector<std::vector<bf16_t>> outputs;
+  for (const bool wgmma : {false, true}) {
+    const WgmmaOn on(wgmma);
+    Conv2dFpropArgs a{};
+    a.p = p;
+    a.dtype = DType::kBFloat16;
+    a.x = dx.get(), a.w = dw.get(), a.bias = db.get(), a.y = dy.get();
+    dy.upload(std::vector<bf16_t>(dy.size(), cnnops::cuda::from_acc<bf16_t>(NAN)));
+    const cnnops::cuda::LaunchResult r = cnnops::cuda::conv2d_fprop(a, nullptr);
+    REQUIRE(r.error == nullptr);
+    CHECK_EQ(std::string(r.kernel), wgmma ? "fprop_wgmma_128x64x64_s6<bf16>" : "fprop_tc_64x64x64_s3<bf16>");
+    outputs.push_back(dy.download());
+  }
+  CHECK(std::memcmp(outputs[1].data(), outputs[0].data(), outputs[0].size() * sizeof(bf16_t)) == 0);
 }
 
 // The tensor-core epilogue's vector and element paths (conv2d_fprop_tc_epilogue.cuh): an NHWC
