@@ -115,7 +115,7 @@ def _profile_cases(device):
     ]
 
 
-PROFILED_KERNELS = "regex:fprop_tc_kernel|max_pool_forward"  # ncu --kernel-name: the three above
+PROFILED_KERNELS = "regex:fprop_tc_kernel|fprop_wgmma_kernel|max_pool_forward"  # ncu --kernel-name: the three above
 
 
 def profile(device):

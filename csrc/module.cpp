@@ -21,6 +21,8 @@ namespace cuda {
 pybind11::dict shape_selftest();
 // Defined in cuda/host_common.cpp.
 std::string last_kernel(const std::string& op);
+// Defined in cuda/conv2d_fprop_wgmma.cu.
+bool fprop_wgmma_available();
 }  // namespace cuda
 }  // namespace cnnops
 #endif
@@ -61,5 +63,8 @@ PYBIND11_MODULE(_C, m) {
         "Evaluates the shared shape math on the GPU and on the host; returns both (needs a GPU).");
   m.def("last_cuda_kernel", &cnnops::cuda::last_kernel,
         "The CUDA kernel configuration the last call of an op (e.g. 'conv2d_forward') ran; '' if none.");
+  m.def("cuda_wgmma_available", &cnnops::cuda::fprop_wgmma_available,
+        "Whether the float16 / bfloat16 forward runs the Hopper (wgmma) kernel on the current device: a compute "
+        "capability 9.0 GPU, a build with sm_90a code, not switched off by CNNOPS_WGMMA=0.");
 #endif
 }

@@ -33,6 +33,16 @@ class Backend:
         return self.name
 
     @property
+    def wgmma(self):
+        """Whether its float16 / bfloat16 forwards take the Hopper (wgmma) kernel: on a GPU where the
+        build and device allow it; never in the simulator by default (its own tests switch it on)."""
+        if self.name != "cuda":
+            return False
+        import cnnops
+
+        return bool(getattr(cnnops._C, "cuda_wgmma_available", lambda: False)())
+
+    @property
     def runs_cuda_kernels(self):
         return self.name in ("sim", "cuda")
 

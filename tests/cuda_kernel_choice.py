@@ -128,10 +128,11 @@ def expected_kernel(case, dtype, tf32=False, channels_last=False, wgmma=False):
     return f"fprop_simt_64x64x16<{DTYPE_TAG[dtype]}>"
 
 
-def expected_backward_kernels(case, dtype):
+def expected_backward_kernels(case, dtype, wgmma=False):
     """(dgrad, wgrad) for the shared cases (NCHW operands): grad_input on the direct kernels for
     narrow groups (a prefix: a phase's kernel), by stride phases on the tensor-core forward for
-    16-bit types with groups == 1 and K % 8 == 0, the CUDA-core kernels otherwise; grad_weight on
+    16-bit types with groups == 1 and K % 8 == 0 (the Hopper kernel where `wgmma`), the CUDA-core
+    kernels otherwise; grad_weight on
     the direct wgrad for narrow groups, else CUDA cores (no case's batch is a whole channel
     vector)."""
     N, C, H, W, K, R, S, stride, padding, dilation, groups = case
@@ -140,7 +141,7 @@ def expected_backward_kernels(case, dtype):
     if direct_takes(K, C, R, S, 1, dilation, groups, dtype):  # the phases' bound: stride 1, every tap
         dgrad = "direct_nchw"
     elif dtype in (torch.float16, torch.bfloat16) and groups == 1 and K % 8 == 0:
-        dgrad = "fprop_tc"
+        dgrad = "fprop_wgmma" if wgmma else "fprop_tc"
     else:
         dgrad = f"dgrad_simt_64x64x16<{tag}>"
     wgrad = f"direct_wgrad_nchw_8x8x32<{tag}>" if direct_wgrad_takes(C, K, R, S, stride, dilation, groups, dtype, False) \

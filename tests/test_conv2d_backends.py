@@ -22,7 +22,7 @@ def test_forward_every_case(backend, case, dtype):
     check_forward(backend, case, dtype)
     if backend.runs_cuda_kernels:
         kernel = backend.last_kernel("conv2d_forward")
-        assert kernel == expected_kernel(case, dtype)
+        assert kernel == expected_kernel(case, dtype, wgmma=backend.wgmma)
     if backend.sim is not None:
         counters = backend.sim.counters()
         assert counters["launches"] == 1 and counters["blocks"] >= 1
@@ -34,7 +34,7 @@ def test_forward_every_case(backend, case, dtype):
 def test_backward_every_case(backend, case, dtype):
     check_backward(backend, case, dtype)
     if backend.runs_cuda_kernels:
-        dgrad, wgrad = expected_backward_kernels(case, dtype)
+        dgrad, wgrad = expected_backward_kernels(case, dtype, wgmma=backend.wgmma)
         assert backend.last_kernel("conv2d_dgrad").startswith(dgrad)
         assert backend.last_kernel("conv2d_wgrad") == wgrad
 
