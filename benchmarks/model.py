@@ -12,6 +12,12 @@ What goes in, per layer (batch 32 by default, bfloat16 channels-last):
   rules) -- scaled from the sampled blocks to the whole grid;
 - the main loop's instructions per HMMA read from the built SASS (benchmarks/sass.py), when the
   build has a CUDA part and cuobjdump is installed.
+With --wgmma, the Hopper kernel (conv2d_fprop_wgmma_kernel.cuh) instead: its wgmma count from the
+simulator in HMMA.16816 equivalents (one m64nNk16 = N/2 of them), and its operand reads, which the
+memory counters do not see, added analytically: A (64 rows x 32 bytes) and B (N rows x 32 bytes)
+per wgmma from 128-byte-swizzled rows, conflict-free, so (2048 + 32 N) / 128 wavefronts -- the
+assumption that wgmma reads shared memory at the same 128 bytes per cycle per SM as ldmatrix;
+no issue term (a handful of instructions per wgmma).
 
 Each is turned into a time on the machine's ceilings (shared/notes/performance-facts.md):
   tensor  HMMA / (1 HMMA.16816 per cycle per SM: one per 4 cycles on each of 4 sub-partitions)
@@ -57,9 +63,11 @@ MACHINES = {
 MMA_FLOP = 16 * 8 * 16 * 2  # one mma.sync.m16n8k16
 ISSUE_PER_SM = 4       # instructions per cycle per SM (one per sub-partition)
 DEFAULT_SUITES = ["resnet50", "vgg16", "googlenet", "alexnet"]
-_PLAN = re.compile(r"fprop_tc(1x1)?_(\d+)x(\d+)x(\d+)_s(\d+)<(\w+)>")
-# Blocks per SM by tile (M, N): conv2d_fprop_tc_tiles.h's kMinBlocksPerSm (__launch_bounds__).
+_PLAN = re.compile(r"fprop_(tc|wgmma)(1x1)?_(\d+)x(\d+)x(\d+)_s(\d+)<(\w+)>")
+# Blocks per SM by tile (M, N): conv2d_fprop_tc_tiles.h's kMinBlocksPerSm (__launch_bounds__);
+# the Hopper kernel's tiles run one block per SM.
 _RESIDENT = {(256, 128): 1, (128, 128): 2, (128, 64): 3, (64, 64): 4}
+_RESIDENT_WGMMA = 1
 
 
 class LayerModel(NamedTuple):
@@ -136,7 +144,8 @@ def model_layer(sim, suite: str, spec: ConvSpec, batch: int, dtype: torch.dtype,
     m = _PLAN.match(plan)
     if not m:
         return None  # a CUDA-core kernel (few channels, float64, ...): not modelled
-    TM, TN, stages = int(m.group(2)), int(m.group(3)), int(m.group(5))
+    wgmma = m.group(1) == "wgmma"
+    TM, TN, stages = int(m.group(3)), int(m.group(4)), int(m.group(6))
     NPQ = N * spec.P * spec.Q
     blocks = -(-NPQ // TM) * -(-spec.K // TN)
 
@@ -144,17 +153,20 @@ def model_layer(sim, suite: str, spec: ConvSpec, batch: int, dtype: torch.dtype,
     ran = counters["blocks"]
     scale = blocks / ran
 
-    hmma = counters["mma_sync"] * scale
+    # HMMA.16816 equivalents: one wgmma m64nNk16 does the work of N / 2 of them.
+    hmma = (counters["wgmma"] * TN / 2 if wgmma else counters["mma_sync"]) * scale
     shared = lambda s: s["space"] == "shared"
     reads = lambda s: shared(s) and s["kind"] == "load"
     writes = lambda s: shared(s) and s["kind"] == "store"
     loads = lambda s: s["space"] == "global" and s["kind"] == "load" and s["instruction"].startswith("cp.async")
     stores = lambda s: s["space"] == "global" and s["kind"] == "store"
     wavefronts = _sites_sum(sites, shared, "wavefronts") * scale
+    if wgmma:  # the operand reads the counters do not see (module docstring)
+        wavefronts += counters["wgmma"] * scale * (2048 + 32 * TN) / 128
     ratio = lambda pred, a, b: (_sites_sum(sites, pred, a) / max(1, _sites_sum(sites, pred, b)))
 
     sm_cycles_per_s = machine.clock_hz * machine.sms
-    resident = _RESIDENT[(TM, TN)]
+    resident = _RESIDENT_WGMMA if wgmma else _RESIDENT[(TM, TN)]
     waves = blocks / (machine.sms * resident)
     stretch = math.ceil(waves) / waves  # the last wave leaves SMs idle
     elem = torch.finfo(dtype).bits // 8
@@ -177,20 +189,25 @@ def model_layer(sim, suite: str, spec: ConvSpec, batch: int, dtype: torch.dtype,
 
 
 def model_suites(suites: List[str], batch: int = 32, dtype: torch.dtype = torch.bfloat16, machine: str = "H200",
-                 sample_blocks: int = 2, layers: Optional[List[str]] = None, progress=None) -> List[LayerModel]:
+                 sample_blocks: int = 2, layers: Optional[List[str]] = None, progress=None,
+                 wgmma: bool = False) -> List[LayerModel]:
     import cnnops._sim as sim
     per_hmma = _sass_per_hmma()
     out = []
-    for suite in suites:
-        for raw in CONV_SUITES[suite]:
-            spec = ConvSpec.of(raw)
-            if layers and spec.name not in layers:
-                continue
-            row = model_layer(sim, suite, spec, batch, dtype, MACHINES[machine], sample_blocks, per_hmma)
-            if row is not None:
-                out.append(row)
-                if progress:
-                    progress(row)
+    sim.set_wgmma(wgmma)
+    try:
+        for suite in suites:
+            for raw in CONV_SUITES[suite]:
+                spec = ConvSpec.of(raw)
+                if layers and spec.name not in layers:
+                    continue
+                row = model_layer(sim, suite, spec, batch, dtype, MACHINES[machine], sample_blocks, per_hmma)
+                if row is not None:
+                    out.append(row)
+                    if progress:
+                        progress(row)
+    finally:
+        sim.set_wgmma(False)
     return out
 
 
@@ -249,6 +266,7 @@ def main(argv=None) -> int:
     ap.add_argument("--dtype", choices=["bfloat16", "float16"], default="bfloat16")
     ap.add_argument("--machine", choices=sorted(MACHINES), default="H200")
     ap.add_argument("--sample-blocks", type=int, default=2)
+    ap.add_argument("--wgmma", action="store_true", help="model the Hopper (wgmma) kernel where it applies")
     ap.add_argument("--out", help="also write the table (markdown) here")
     ap.add_argument("--json", help="also write the rows (JSON) here, for a later --baseline")
     ap.add_argument("--label", default="this build", help="the name --json records for these kernels")
@@ -259,7 +277,7 @@ def main(argv=None) -> int:
     rows = model_suites(args.suites, args.batch, dtype, args.machine, args.sample_blocks, args.layers,
                         progress=lambda r: print("  %s / %s: %s-bound (%.1fs simulated)" % (r.suite, r.name, r.bound,
                                                                                           r.sim_seconds),
-                                                 file=sys.stderr))
+                                                 file=sys.stderr), wgmma=args.wgmma)
     baseline = None
     if args.baseline:
         with open(args.baseline) as f:

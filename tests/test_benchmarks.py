@@ -364,6 +364,25 @@ def test_model_counts_the_grid_and_labels_itself():
     assert text.startswith("MODEL (not a measurement)") and "| resnet50 | l4 1x1 2048->512 |" in text
 
 
+def test_model_of_the_hopper_kernel():
+    """--wgmma: the same layer on the Hopper kernel (128 x 64 tile at batch 2): HMMA equivalents =
+    blocks x k-tiles x 4 wgmma x 2 consumers x N / 2; shared-memory wavefronts include the
+    operand reads (2048 + 32 N bytes per wgmma) the counters cannot see; one block per SM."""
+    pytest.importorskip("cnnops._sim")
+    from benchmarks import model
+    rows = model.model_suites(["resnet50"], batch=2, sample_blocks=1, layers=["l4 1x1 2048->512"], wgmma=True)
+    assert len(rows) == 1
+    r = rows[0]
+    assert r.kernel == "fprop_wgmma1x1_128x64x64_s6<bf16>" and r.blocks == 1 * 8
+    wgmma = r.blocks * (2048 // 64) * 4 * 2
+    assert r.hmma == wgmma * 64 // 2
+    assert r.smem_per_hmma * r.hmma >= wgmma * (2048 + 32 * 64) / 128  # the operand reads, at least
+    assert r.issue_per_hmma is None and r.waves == r.blocks / 132
+    import cnnops._sim as sim
+    assert sim.conv2d_forward_plan(torch.empty(1, 64, 8, 8, dtype=torch.bfloat16), torch.empty(64, 64, 1, 1, dtype=torch.bfloat16),
+                                   None, [1, 1], [0] * 4, [1, 1], 1).startswith("fprop_tc")  # switched back off
+
+
 def test_direct_model_counts_the_unrolled_loads_and_labels_itself():
     """The direct kernels' model on one depthwise 3x3 layer: the grid is N x ceil(P/8) x
     ceil(Q/16) x ceil(K/32) blocks; each warp's shared loads are the unrolled filter's -- 9 weights

@@ -127,3 +127,23 @@ def test_wgmma_runs_the_input_gradient(case):
     assert_close_scaled(gi, gi_ref, gi_scale.abs(), dtype, "wgmma grad_input")
     assert any(launch["kernel"].startswith("fprop_wgmma") for launch in sim.launch_log())
     assert sim.counters()["wgmma"] > 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=lambda d: DTYPE_TAG[d])
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_resnet50_and_vgg16_layers_choose_the_hopper_kernel(dtype, layout):
+    """Every ResNet-50 / VGG-16 layer but the C = 3 stems plans the Hopper kernel at batch 32 on a
+    132-SM device (nothing launched; the cases above prove the kernel computes correctly)."""
+    from benchmarks.suites import RESNET50_CONVS, VGG16_CONVS
+
+    for spec in RESNET50_CONVS + VGG16_CONVS:
+        name, C, H, W, K, R, S, stride, padding = tuple(spec)[:9]
+        x = torch.empty(32, C, H, W, dtype=dtype)
+        if layout == "channels_last":
+            x = x.contiguous(memory_format=torch.channels_last)
+        plan = sim.conv2d_forward_plan(x, torch.empty(K, C, R, S, dtype=dtype), None, [stride] * 2, [padding] * 4,
+                                       [1, 1], 1)
+        want = "fprop_simt" if C == 3 else "fprop_wgmma1x1_" if (R, padding) == (1, 0) else "fprop_wgmma_"
+        assert plan.startswith(want), f"{name}: planned {plan}"
+        if C != 3:
+            assert plan == expected_kernel((32, C, H, W, K, R, S, stride, padding, 1, 1), dtype, wgmma=True), name

@@ -89,11 +89,11 @@ const char* AsyncProxy::run(PerThread& t, const WgmmaOp& op) {
     float sum = op.accumulate ? acc->values[reg] : 0.0f;
     for (int k = 0; k < k_count; ++k) {
       float a, b;
-      if (!element(a_desc, c.row, k, &a) || !element(b_desc, c.col, k, &b)) {
+      const bool a_in = element(a_desc, c.row, k, &a);
+      if (!a_in || !element(b_desc, c.col, k, &b)) {
         std::snprintf(message_, sizeof(message_), "wgmma.mma_async issued at %s:%d reads %s row %d past the "
                       "block's %zu bytes of dynamic shared memory (the simulator's async proxy sees dynamic shared "
-                      "memory only)", op.file, op.line, element(a_desc, c.row, k, &a) ? "B" : "A",
-                      element(a_desc, c.row, k, &a) ? c.col : c.row, view_.size());
+                      "memory only)", op.file, op.line, a_in ? "B" : "A", a_in ? c.col : c.row, view_.size());
         return message_;
       }
       sum += a * b;

@@ -279,6 +279,34 @@ TEST(wgmma_needs_a_whole_warpgroup) {
   sim::reset_device();
 }
 
+// A descriptor reaching past the launch's dynamic shared memory, or with a base offset (not
+// modelled), fails the launch at the wait that would have read it.
+__global__ void wgmma_descriptor_kernel(uint32_t start, uint64_t extra_bits) {
+  extern __shared__ __align__(1024) unsigned char smem[];
+  float d[32] = {};
+  const uint64_t desc = cnnops::gmma_descriptor(ptx::shared_address(smem) + start, cnnops::GmmaSwizzleMode::k128B,
+                                                cnnops::gmma_kmajor_strides(cnnops::GmmaSwizzleMode::k128B, 64)) |
+                        extra_bits;
+  ptx::wgmma_fence();
+  ptx::wgmma<ptx::WgmmaType::kBF16, 64>(d, desc, desc, false);
+  ptx::wgmma_commit_group();
+  ptx::wgmma_wait_group<0>();
+}
+
+TEST(wgmma_operands_outside_dynamic_shared_memory_or_with_a_base_offset_are_refused) {
+  quiet();
+  // 64 rows of 128 bytes from 4096: past the launch's 8192 bytes.
+  CHECK_EQ(launch(wgmma_descriptor_kernel, dim3(1), dim3(128), 8192, nullptr, 4096u, uint64_t(0)),
+           cudaErrorLaunchFailure);
+  CHECK_CONTAINS(sim::last_error_message(), "row 32 past the block's 8192 bytes of dynamic shared memory");
+  sim::reset_device();
+  CHECK_EQ(launch(wgmma_descriptor_kernel, dim3(1), dim3(128), 8192, nullptr, 0u, uint64_t(1) << 49),
+           cudaErrorLaunchFailure);
+  CHECK_CONTAINS(sim::last_error_message(), "base offset is not 0");
+  sim::reset_device();
+  CHECK_EQ(launch(wgmma_descriptor_kernel, dim3(1), dim3(128), 8192, nullptr, 0u, uint64_t(0)), cudaSuccess);
+}
+
 __global__ void static_shared_address_kernel() {
   __shared__ uint64_t word;
   (void)ptx::shared_address(&word);
