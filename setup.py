@@ -178,7 +178,9 @@ def _extension():
     archs = _with_hopper_features(_arch_list())
     os.environ["TORCH_CUDA_ARCH_LIST"] = archs
     defines = ["-DCNNOPS_WITH_CUDA", '-DCNNOPS_CUDA_ARCHS="%s"' % archs]
-    nvcc = ["-O3", "--expt-relaxed-constexpr", "-lineinfo"] + defines
+    # ptxas warnings are errors: among them the ones that say wgmma was serialised or setmaxnreg
+    # ignored (C7508, C7510...), which would leave the Hopper kernel correct but slow.
+    nvcc = ["-O3", "--expt-relaxed-constexpr", "-lineinfo", "-Xptxas=--warning-as-error"] + defines
     ext = CUDAExtension(
         sources=cpu_sources + cuda_sources,
         extra_compile_args={"cxx": cxx + defines, "nvcc": nvcc},

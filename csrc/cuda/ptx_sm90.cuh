@@ -203,7 +203,8 @@ __device__ __forceinline__ void wgmma_wait_group(const char* file = __builtin_FI
 // setmaxnreg: a warpgroup's register budget moves to the warpgroups that hold accumulators (the
 // producer gives registers back, the consumers take them). Effective only when the kernel has a
 // register cap at entry (__launch_bounds__(threads, 1)) and each role is one branch of an
-// if/else; ptxas says so otherwise (warning C7508, which tests/test_cuda_static.py fails on).
+// if/else; ptxas says so otherwise (warning C7508, an error in this build: setup.py makes ptxas
+// warnings errors).
 template <int kRegs>
 __device__ __forceinline__ void setmaxnreg_inc() {
   static_assert(kRegs % 8 == 0 && kRegs >= 24 && kRegs <= 256, "setmaxnreg takes multiples of 8 in [24, 256]");
