@@ -230,8 +230,9 @@ auto with_wgmma_kernel_choice(const Conv2dFpropArgs& a, const TcLaunchShape& sha
 
 template <typename T>
 const char* fprop_wgmma_name(const Conv2dFpropArgs& a) {
-  return with_wgmma_kernel_choice(
-      a, fprop_tc_launch_shape(a), [](auto kOneByOne, auto tile) { return wgmma_kernel_name<T, kOneByOne, decltype(tile)>(); });
+  return with_wgmma_kernel_choice(a, fprop_tc_launch_shape(a), [](auto kOneByOne, auto tile) {
+    return wgmma_kernel_name<T, kOneByOne, decltype(tile)>();
+  });
 }
 
 template <typename T>

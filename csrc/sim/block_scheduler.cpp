@@ -18,7 +18,14 @@ using detail::WarpOp;
 
 namespace {
 
-enum class ThreadState : unsigned char { kRunnable, kAtBlockBarrier, kAtWarpCollective, kAtMbarrier, kUntilIdle, kExited };
+enum class ThreadState : unsigned char {
+  kRunnable,
+  kAtBlockBarrier,
+  kAtWarpCollective,
+  kAtMbarrier,
+  kUntilIdle,  // parked until no thread of the block can run (wait_until_idle)
+  kExited
+};
 
 struct Site {
   const char* file;
@@ -321,10 +328,9 @@ void BlockScheduler::wait_at_mbarrier(const uint64_t* barrier, unsigned parity, 
   sanitizer::tsan_acquire(barrier);
 }
 
-void BlockScheduler::wait_until_idle(const char* file, int line) {
+void BlockScheduler::wait_until_idle() {
   SimThread& self = *current_;
   self.state = ThreadState::kUntilIdle;
-  self.barrier.site = Site{file, line};
   self.fiber.switch_to(next_fiber_in_round());
 }
 

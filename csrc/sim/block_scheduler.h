@@ -56,7 +56,7 @@ class BlockScheduler {
   // Parks the calling thread until no thread of the block can run any more (the latest legal
   // moment): for the completion of asynchronous work such as wgmma, so that what the block does
   // meanwhile -- a stage released and refilled too early -- happens before the work reads it.
-  void wait_until_idle(const char* file, int line);
+  void wait_until_idle();
   // Lets the rest of the round run before the calling thread goes on (it stays runnable): after
   // an mbarrier.arrive, so that the threads it releases can act before it does.
   void yield_thread();

@@ -29,8 +29,8 @@ uint32_t gmma_element_address(const GmmaDescriptor& d, int row, int k, int eleme
   if (d.swizzle == GmmaSwizzle::kNone)
     return d.start_address + core_row * d.stride_bytes + (k_bytes / 16) * d.leading_bytes + row_in_core * 16 +
            k_bytes % 16;
-  const uint32_t linear = d.start_address + core_row * d.stride_bytes + row_in_core * gmma_swizzle_row_bytes(d.swizzle) +
-                          k_bytes;
+  const uint32_t row_bytes = gmma_swizzle_row_bytes(d.swizzle);
+  const uint32_t linear = d.start_address + core_row * d.stride_bytes + row_in_core * row_bytes + k_bytes;
   const unsigned b = d.swizzle == GmmaSwizzle::k32B ? 1 : d.swizzle == GmmaSwizzle::k64B ? 2 : 3;
   const uint32_t mask = (1u << b) - 1;
   return linear ^ (((linear >> 7) & mask) << 4);

@@ -140,7 +140,8 @@ Mbarrier read_mbarrier(const uint64_t* barrier, const char* what, const char* fi
 void mbarrier_init(uint64_t* barrier, unsigned count, const char* file, int line) {
   running_scheduler("mbarrier.init", file, line);
   if (reinterpret_cast<uintptr_t>(barrier) % 8 != 0) device_fault("an mbarrier not aligned to 8 bytes", file, line);
-  if (count < 1 || count > kMbarrierMaxCount) device_fault("mbarrier.init with a count outside [1, 2^20 - 1]", file, line);
+  if (count < 1 || count > kMbarrierMaxCount)
+    device_fault("mbarrier.init with a count outside [1, 2^20 - 1]", file, line);
   *barrier = encode_mbarrier(Mbarrier{count, count, 0});
 }
 
@@ -185,7 +186,7 @@ void wgmma_commit_group() {
 void wgmma_wait_group(int pending, const char* file, int line) {
   BlockScheduler& scheduler = running_scheduler("wgmma.wait_group", file, line);
   // The operations complete as late as the block allows (async_proxy.h).
-  if (tls_thread_runtime->async_proxy.must_wait(linear_thread_id(), pending)) scheduler.wait_until_idle(file, line);
+  if (tls_thread_runtime->async_proxy.must_wait(linear_thread_id(), pending)) scheduler.wait_until_idle();
   if (const char* error = tls_thread_runtime->async_proxy.wait(linear_thread_id(), pending))
     device_fault(error, file, line);
 }
